@@ -1,0 +1,70 @@
+"""Client configuration resolved from arguments and an environment mapping (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+REGIONS: dict[str, str] = {
+    "cn-beijing": "https://dashscope.aliyuncs.com/api/v1",
+    "ap-southeast-1": "https://dashscope-intl.aliyuncs.com/api/v1",
+    "intl": "https://dashscope-intl.aliyuncs.com/api/v1",
+    "cn-hongkong": "https://cn-hongkong.dashscope.aliyuncs.com/api/v1",
+}
+DEFAULT_REGION = "cn-beijing"
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Where and as whom a client talks. ``api_key`` is kept out of ``repr``."""
+
+    api_key: str
+    base_url: str
+    workspace: str | None
+
+    def __repr__(self) -> str:
+        return f"ClientConfig(base_url={self.base_url!r}, workspace={self.workspace!r})"
+
+    @property
+    def origin(self) -> tuple[str, str]:
+        """(scheme, host:port) of the API host: the only place the key is sent."""
+        parts = urlsplit(self.base_url)
+        return parts.scheme, parts.netloc
+
+
+def resolve_config(
+    *,
+    api_key: str | None,
+    base_url: str | None,
+    region: str | None,
+    workspace: str | None,
+    env: Mapping[str, str],
+) -> ClientConfig:
+    """Apply argument > environment > default for key, base URL and workspace.
+
+    Raises:
+        ValueError: no API key anywhere, an unknown region, or a base URL that is not http(s).
+    """
+    key = api_key or env.get("DASHSCOPE_API_KEY")
+    if not key:
+        raise ValueError(
+            "api_key: no API key given and DASHSCOPE_API_KEY is not set "
+            "(get one in the Model Studio console)"
+        )
+    if region is not None and region not in REGIONS:
+        raise ValueError(f"region: unknown region {region!r}; expected one of {sorted(REGIONS)}")
+    url = (
+        base_url
+        or (REGIONS[region] if region else None)
+        or env.get("DASHSCOPE_BASE_URL")
+        or env.get("DASHSCOPE_HTTP_BASE_URL")
+        or REGIONS[DEFAULT_REGION]
+    )
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise ValueError(f"base_url: expected an http(s) URL, got {url!r}")
+    return ClientConfig(
+        api_key=key,
+        base_url=url.rstrip("/"),
+        workspace=workspace or env.get("DASHSCOPE_WORKSPACE") or None,
+    )

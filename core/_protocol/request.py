@@ -1,0 +1,67 @@
+"""The request a builder describes and the response a client hands back: plain data, no I/O."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dashscope_core.errors import APIResponseValidationError
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """Everything a client needs to send one request; built by pure ``build_*`` functions."""
+
+    method: str
+    path: str
+    """Relative to the base URL (``/services/...``) or an absolute URL (a page's ``next``)."""
+    json: Any = None
+    params: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    stream: bool = False
+    """Ask for server-sent events (``X-DashScope-SSE: enable``, ``Accept: text/event-stream``)."""
+    replay_safe: bool = True
+    """False for creates that must not run twice (prediction API POSTs): then only 429 and
+    errors raised before the request was sent are retried."""
+    timeout: float | None = None
+    """Read timeout for this request only (seconds); None keeps the client's."""
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """A finished HTTP response: status, headers and the whole body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+    url: str = ""
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``x-request-id`` header (DashScope repeats it in the body)."""
+        for key, value in self.headers.items():
+            if key.lower() == "x-request-id":
+                return value
+        return None
+
+    def json(self) -> Any:
+        """The body as JSON; a body that is not JSON raises ``APIResponseValidationError``."""
+        try:
+            return json.loads(self.content)
+        except ValueError as exc:
+            raise APIResponseValidationError(
+                f"expected a JSON body, got {self.content[:200]!r}",
+                status_code=self.status_code,
+                request_id=self.request_id,
+            ) from exc
+
+
+def drop_none(value: Any) -> Any:
+    """Remove ``None`` values from mappings, recursively: request bodies never carry nulls."""
+    if isinstance(value, Mapping):
+        return {k: drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [drop_none(v) for v in value]
+    return value

@@ -1,0 +1,125 @@
+"""One retry policy for every request (pure: no clock, no sleeping, no I/O).
+
+Rules of this module:
+- Retried: HTTP 408, 409, 429, 500, 502, 503, 504 and connection errors (PROTOCOL.md "Errors").
+- A request that is not replay-safe (prediction API creates) is retried only on 429 and on
+  connection errors raised before the request was sent: a 5xx may have created the prediction.
+- The wait honours ``Retry-After`` (seconds or an HTTP date); a value above ``retry_after_max``
+  raises at once rather than sleeping for minutes; a missing or non-positive one falls back to
+  capped exponential backoff with jitter.
+- ``max_retries=2`` means three attempts in all.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from tenacity import RetryCallState
+
+from dashscope_core.errors import APIConnectionError, APIStatusError
+
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = now or datetime.now(timezone.utc)
+    return (when - current).total_seconds()
+
+
+def retry_after_from_headers(
+    headers: Mapping[str, str], now: datetime | None = None
+) -> float | None:
+    """``parse_retry_after`` applied to a header mapping (case-insensitive)."""
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            return parse_retry_after(value, now)
+    return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry; shared by the sync and async clients."""
+
+    max_retries: int = 2
+    backoff_base: float = 0.5
+    """First backoff in seconds; doubles each attempt. Tests set it near zero."""
+    backoff_max: float = 8.0
+    retry_after_max: float = 60.0
+    """A ``Retry-After`` above this is not waited for: the error is raised at once."""
+    jitter: float = 0.25
+    """Fraction of the backoff added at random, so clients do not retry in lockstep."""
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries: expected >= 0, got {self.max_retries}")
+        if self.backoff_base < 0 or self.backoff_max < 0:
+            raise ValueError("backoff_base/backoff_max: expected >= 0")
+
+    def should_retry(self, exc: BaseException, *, replay_safe: bool = True) -> bool:
+        """Whether ``exc`` is worth another attempt (ignores the attempt count)."""
+        if isinstance(exc, APIConnectionError):
+            return replay_safe or not getattr(exc, "request_sent", True)
+        if isinstance(exc, APIStatusError) and exc.status_code is not None:
+            if exc.status_code not in RETRY_STATUSES:
+                return False
+            if not replay_safe and exc.status_code != 429:
+                return False
+            after = exc.retry_after
+            return after is None or after <= self.retry_after_max
+        return False
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter for the ``attempt``-th retry (1-based)."""
+        delay = min(self.backoff_base * 2.0 ** (attempt - 1), self.backoff_max)
+        return delay + delay * self.jitter * self.rng.random()
+
+    def wait(self, attempt: int, exc: BaseException | None) -> float:
+        """Seconds to sleep before retry ``attempt`` after ``exc``."""
+        after = getattr(exc, "retry_after", None)
+        if isinstance(after, (int, float)) and after > 0:
+            return float(min(after, self.retry_after_max))
+        return self.backoff(attempt)
+
+    def tenacity_kwargs(
+        self,
+        *,
+        sleep: Callable[[float], Any],
+        replay_safe: bool = True,
+        before_sleep: Callable[[RetryCallState], Any] | None = None,
+    ) -> dict[str, Any]:
+        """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` under this policy."""
+        from tenacity import retry_if_exception, stop_after_attempt
+
+        def _wait(state: RetryCallState) -> float:
+            outcome = state.outcome
+            exc = outcome.exception() if outcome is not None else None
+            return self.wait(state.attempt_number, exc)
+
+        return {
+            "stop": stop_after_attempt(self.max_retries + 1),
+            "wait": _wait,
+            "retry": retry_if_exception(lambda e: self.should_retry(e, replay_safe=replay_safe)),
+            "sleep": sleep,
+            "reraise": True,
+            "before_sleep": before_sleep,
+        }

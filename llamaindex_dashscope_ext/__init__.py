@@ -1,0 +1,1 @@
+"""LlamaIndex integrations for DashScope."""
