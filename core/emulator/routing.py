@@ -1,0 +1,146 @@
+"""The endpoint contract: requests, responses, routes and errors handlers use.
+
+An endpoint module exposes ``ROUTES: list[Route]``; each route names an HTTP method, a path
+pattern relative to ``/api/v1`` with ``{param}`` placeholders, a ``kind`` (the name scripts and
+faults target, e.g. ``"generation"``) and an async handler
+``async def handler(request: Request, emulator: Emulator) -> Response``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from dashscope_core.emulator.state import Emulator, Scripted
+
+__all__ = [
+    "SSE_MEDIA_TYPE",
+    "AbortConnection",
+    "ApiError",
+    "Handler",
+    "JSONResponse",
+    "Request",
+    "Response",
+    "Route",
+    "SSEEvent",
+    "StreamResponse",
+]
+
+SSE_MEDIA_TYPE = "text/event-stream;charset=UTF-8"
+"""Content type of DashScope streams (recorded ``single-generation-message-sse``)."""
+
+
+class AbortConnection(Exception):  # noqa: N818 - a signal, not an error condition
+    """Raised inside the app: close the TCP connection now, sending nothing more."""
+
+
+class ApiError(Exception):
+    """A DashScope error reply: ``{"code", "message", "request_id"}`` under ``status``."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+@dataclass(frozen=True)
+class Request:
+    """A parsed request as handlers see it."""
+
+    method: str
+    path: str
+    """Path below the ``/api/v1`` prefix, e.g. ``/services/aigc/text-generation/generation``."""
+    params: dict[str, str]
+    query: dict[str, str]
+    headers: dict[str, str]
+    """Lower-cased header names."""
+    body: bytes
+    json: Any
+    """Parsed JSON body (``None`` when the body is empty)."""
+    sse: bool
+    """The client asked for a stream (``X-DashScope-SSE: enable`` or ``Accept: text/event-stream``)."""
+    request_id: str
+    route: Route
+    script: Scripted | None = None
+    """The scripted reply queued for this call (``emulator.script``), if any."""
+
+    @property
+    def api_key(self) -> str:
+        """The bearer token ("" when absent)."""
+        auth = self.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else ""
+
+
+@dataclass
+class JSONResponse:
+    """A complete JSON reply."""
+
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SSEEvent:
+    """One stream event; ``id`` is numbered 1.. by the framework when left ``None``."""
+
+    data: Any
+    """A JSON-able value, or an already encoded string."""
+    event: str = "result"
+    status: int = 200
+    id: str | None = None
+
+    def data_text(self) -> str:
+        """The ``data:`` payload as text."""
+        if isinstance(self.data, str):
+            return self.data
+        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+
+
+StreamItem: TypeAlias = "SSEEvent | bytes"
+
+
+@dataclass
+class StreamResponse:
+    """A streamed reply: SSE events (encoded with DashScope framing) or raw byte chunks."""
+
+    events: AsyncIterable[SSEEvent | bytes] | Iterable[SSEEvent | bytes]
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = SSE_MEDIA_TYPE
+
+
+Response: TypeAlias = "JSONResponse | StreamResponse"
+Handler: TypeAlias = "Callable[[Request, Emulator], Awaitable[Response]]"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint: ``Route("POST", "/apps/{app_id}/completion", handler, kind="apps")``."""
+
+    method: str
+    path: str
+    handler: Handler
+    kind: str
+    """Name that scripts and faults target (``emulator.script.reply(kind, ...)``)."""
+    auth: bool = True
+    """Require ``Authorization: Bearer <accepted key>``."""
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """Path parameters when ``path`` matches this route's pattern, else ``None``."""
+        found = self.pattern.match(path)
+        return None if found is None else found.groupdict()

@@ -1,0 +1,207 @@
+"""Emulator state: accepted keys, scripted replies, faults, what reached the wire, RNG.
+
+Rules of this module:
+- Everything a test configures or inspects lives on one ``Emulator`` object; ``reset()`` brings
+  it back to the state right after construction (same seed, same keys).
+- Request ids and random choices derive from the seed and a counter, so a run is reproducible.
+- Mutations may come from a test thread while the server runs in another: a lock guards them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dashscope_core.emulator.faults import Faults
+
+__all__ = ["Emulator", "ReceivedRequest", "Script", "Scripted"]
+
+_INVALID_PREFIXES = ("invalid", "sk-invalid")
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One request as it reached the emulator."""
+
+    method: str
+    path: str
+    """Path below ``/api/v1``."""
+    kind: str | None
+    """The route's kind (``"generation"``, ...); ``None`` for unknown paths."""
+    headers: dict[str, str]
+    """Lower-cased header names."""
+    json: Any
+    body: bytes
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """A queued reply; ``data`` is endpoint specific (see ``Script``)."""
+
+    kind: str | None
+    """Route kind it applies to; ``None`` matches any route."""
+    action: str
+    """``"reply"`` (rendered by the endpoint), ``"error"`` or ``"json"`` (sent verbatim)."""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Script:
+    """FIFO of exact replies for the next calls, per route kind.
+
+    ``emu.script.generation(text="Hi")`` makes the next generation call answer "Hi" (still
+    rendered through the generation renderer: result_format, streaming, usage apply).
+    """
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self._queue: list[Scripted] = []
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def push(self, item: Scripted) -> Script:
+        """Queue ``item``; returns ``self`` so calls chain."""
+        with self._lock:
+            self._queue.append(item)
+        return self
+
+    def reply(self, kind: str, **data: Any) -> Script:
+        """Queue an endpoint-specific reply for the next call of route ``kind``."""
+        return self.push(Scripted(kind, "reply", data))
+
+    def generation(
+        self,
+        text: str | None = None,
+        *,
+        tool_calls: list[dict[str, Any]] | None = None,
+        reasoning: str | None = None,
+        finish_reason: str | None = None,
+        usage: dict[str, int] | None = None,
+    ) -> Script:
+        """Queue the next text-generation answer.
+
+        Args:
+            text: the answer text.
+            tool_calls: ``[{"name": ..., "arguments": {...} | "json", "id"?: ...}]``; several
+                make parallel tool calls.
+            reasoning: ``reasoning_content`` streamed before the text.
+            finish_reason: override (default: ``tool_calls`` / ``stop`` / ``length``).
+            usage: override ``input_tokens`` / ``output_tokens``.
+        """
+        data = {"text": text, "tool_calls": tool_calls, "reasoning": reasoning,
+                "finish_reason": finish_reason, "usage": usage}  # fmt: skip
+        return self.reply("generation", **{k: v for k, v in data.items() if v is not None})
+
+    def reasoning(self, reasoning: str, text: str = "") -> Script:
+        """Queue a generation answer with ``reasoning_content`` (thinking) then ``text``."""
+        return self.generation(text, reasoning=reasoning)
+
+    def error(
+        self,
+        status: int = 429,
+        code: str = "Throttling",
+        message: str = "Requests rate limit exceeded, please try again later.",
+        *,
+        retry_after: float | None = None,
+        kind: str | None = None,
+    ) -> Script:
+        """Queue an error reply for the next call (of route ``kind``, or any route)."""
+        data: dict[str, Any] = {"status": status, "code": code, "message": message}
+        if retry_after is not None:
+            data["retry_after"] = retry_after
+        return self.push(Scripted(kind, "error", data))
+
+    def json(
+        self,
+        body: Any,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        kind: str | None = None,
+    ) -> Script:
+        """Queue a verbatim JSON reply (``request_id`` is filled in when ``body`` lacks one)."""
+        return self.push(Scripted(kind, "json", {"body": body, "status": status,
+                                                  "headers": headers or {}}))  # fmt: skip
+
+    def take(self, kind: str) -> Scripted | None:
+        """Remove and return the first item for ``kind`` (or for any kind)."""
+        with self._lock:
+            for i, item in enumerate(self._queue):
+                if item.kind is None or item.kind == kind:
+                    return self._queue.pop(i)
+        return None
+
+    def clear(self) -> None:
+        """Drop every queued item."""
+        with self._lock:
+            self._queue.clear()
+
+
+class Emulator:
+    """Configuration and state of one emulated DashScope service.
+
+    Args:
+        seed: seeds request ids, the RNG and anything random the endpoints do.
+        api_keys: accepted keys; ``None`` accepts any non-empty key except ones starting
+            with ``invalid`` / ``sk-invalid``.
+    """
+
+    def __init__(self, *, seed: int = 0, api_keys: Iterable[str] | None = None) -> None:
+        self.seed = seed
+        self.api_keys: set[str] | None = None if api_keys is None else set(api_keys)
+        self._lock = threading.Lock()
+        self.script = Script(self._lock)
+        self.faults = Faults(self._lock, seed=seed)
+        self.requests: list[ReceivedRequest] = []
+        self.counters: Counter[str] = Counter()
+        self.rng = random.Random(seed)
+        self._counter = 0
+        self._namespaces: dict[str, dict[str, Any]] = {}
+
+    def reset(self) -> None:
+        """Forget scripts, faults, received requests, counters and endpoint state."""
+        with self._lock:
+            self.requests.clear()
+            self.counters.clear()
+            self.rng.seed(self.seed)
+            self._counter = 0
+            self._namespaces.clear()
+        self.script.clear()
+        self.faults.reset(seed=self.seed)
+
+    def accepts(self, key: str) -> bool:
+        """Whether ``key`` is an accepted API key."""
+        if self.api_keys is not None:
+            return key in self.api_keys
+        return bool(key) and not key.lower().startswith(_INVALID_PREFIXES)
+
+    def next_request_id(self) -> str:
+        """A uuid4-looking id derived from the seed and a counter."""
+        with self._lock:
+            self._counter += 1
+            n = self._counter
+        digest = hashlib.sha256(f"dashscope-emulator:{self.seed}:{n}".encode()).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
+
+    def record(self, request: ReceivedRequest) -> None:
+        """Remember a received request and count it under its route kind."""
+        with self._lock:
+            self.requests.append(request)
+            self.counters[request.kind or "unknown"] += 1
+
+    def received(self, kind: str | None = None) -> list[ReceivedRequest]:
+        """Received requests, optionally only those of route ``kind``."""
+        with self._lock:
+            return [r for r in self.requests if kind is None or r.kind == kind]
+
+    def namespace(self, name: str) -> dict[str, Any]:
+        """A dict an endpoint module may keep state in (sessions, tasks...); cleared by reset."""
+        with self._lock:
+            return self._namespaces.setdefault(name, {})
