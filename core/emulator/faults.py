@@ -38,8 +38,13 @@ FAULT_KINDS = (
     "slow_first_byte",
     "stall",
 )
-_ALIASES = {"429": "throttle", "500": "server_error", "503": "unavailable",
-            "cut": "cut_stream", "slow": "slow_first_byte"}  # fmt: skip
+_ALIASES = {
+    "429": "throttle",
+    "500": "server_error",
+    "503": "unavailable",
+    "cut": "cut_stream",
+    "slow": "slow_first_byte",
+}
 RATE_DEFAULT_KINDS = ("throttle", "server_error", "unavailable", "drop")
 """Faults a retrying client survives: what ``set_rate`` injects unless told otherwise."""
 

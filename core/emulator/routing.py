@@ -34,7 +34,7 @@ SSE_MEDIA_TYPE = "text/event-stream;charset=UTF-8"
 """Content type of DashScope streams (recorded ``single-generation-message-sse``)."""
 
 
-class AbortConnection(Exception):  # noqa: N818 - a signal, not an error condition
+class AbortConnection(Exception):
     """Raised inside the app: close the TCP connection now, sending nothing more."""
 
 
@@ -66,7 +66,7 @@ class Request:
     json: Any
     """Parsed JSON body (``None`` when the body is empty)."""
     sse: bool
-    """The client asked for a stream (``X-DashScope-SSE: enable`` or ``Accept: text/event-stream``)."""
+    """A stream was asked for (``X-DashScope-SSE: enable`` / ``Accept: text/event-stream``)."""
     request_id: str
     route: Route
     script: Scripted | None = None

@@ -95,8 +95,13 @@ class Script:
             finish_reason: override (default: ``tool_calls`` / ``stop`` / ``length``).
             usage: override ``input_tokens`` / ``output_tokens``.
         """
-        data = {"text": text, "tool_calls": tool_calls, "reasoning": reasoning,
-                "finish_reason": finish_reason, "usage": usage}  # fmt: skip
+        data = {
+            "text": text,
+            "tool_calls": tool_calls,
+            "reasoning": reasoning,
+            "finish_reason": finish_reason,
+            "usage": usage,
+        }
         return self.reply("generation", **{k: v for k, v in data.items() if v is not None})
 
     def reasoning(self, reasoning: str, text: str = "") -> Script:
@@ -127,8 +132,9 @@ class Script:
         kind: str | None = None,
     ) -> Script:
         """Queue a verbatim JSON reply (``request_id`` is filled in when ``body`` lacks one)."""
-        return self.push(Scripted(kind, "json", {"body": body, "status": status,
-                                                  "headers": headers or {}}))  # fmt: skip
+        return self.push(
+            Scripted(kind, "json", {"body": body, "status": status, "headers": headers or {}})
+        )
 
     def take(self, kind: str) -> Scripted | None:
         """Remove and return the first item for ``kind`` (or for any kind)."""

@@ -1,0 +1,68 @@
+"""``dashscope-emulator``: serve the emulator from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+from dashscope_core.emulator._server import DEFAULT_MAX_BODY_SIZE, Server
+from dashscope_core.emulator.app import API_PREFIX, create_app
+from dashscope_core.emulator.state import Emulator
+
+__all__ = ["build_emulator", "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (endpoint modules may add theirs here)."""
+    parser = argparse.ArgumentParser(
+        prog="dashscope-emulator", description="A local DashScope-compatible server."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8089, help="port (0 picks a free one)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of ids and answers")
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="probability of a random retryable fault per call",
+    )
+    parser.add_argument(
+        "--accept-key",
+        action="append",
+        dest="accept_keys",
+        metavar="KEY",
+        help="accept only these API keys (repeatable)",
+    )
+    parser.add_argument("--max-body-size", type=int, default=DEFAULT_MAX_BODY_SIZE)
+    # Hook: an ``--apps FILE.json`` option (Bailian app definitions) goes here; apply it in
+    # ``build_emulator`` below, e.g. ``emulator.namespace("apps").update(json.load(...))``.
+    return parser
+
+
+def build_emulator(args: argparse.Namespace) -> Emulator:
+    """An ``Emulator`` configured from parsed options."""
+    emulator = Emulator(seed=args.seed, api_keys=args.accept_keys)
+    if args.fault_rate:
+        emulator.faults.set_rate(args.fault_rate, seed=args.seed)
+    return emulator
+
+
+async def _run(server: Server) -> None:
+    await server.start()
+    print(f"DashScope emulator on http://{server.host}:{server.port}{API_PREFIX}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator until interrupted."""
+    args = build_parser().parse_args(argv)
+    app = create_app(build_emulator(args))
+    server = Server(app, host=args.host, port=args.port, max_body_size=args.max_body_size)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run(server))
+    return 0
