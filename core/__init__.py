@@ -15,9 +15,19 @@ if TYPE_CHECKING:
     from dashscope_core import errors
     from dashscope_core._client import AsyncDashScope, DashScope
     from dashscope_core._protocol.app_stream import accumulate_app
+    from dashscope_core._protocol.generation_stream import GenerationAccumulator, accumulate
     from dashscope_core._protocol.retry import RetryPolicy
     from dashscope_core.resources._app_session import AppSession, AsyncAppSession
     from dashscope_core.types.apps import AppChunk, AppResponse
+    from dashscope_core.types.embeddings import EmbeddingResponse
+    from dashscope_core.types.generation import (
+        Choice,
+        FunctionCall,
+        GenerationResponse,
+        GenerationUsage,
+        Message,
+        ToolCall,
+    )
 
 _LAZY = {
     "DashScope": "dashscope_core._client",
@@ -28,6 +38,16 @@ _LAZY = {
     "AppChunk": "dashscope_core.types.apps",
     "AppSession": "dashscope_core.resources._app_session",
     "AsyncAppSession": "dashscope_core.resources._app_session",
+    # generation and embeddings
+    "accumulate": "dashscope_core._protocol.generation_stream",
+    "GenerationAccumulator": "dashscope_core._protocol.generation_stream",
+    "GenerationResponse": "dashscope_core.types.generation",
+    "GenerationUsage": "dashscope_core.types.generation",
+    "Choice": "dashscope_core.types.generation",
+    "Message": "dashscope_core.types.generation",
+    "ToolCall": "dashscope_core.types.generation",
+    "FunctionCall": "dashscope_core.types.generation",
+    "EmbeddingResponse": "dashscope_core.types.embeddings",
 }
 
 __all__ = [
@@ -36,9 +56,18 @@ __all__ = [
     "AppSession",
     "AsyncAppSession",
     "AsyncDashScope",
+    "Choice",
     "DashScope",
+    "EmbeddingResponse",
+    "FunctionCall",
+    "GenerationAccumulator",
+    "GenerationResponse",
+    "GenerationUsage",
+    "Message",
     "RetryPolicy",
+    "ToolCall",
     "__version__",
+    "accumulate",
     "accumulate_app",
     "errors",
 ]

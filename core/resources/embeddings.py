@@ -1,0 +1,191 @@
+"""Text embeddings: ``client.embeddings.call(model=..., texts=[...])``.
+
+Long inputs are split into batches of the server's per-call limit (PROTOCOL.md "Embeddings":
+10 texts for text-embedding-v3/v4, 25 for v1/v2) and merged back in input order, ``text_index``
+renumbered to the global position and usage summed. The async twin sends up to
+``MAX_CONCURRENCY`` batches at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from dashscope_core._protocol.request import RawResponse, RequestSpec
+from dashscope_core.errors import APIResponseValidationError
+from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
+from dashscope_core.resources._generation_checks import check_model
+from dashscope_core.types.embeddings import EmbeddingResponse, EmbeddingUsage
+
+__all__ = [
+    "EMBEDDINGS_PATH",
+    "MAX_CONCURRENCY",
+    "AsyncEmbeddings",
+    "Embeddings",
+    "batch_limit",
+    "build_calls",
+    "merge_responses",
+    "parse_call",
+]
+
+EMBEDDINGS_PATH = "/services/embeddings/text-embedding/text-embedding"
+MAX_CONCURRENCY = 4
+_DEFAULT_LIMIT = 10
+_LIMITS = {"text-embedding-v1": 25, "text-embedding-v2": 25}
+_TEXT_TYPES = ("query", "document")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def batch_limit(model: str) -> int:
+    """Texts per request the server accepts for ``model`` (10 when unknown)."""
+    return _LIMITS.get(model, _DEFAULT_LIMIT)
+
+
+def _check_texts(texts: Any) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("texts: expected a list of strings, got a single str (use texts=[text])")
+    if not isinstance(texts, Sequence):
+        raise TypeError(f"texts: expected a list of strings, got {type(texts).__name__}")
+    if not texts:
+        raise ValueError("texts: must not be empty")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}]: expected a string, got {type(text).__name__}")
+        if not text:
+            raise ValueError(f"texts[{i}]: must not be empty")
+    return list(texts)
+
+
+def _check_options(text_type: Any, dimension: Any, output_type: Any, batch_size: Any) -> None:
+    if text_type is not None and text_type not in _TEXT_TYPES:
+        raise ValueError(f"text_type: expected 'query' or 'document', got {text_type!r}")
+    for name, value in (("dimension", dimension), ("batch_size", batch_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):  # fmt: skip
+            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    if output_type is not None and not isinstance(output_type, str):
+        raise TypeError(f"output_type: expected a string, got {type(output_type).__name__}")
+
+
+def build_calls(
+    *,
+    model: str,
+    texts: Sequence[str],
+    text_type: str | None = None,
+    dimension: int | None = None,
+    output_type: str | None = None,
+    batch_size: int | None = None,
+    **parameters: Any,
+) -> list[RequestSpec]:
+    """One request per batch of ``texts``; bad arguments raise here."""
+    check_model(model)
+    items = _check_texts(texts)
+    _check_options(text_type, dimension, output_type, batch_size)
+    params = {k: v for k, v in parameters.items() if v is not None}
+    params.update(text_type=text_type, dimension=dimension, output_type=output_type)
+    params = {k: v for k, v in params.items() if v is not None}
+    size = batch_size or batch_limit(model)
+    bodies = [
+        {"model": model, "input": {"texts": items[i : i + size]}, "parameters": params}
+        for i in range(0, len(items), size)
+    ]
+    return [RequestSpec("POST", EMBEDDINGS_PATH, json=body) for body in bodies]
+
+
+def parse_call(raw: RawResponse) -> EmbeddingResponse:
+    """Parse one embeddings answer."""
+    return EmbeddingResponse.model_validate_json(raw.content)
+
+
+def merge_responses(
+    responses: Sequence[EmbeddingResponse], specs: Sequence[RequestSpec]
+) -> EmbeddingResponse:
+    """Merge per-batch answers in order; a batch with missing vectors raises."""
+    offset = 0
+    vectors = []
+    total: int | None = None
+    for response, spec in zip(responses, specs, strict=True):
+        sent = len(spec.json["input"]["texts"])
+        got = response.output.embeddings
+        if len(got) != sent:
+            raise APIResponseValidationError(
+                f"sent {sent} texts but got {len(got)} embeddings",
+                status_code=200,
+                request_id=response.request_id,
+            )
+        for item in got:
+            item.text_index += offset
+        vectors.extend(got)
+        offset += sent
+        if response.usage.total_tokens is not None:
+            total = (total or 0) + response.usage.total_tokens
+    if len(responses) == 1:
+        return responses[0]
+    merged = responses[0].model_copy()
+    merged.output = responses[0].output.model_copy(update={"embeddings": vectors})
+    merged.usage = EmbeddingUsage(total_tokens=total)
+    return merged
+
+
+async def _bounded(run: Callable[[T], Awaitable[R]], items: Sequence[T], limit: int) -> list[R]:
+    """``run`` over ``items`` with at most ``limit`` at once; results in order; fail fast."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(item: T) -> R:
+        async with gate:
+            return await run(item)
+
+    tasks = [asyncio.ensure_future(one(item)) for item in items]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+class Embeddings(SyncNamespace):
+    """Text embeddings."""
+
+    def call(
+        self,
+        *,
+        model: str,
+        texts: Sequence[str],
+        text_type: str | None = None,
+        dimension: int | None = None,
+        output_type: str | None = None,
+        batch_size: int | None = None,
+        **parameters: Any,
+    ) -> EmbeddingResponse:
+        """Embed ``texts`` (split into batches as needed); vectors come back in input order."""
+        specs = build_calls(model=model, texts=texts, text_type=text_type,
+                            dimension=dimension, output_type=output_type,
+                            batch_size=batch_size, **parameters)  # fmt: skip
+        return merge_responses([parse_call(self._client._send(s)) for s in specs], specs)
+
+
+class AsyncEmbeddings(AsyncNamespace):
+    """Text embeddings (async; batches are sent concurrently)."""
+
+    async def call(
+        self,
+        *,
+        model: str,
+        texts: Sequence[str],
+        text_type: str | None = None,
+        dimension: int | None = None,
+        output_type: str | None = None,
+        batch_size: int | None = None,
+        **parameters: Any,
+    ) -> EmbeddingResponse:
+        """Embed ``texts`` (split into batches as needed); vectors come back in input order."""
+        specs = build_calls(model=model, texts=texts, text_type=text_type,
+                            dimension=dimension, output_type=output_type,
+                            batch_size=batch_size, **parameters)  # fmt: skip
+        raws = await _bounded(self._client._send, specs, MAX_CONCURRENCY)
+        return merge_responses([parse_call(raw) for raw in raws], specs)

@@ -1,0 +1,250 @@
+"""Text and multimodal generation: ``client.generation.call()`` and ``.stream()``.
+
+The pure half (``build_call`` / ``build_stream`` / ``parse_call`` / ``stream_stage``) holds every
+decision; ``Generation`` / ``AsyncGeneration`` only send. Argument checks live in
+``_generation_checks`` and run before any request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, Literal
+
+from dashscope_core._protocol.generation_stream import GenerationStream
+from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none
+from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
+from dashscope_core.resources._generation_checks import (
+    check_history,
+    check_messages,
+    check_model,
+    check_parameters,
+    check_prompt,
+    check_tool_choice,
+    check_tools,
+)
+from dashscope_core.types.generation import GenerationResponse
+
+__all__ = [
+    "MULTIMODAL_PATH",
+    "TEXT_PATH",
+    "AsyncGeneration",
+    "Generation",
+    "build_call",
+    "build_stream",
+    "is_multimodal_model",
+    "parse_call",
+    "stream_stage",
+]
+
+TEXT_PATH = "/services/aigc/text-generation/generation"
+MULTIMODAL_PATH = "/services/aigc/multimodal-generation/generation"
+_MULTIMODAL_MARKERS = ("-vl", "qvq", "-omni", "-audio")
+
+ResultFormat = Literal["message", "text"]
+
+
+def is_multimodal_model(model: str) -> bool:
+    """Whether ``model`` is served by the multimodal endpoint (vision, omni, audio models)."""
+    name = model.lower()
+    return any(marker in name for marker in _MULTIMODAL_MARKERS)
+
+
+def build_call(
+    *,
+    model: str,
+    messages: Sequence[Mapping[str, Any]] | None = None,
+    prompt: str | None = None,
+    history: Sequence[Mapping[str, Any]] | None = None,
+    result_format: ResultFormat | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    tool_choice: str | Mapping[str, Any] | None = None,
+    **parameters: Any,
+) -> RequestSpec:
+    """The request of a non-streaming generation call; bad arguments raise here."""
+    return _build(model, messages, prompt, history, result_format, tools, tool_choice,
+                  parameters, stream=False)  # fmt: skip
+
+
+def build_stream(
+    *,
+    model: str,
+    messages: Sequence[Mapping[str, Any]] | None = None,
+    prompt: str | None = None,
+    history: Sequence[Mapping[str, Any]] | None = None,
+    result_format: ResultFormat | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    tool_choice: str | Mapping[str, Any] | None = None,
+    **parameters: Any,
+) -> RequestSpec:
+    """The request of a streaming call: SSE, and ``incremental_output: true`` unless overridden."""
+    if parameters.get("incremental_output") is None:
+        parameters["incremental_output"] = True
+    return _build(model, messages, prompt, history, result_format, tools, tool_choice,
+                  parameters, stream=True)  # fmt: skip
+
+
+def parse_call(raw: RawResponse) -> GenerationResponse:
+    """Parse a generation answer (one pass over the bytes)."""
+    response = GenerationResponse.model_validate_json(raw.content)
+    response.status_code = raw.status_code
+    return response
+
+
+def stream_stage(spec: RequestSpec) -> GenerationStream:
+    """The frame reader for ``spec``: converts cumulative frames when incremental output is off."""
+    incremental = spec.json["parameters"].get("incremental_output") is True
+    return GenerationStream(incremental=incremental)
+
+
+def _build(
+    model: str,
+    messages: Sequence[Mapping[str, Any]] | None,
+    prompt: str | None,
+    history: Sequence[Mapping[str, Any]] | None,
+    result_format: str | None,
+    tools: Sequence[Mapping[str, Any]] | None,
+    tool_choice: str | Mapping[str, Any] | None,
+    parameters: dict[str, Any],
+    *,
+    stream: bool,
+) -> RequestSpec:
+    check_model(model)
+    if (messages is None) == (prompt is None):
+        raise ValueError("messages/prompt: pass exactly one of messages= or prompt=")
+    wire_messages, has_parts = check_messages(messages) if messages is not None else ([], False)
+    if prompt is not None:
+        check_prompt(prompt)
+    if history is not None:
+        check_history(history, with_prompt=prompt is not None)
+    wire_tools = check_tools(tools)
+    if result_format is not None and result_format not in ("message", "text"):
+        raise ValueError(f"result_format: expected 'message' or 'text', got {result_format!r}")
+    params = check_parameters(parameters, streaming=stream)
+    params["tools"] = wire_tools
+    params["tool_choice"] = check_tool_choice(tool_choice, wire_tools)
+    multimodal = has_parts or is_multimodal_model(model)
+    if multimodal:
+        inp: dict[str, Any] = {"messages": _as_parts(wire_messages, prompt, history)}
+        params["result_format"] = result_format
+    else:
+        inp = {"messages": wire_messages} if messages is not None else {"prompt": prompt}
+        if history is not None:
+            inp["history"] = history
+        default = "message" if messages is not None or wire_tools else "text"
+        params["result_format"] = result_format or default
+    body = {"model": model, "input": inp, "parameters": params}
+    path = MULTIMODAL_PATH if multimodal else TEXT_PATH
+    return RequestSpec("POST", path, json=drop_none(body), stream=stream)
+
+
+def _parts(content: Any) -> Any:
+    return [{"text": content}] if isinstance(content, str) else content
+
+
+def _as_parts(
+    messages: list[Mapping[str, Any]],
+    prompt: str | None,
+    history: Sequence[Mapping[str, Any]] | None,
+) -> list[Mapping[str, Any]]:
+    """Messages for the multimodal endpoint: every string content becomes ``[{"text": ...}]``."""
+    if prompt is not None:
+        messages = []
+        for turn in history or ():
+            messages.append({"role": "user", "content": turn.get("user", "")})
+            messages.append({"role": "assistant", "content": turn.get("bot", "")})
+        messages.append({"role": "user", "content": prompt})
+    return [{**m, "content": _parts(m.get("content"))} for m in messages]
+
+
+class Generation(SyncNamespace):
+    """Qwen text and multimodal generation."""
+
+    def call(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        prompt: str | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        result_format: ResultFormat | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        **parameters: Any,
+    ) -> GenerationResponse:
+        """Generate an answer."""
+        spec = build_call(model=model, messages=messages, prompt=prompt, history=history,
+                          result_format=result_format, tools=tools, tool_choice=tool_choice,
+                          **parameters)  # fmt: skip
+        return parse_call(self._client._send(spec))
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        prompt: str | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        result_format: ResultFormat | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        **parameters: Any,
+    ) -> Iterator[GenerationResponse]:
+        """Stream the answer as deltas; the request is sent when iteration starts."""
+        spec = build_stream(model=model, messages=messages, prompt=prompt, history=history,
+                            result_format=result_format, tools=tools, tool_choice=tool_choice,
+                            **parameters)  # fmt: skip
+        return self._chunks(spec)
+
+    def _chunks(self, spec: RequestSpec) -> Iterator[GenerationResponse]:
+        stage = stream_stage(spec)
+        for event in self._client._stream(spec):
+            yield from stage.feed(event)
+        yield from stage.close()
+
+
+class AsyncGeneration(AsyncNamespace):
+    """Qwen text and multimodal generation (async)."""
+
+    async def call(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        prompt: str | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        result_format: ResultFormat | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        **parameters: Any,
+    ) -> GenerationResponse:
+        """Generate an answer."""
+        spec = build_call(model=model, messages=messages, prompt=prompt, history=history,
+                          result_format=result_format, tools=tools, tool_choice=tool_choice,
+                          **parameters)  # fmt: skip
+        return parse_call(await self._client._send(spec))
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        prompt: str | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        result_format: ResultFormat | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        **parameters: Any,
+    ) -> AsyncIterator[GenerationResponse]:
+        """Stream the answer as deltas (``async for``); bad arguments raise at call time."""
+        spec = build_stream(model=model, messages=messages, prompt=prompt, history=history,
+                            result_format=result_format, tools=tools, tool_choice=tool_choice,
+                            **parameters)  # fmt: skip
+        return self._chunks(spec)
+
+    async def _chunks(self, spec: RequestSpec) -> AsyncIterator[GenerationResponse]:
+        stage = stream_stage(spec)
+        async for event in self._client._stream(spec):
+            for chunk in stage.feed(event):
+                yield chunk
+        for chunk in stage.close():
+            yield chunk
