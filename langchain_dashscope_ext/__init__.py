@@ -1,1 +1,32 @@
-"""LangChain integrations for DashScope."""
+"""LangChain integrations for DashScope.
+
+Public names load on first use (PEP 562): ``import langchain_dashscope_ext`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_dashscope_ext.chat_models import ChatDashScope, ToolChoiceNotHonoredError
+    from langchain_dashscope_ext.embeddings import DashScopeEmbeddings
+    from langchain_dashscope_ext.llms import DashScopeLLM
+
+_LAZY: dict[str, str] = {
+    "ChatDashScope": "langchain_dashscope_ext.chat_models",
+    "ToolChoiceNotHonoredError": "langchain_dashscope_ext.chat_models",
+    "DashScopeLLM": "langchain_dashscope_ext.llms",
+    "DashScopeEmbeddings": "langchain_dashscope_ext.embeddings",
+}
+
+__all__ = ["ChatDashScope", "DashScopeEmbeddings", "DashScopeLLM", "ToolChoiceNotHonoredError"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'langchain_dashscope_ext' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,94 @@
+"""Client settings shared by every LangChain class: key, endpoint, timeout, retries, clients.
+
+The core clients are built once per model instance, on first use (``DashScope`` for sync calls,
+``AsyncDashScope`` for async ones), so constructing a model stays cheap and calls build nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.utils import secret_from_env
+from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, model_validator
+
+if TYPE_CHECKING:
+    from dashscope_core import AsyncDashScope, DashScope
+
+__all__ = ["DashScopeSettings", "build_model_kwargs"]
+
+_LOCK = threading.Lock()
+
+
+def build_model_kwargs(cls: type[BaseModel], values: Any) -> Any:
+    """Move unknown constructor kwargs into ``model_kwargs`` with a warning (as ChatOpenAI)."""
+    if not isinstance(values, dict):
+        return values
+    return _build_model_kwargs(values, get_pydantic_field_names(cls))
+
+
+class DashScopeSettings(BaseModel):
+    """Mixin: where and as whom to call DashScope; holds the core clients."""
+
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env("DASHSCOPE_API_KEY", default=None)
+    )
+    """DashScope API key; default: env ``DASHSCOPE_API_KEY``. Never serialised or shown."""
+    base_url: str | None = None
+    """API base URL; default: env ``DASHSCOPE_BASE_URL``, else the region's endpoint."""
+    region: str | None = None
+    """``cn-beijing`` (default), ``ap-southeast-1`` (international), ``cn-hongkong``."""
+    workspace: str | None = None
+    """Model Studio workspace (``X-DashScope-WorkSpace``); default env ``DASHSCOPE_WORKSPACE``."""
+    timeout: float | None = Field(default=None, gt=0)
+    """Request timeout in seconds (None: the core client's default)."""
+    max_retries: int = Field(default=2, ge=0)
+    """Retries after the first attempt (429, 5xx, connection errors), done by the core client."""
+
+    _client: DashScope | None = PrivateAttr(default=None)
+    _async_client: AsyncDashScope | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check_key(self) -> DashScopeSettings:
+        if self.api_key is None or not self.api_key.get_secret_value():
+            raise ValueError(
+                "api_key: no API key given and DASHSCOPE_API_KEY is not set "
+                "(get one in the Model Studio console)"
+            )
+        if self.region is not None:
+            from dashscope_core._protocol.config import REGIONS
+
+            if self.region not in REGIONS:
+                raise ValueError(
+                    f"region: unknown region {self.region!r}; one of {sorted(REGIONS)}"
+                )
+        return self
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        key = self.api_key.get_secret_value() if self.api_key is not None else None
+        return {"api_key": key, "base_url": self.base_url, "region": self.region,
+                "workspace": self.workspace, "timeout": self.timeout,
+                "max_retries": self.max_retries}  # fmt: skip
+
+    @property
+    def client(self) -> DashScope:
+        """The synchronous core client (built on first use, then reused)."""
+        if self._client is None:
+            from dashscope_core import DashScope
+
+            with _LOCK:
+                if self._client is None:
+                    self._client = DashScope(**self._client_kwargs())
+        return self._client
+
+    @property
+    def async_client(self) -> AsyncDashScope:
+        """The asynchronous core client (built on first use, then reused)."""
+        if self._async_client is None:
+            from dashscope_core import AsyncDashScope
+
+            with _LOCK:
+                if self._async_client is None:
+                    self._async_client = AsyncDashScope(**self._client_kwargs())
+        return self._async_client

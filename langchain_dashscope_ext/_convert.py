@@ -1,0 +1,495 @@
+"""LangChain ↔ DashScope wire conversion: messages, tools, tool_choice, usage, chunks.
+
+Rules of this module:
+- Pure functions (plus the push-style ``ChunkConverter``): no HTTP, no retries, no env.
+- Nothing is dropped silently: a content block or message type that DashScope cannot carry
+  raises ``ValueError`` / ``TypeError`` naming it, before any request.
+- Output side reads the core's ``GenerationResponse`` by attribute (wire names, PROTOCOL.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    ToolMessage,
+)
+from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.messages.tool import (
+    ToolCall,
+    ToolCallChunk,
+    invalid_tool_call,
+    tool_call,
+    tool_call_chunk,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+__all__ = [
+    "FORCING_CHOICES",
+    "ChunkConverter",
+    "content_to_text",
+    "from_wire_response",
+    "from_wire_tool_calls",
+    "is_thinking_model",
+    "to_usage_metadata",
+    "to_wire_messages",
+    "to_wire_parts",
+    "to_wire_tool_choice",
+    "tool_error_prefix",
+]
+
+PROVIDER = "dashscope"
+FORCING_CHOICES = ("any", "required")
+tool_error_prefix = "Error: "
+"""Prefix of a ``ToolMessage(status="error")``'s content on the wire (DashScope has no flag)."""
+
+_ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant",
+          "system": "system", "developer": "system", "tool": "tool"}  # fmt: skip
+_THINKING_PREFIXES = ("qwq", "qvq", "deepseek-r1")
+
+
+# --------------------------------------------------------------------------- input side
+
+
+def content_to_text(content: str | list[Any], *, what: str = "content") -> str:
+    """Join the text of a message ``content``; non-text blocks other than reasoning raise."""
+    if isinstance(content, str):
+        return content
+    texts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            texts.append(block)
+        elif isinstance(block, Mapping) and block.get("type", "text") == "text":
+            texts.append(str(block.get("text", "")))
+        elif isinstance(block, Mapping) and block.get("type") in _IGNORED_IN_TEXT:
+            continue
+        else:
+            kind = block.get("type") if isinstance(block, Mapping) else type(block).__name__
+            raise ValueError(f"{what}: a {kind!r} block cannot be sent as text to DashScope")
+    return "\n".join(texts)
+
+
+# Blocks that carry no text for the model: reasoning is not replayed (DashScope ignores it),
+# tool_use / tool_call blocks duplicate AIMessage.tool_calls, which is what we send.
+_IGNORED_IN_TEXT = frozenset(
+    {"reasoning", "thinking", "tool_use", "tool_call", "tool_call_chunk", "server_tool_call",
+     "server_tool_result", "invalid_tool_call"}
+)  # fmt: skip
+
+
+def _data_uri(data: str, mime_type: str | None) -> str:
+    if data.startswith("data:"):
+        return data
+    return f"data:{mime_type or 'image/png'};base64,{data}"
+
+
+def _image_part(block: Mapping[str, Any]) -> dict[str, Any]:
+    """DashScope's ``{"image": url-or-data-uri}`` for a LangChain/OpenAI image block."""
+    if block.get("type") == "image_url":
+        value = block.get("image_url")
+        url = value.get("url") if isinstance(value, Mapping) else value
+        if not isinstance(url, str) or not url:
+            raise ValueError("content: an image_url block needs image_url.url")
+        return {"image": url}
+    source = block.get("source_type")
+    if source in (None, "url") and isinstance(block.get("url"), str):
+        return {"image": block["url"]}
+    data = block.get("base64") or (block.get("data") if source == "base64" else None)
+    if isinstance(data, str) and data:
+        return {"image": _data_uri(data, block.get("mime_type"))}
+    raise ValueError("content: an image block needs a 'url' or base64 data (file ids unsupported)")
+
+
+def to_wire_parts(content: str | list[Any]) -> list[dict[str, Any]]:
+    """DashScope native multimodal parts (``{"text"}``, ``{"image"}``) for ``content``."""
+    if isinstance(content, str):
+        return [{"text": content}] if content else []
+    parts: list[dict[str, Any]] = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append({"text": block})
+            continue
+        if not isinstance(block, Mapping):
+            raise TypeError(f"content: expected str or dict blocks, got {type(block).__name__}")
+        kind = block.get("type")
+        if kind is None and ("text" in block or "image" in block):
+            parts.append(dict(block))  # already a native part
+        elif kind == "text":
+            parts.append({"text": str(block.get("text", ""))})
+        elif kind in ("image", "image_url"):
+            parts.append(_image_part(block))
+        elif kind in _IGNORED_IN_TEXT:
+            continue
+        else:
+            raise ValueError(f"content: {kind!r} blocks are not supported by DashScope")
+    return parts
+
+
+def _has_image(content: str | list[Any]) -> bool:
+    if isinstance(content, str):
+        return False
+    return any(
+        isinstance(b, Mapping) and (b.get("type") in ("image", "image_url") or "image" in b)
+        for b in content
+    )
+
+
+def _wire_tool_call(
+    call: Mapping[str, Any], index: int, raw_args: str | None = None
+) -> dict[str, Any]:
+    arguments = raw_args if raw_args is not None else json.dumps(call["args"], ensure_ascii=False)
+    return {
+        "index": index,
+        "id": call.get("id") or "",
+        "type": "function",
+        "function": {"name": call.get("name") or "", "arguments": arguments},
+    }
+
+
+def _assistant(message: AIMessage, multimodal: bool) -> dict[str, Any]:
+    text = content_to_text(message.content, what="AIMessage.content")
+    wire: dict[str, Any] = {"role": "assistant", "content": text}
+    calls = [_wire_tool_call(c, i) for i, c in enumerate(message.tool_calls)]
+    offset = len(calls)
+    for j, bad in enumerate(message.invalid_tool_calls):
+        calls.append(_wire_tool_call(bad, offset + j, raw_args=bad.get("args") or ""))
+    if calls:
+        wire["tool_calls"] = calls
+    if multimodal:
+        wire["content"] = [{"text": text}] if text else []
+    return wire
+
+
+def _tool(message: ToolMessage) -> dict[str, Any]:
+    if _has_image(message.content):
+        raise ValueError("ToolMessage.content: DashScope tool messages carry text only")
+    text = content_to_text(message.content, what="ToolMessage.content")
+    if message.status == "error":
+        text = tool_error_prefix + text
+    wire = {"role": "tool", "content": text, "tool_call_id": message.tool_call_id}
+    if message.name:
+        wire["name"] = message.name
+    return wire
+
+
+def _role(message: BaseMessage) -> str:
+    if isinstance(message, ChatMessage):
+        role = _ROLES.get(message.role)
+        if role is None:
+            raise ValueError(f"messages: unsupported ChatMessage role {message.role!r}")
+        return role
+    role = _ROLES.get(message.type)
+    if role is None:
+        raise TypeError(f"messages: {type(message).__name__} cannot be sent to DashScope")
+    return role
+
+
+def _plain(message: BaseMessage, role: str, multimodal: bool) -> dict[str, Any]:
+    content: Any
+    if multimodal:
+        content = to_wire_parts(message.content)
+    else:
+        content = content_to_text(message.content, what=f"{type(message).__name__}.content")
+    wire: dict[str, Any] = {"role": role, "content": content}
+    if message.name and role == "user":
+        wire["name"] = message.name
+    return wire
+
+
+def to_wire_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """DashScope ``input.messages`` for LangChain messages (any origin: ours, LangGraph, by hand).
+
+    When any message holds an image, every message uses native parts, which routes the call to
+    the multimodal endpoint (the core decides by the content shape).
+    """
+    multimodal = any(_has_image(m.content) for m in messages if not isinstance(m, ToolMessage))
+    wire: list[dict[str, Any]] = []
+    for message in messages:
+        if isinstance(message, AIMessage):
+            wire.append(_assistant(message, multimodal))
+        elif isinstance(message, ToolMessage):
+            wire.append(_tool(message))
+        else:
+            wire.append(_plain(message, _role(message), multimodal))
+    return wire
+
+
+def is_thinking_model(model: str, enable_thinking: bool | None) -> bool:
+    """Whether a call runs in thinking mode (explicit flag, or a thinking-only model)."""
+    if enable_thinking is not None:
+        return enable_thinking
+    name = model.lower()
+    return name.startswith(_THINKING_PREFIXES) or "thinking" in name
+
+
+def _tool_names(tools: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [str(t.get("function", {}).get("name", "")) for t in tools]
+
+
+def to_wire_tool_choice(
+    tool_choice: str | bool | Mapping[str, Any] | None, tools: Sequence[Mapping[str, Any]]
+) -> str | dict[str, Any] | None:
+    """DashScope ``tool_choice`` for LangChain's; ``"any"`` is returned as is for the caller.
+
+    ``"any"``/``"required"``/``True`` with exactly one tool become that tool's named choice;
+    with several tools the caller applies its forcing strategy (DashScope has no "required").
+    """
+    names = _tool_names(tools)
+    if tool_choice is None or tool_choice in ("auto", "none"):
+        return tool_choice
+    if tool_choice is True or tool_choice in FORCING_CHOICES:
+        return _named(names[0]) if len(names) == 1 else "any"
+    if tool_choice is False:
+        return "none"
+    if isinstance(tool_choice, str):
+        if tool_choice not in names:
+            raise ValueError(f"tool_choice: {tool_choice!r} is not one of the bound tools {names}")
+        return _named(tool_choice)
+    if isinstance(tool_choice, Mapping):
+        name = tool_choice.get("function", {}).get("name") or tool_choice.get("name")
+        if not isinstance(name, str) or name not in names:
+            raise ValueError(f"tool_choice: {dict(tool_choice)!r} names no bound tool {names}")
+        return _named(name)
+    raise TypeError(f"tool_choice: unsupported value {tool_choice!r}")
+
+
+def _named(name: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name}}
+
+
+# -------------------------------------------------------------------------- output side
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # multimodal answers: [{"text": ...}]
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
+    return ""
+
+
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def from_wire_tool_calls(raw_calls: Sequence[Any] | None) -> tuple[list[ToolCall], list[Any]]:
+    """``(tool_calls, invalid_tool_calls)``; arguments that are not a JSON object are invalid."""
+    calls: list[ToolCall] = []
+    invalid: list[Any] = []
+    for raw in raw_calls or []:
+        fn = _get(raw, "function")
+        name, args, call_id = _get(fn, "name") or "", _get(fn, "arguments"), _get(raw, "id") or None
+        try:
+            parsed = json.loads(args) if args else {}  # "" = a call without arguments
+        except ValueError as exc:
+            invalid.append(invalid_tool_call(name=name, args=args, id=call_id, error=str(exc)))
+            continue
+        if not isinstance(parsed, dict):
+            error = f"arguments must be a JSON object, got {type(parsed).__name__}"
+            invalid.append(invalid_tool_call(name=name, args=args, id=call_id, error=error))
+            continue
+        calls.append(tool_call(name=name, args=parsed, id=call_id))
+    return calls, invalid
+
+
+def to_usage_metadata(usage: Any) -> UsageMetadata | None:
+    """LangChain ``UsageMetadata`` for a DashScope ``usage`` (cache reads, reasoning tokens)."""
+    if usage is None:
+        return None
+    inp = int(_get(usage, "input_tokens") or 0)
+    out = int(_get(usage, "output_tokens") or 0)
+    total = int(_get(usage, "total_tokens") or inp + out)
+    result = UsageMetadata(input_tokens=inp, output_tokens=out, total_tokens=total)
+    cached = _get(_get(usage, "prompt_tokens_details"), "cached_tokens")
+    if cached is not None:
+        result["input_token_details"] = InputTokenDetails(cache_read=int(cached))
+    reasoning = _get(_get(usage, "output_tokens_details"), "reasoning_tokens")
+    if reasoning is not None:
+        result["output_token_details"] = OutputTokenDetails(reasoning=int(reasoning))
+    return result
+
+
+def _token_usage(usage: Any) -> dict[str, Any] | None:
+    if usage is None:
+        return None
+    if isinstance(usage, Mapping):
+        return dict(usage)
+    dumped: dict[str, Any] = usage.model_dump(exclude_none=True)
+    return dumped
+
+
+def _metadata(response: Any, choice: Any, model: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "model_name": model,
+        "model_provider": PROVIDER,
+        "finish_reason": _finish_reason(choice),
+        "request_id": _get(response, "request_id"),
+        "token_usage": _token_usage(_get(response, "usage")),
+    }
+    logprobs = _get(choice, "logprobs")
+    if logprobs is not None:
+        meta["logprobs"] = logprobs if isinstance(logprobs, Mapping) else _dump(logprobs)
+    return meta
+
+
+def _dump(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    return dump(exclude_none=True) if callable(dump) else value
+
+
+def _finish_reason(choice: Any) -> str | None:
+    reason = _get(choice, "finish_reason")
+    return None if reason in (None, "", "null") else str(reason)
+
+
+def _choices(response: Any) -> list[Any]:
+    output = _get(response, "output")
+    choices = _get(output, "choices")
+    if choices:
+        return list(choices)
+    # result_format=text: {"output": {"text", "finish_reason"}}
+    text = _get(output, "text")
+    message = {"role": "assistant", "content": text or ""}
+    return [{"message": message, "finish_reason": _get(output, "finish_reason")}]
+
+
+def _ai_message(message: Any, meta: dict[str, Any], usage: UsageMetadata | None) -> AIMessage:
+    calls, invalid = from_wire_tool_calls(_get(message, "tool_calls"))
+    extra: dict[str, Any] = {}
+    reasoning = _get(message, "reasoning_content")
+    if reasoning:
+        extra["reasoning_content"] = reasoning
+    return AIMessage(
+        content=_text(_get(message, "content")),
+        additional_kwargs=extra,
+        tool_calls=calls,
+        invalid_tool_calls=invalid,
+        usage_metadata=usage,
+        response_metadata=meta,
+        id=meta.get("request_id"),
+    )
+
+
+def from_wire_response(response: Any, model: str) -> ChatResult:
+    """A ``ChatResult`` (one generation per choice) for a complete ``GenerationResponse``."""
+    usage = to_usage_metadata(_get(response, "usage"))
+    generations = []
+    for choice in _choices(response):
+        meta = _metadata(response, choice, model)
+        message = _ai_message(_get(choice, "message"), meta, usage)
+        info = {"finish_reason": meta["finish_reason"]}
+        if "logprobs" in meta:
+            info["logprobs"] = meta["logprobs"]
+        generations.append(ChatGeneration(message=message, generation_info=info))
+    llm_output = {"model_name": model, "token_usage": _token_usage(_get(response, "usage")),
+                  "request_id": _get(response, "request_id")}  # fmt: skip
+    return ChatResult(generations=generations, llm_output=llm_output)
+
+
+class ChunkConverter:
+    """Push-style: one streamed ``GenerationResponse`` delta in, one ``ChatGenerationChunk`` out.
+
+    Tool-call fragments keep their ``index``; DashScope's ``"id": ""`` becomes ``None`` and the
+    name is sent once per index (chunk ``+`` concatenates strings). Usage is cumulative on the
+    wire and summed by LangChain, so only the final frame carries ``usage_metadata``.
+    """
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self._named: set[int] = set()
+        self.saw_tool_call = False
+
+    def feed(self, response: Any) -> ChatGenerationChunk:
+        """Convert one delta; the final frame (with a finish_reason) carries usage and metadata."""
+        choice = _choices(response)[0]
+        message = _get(choice, "message")
+        finished = _finish_reason(choice) is not None
+        extra: dict[str, Any] = {}
+        reasoning = _get(message, "reasoning_content")
+        if reasoning:
+            extra["reasoning_content"] = reasoning
+        chunk = AIMessageChunk(
+            content=_text(_get(message, "content")),
+            additional_kwargs=extra,
+            tool_call_chunks=self._tool_call_chunks(_get(message, "tool_calls")),
+            id=_get(response, "request_id"),
+        )
+        info: dict[str, Any] | None = None
+        if finished:
+            meta = _metadata(response, choice, self.model)
+            chunk.usage_metadata = to_usage_metadata(_get(response, "usage"))
+            chunk.response_metadata = meta
+            chunk.chunk_position = "last"
+            info = {"finish_reason": meta["finish_reason"]}
+        return ChatGenerationChunk(message=chunk, generation_info=info)
+
+    def _tool_call_chunks(self, raw_calls: Sequence[Any] | None) -> list[ToolCallChunk]:
+        chunks: list[ToolCallChunk] = []
+        for position, raw in enumerate(raw_calls or []):
+            index = _get(raw, "index")
+            index = position if index is None else int(index)
+            fn = _get(raw, "function")
+            name = _get(fn, "name") or None
+            if index in self._named:
+                name = None
+            elif name:
+                self._named.add(index)
+            args = _get(fn, "arguments") or None
+            call_id = _get(raw, "id") or None
+            chunks.append(tool_call_chunk(name=name, args=args, id=call_id, index=index))
+            self.saw_tool_call = True
+        return chunks
+
+
+# ------------------------------------------------------------------ prompt-style (LLM)
+
+
+def to_wire_history(history: Sequence[Any] | None) -> list[dict[str, str]] | None:
+    """Deprecated ``history`` turns ``[{"user", "bot"}]`` from dicts or ``(user, bot)`` pairs."""
+    if history is None:
+        return None
+    turns: list[dict[str, str]] = []
+    for i, turn in enumerate(history):
+        if isinstance(turn, Mapping) and isinstance(turn.get("user"), str):
+            turns.append({"user": turn["user"], "bot": str(turn.get("bot", ""))})
+        elif (
+            isinstance(turn, (tuple, list))
+            and len(turn) == 2
+            and all(isinstance(x, str) for x in turn)
+        ):
+            turns.append({"user": turn[0], "bot": turn[1]})
+        else:
+            raise TypeError(
+                f"history[{i}]: expected {{'user': str, 'bot': str}} or a (user, bot) pair"
+            )
+    return turns
+
+
+def text_generation_info(response: Any, model: str) -> dict[str, Any]:
+    """``generation_info`` of a prompt-style answer: finish_reason, usage, request_id, model."""
+    output = _get(response, "output")
+    return {
+        "finish_reason": _finish_reason(output) or _finish_reason(_choices(response)[0]),
+        "token_usage": _token_usage(_get(response, "usage")),
+        "request_id": _get(response, "request_id"),
+        "model_name": model,
+    }
+
+
+def response_text(response: Any) -> str:
+    """The answer text of a text- or message-format response."""
+    output = _get(response, "output")
+    text = _get(output, "text")
+    if text is not None:
+        return str(text)
+    return _text(_get(_get(_choices(response)[0], "message"), "content"))

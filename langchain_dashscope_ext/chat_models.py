@@ -1,0 +1,290 @@
+"""``ChatDashScope``: Qwen chat models over the core client's ``generation`` namespace."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field, model_validator
+
+from dashscope_core.errors import DashScopeError
+from langchain_dashscope_ext import _convert
+from langchain_dashscope_ext._common import DashScopeSettings, build_model_kwargs
+from langchain_dashscope_ext._structured import structured_output_runnable
+
+__all__ = ["ChatDashScope", "ToolChoiceNotHonoredError"]
+
+_PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "seed", "n", "repetition_penalty",
+           "presence_penalty", "enable_search", "search_options", "enable_thinking",
+           "thinking_budget", "logprobs", "top_logprobs")  # fmt: skip
+_FORCE_INSTRUCTION = (
+    "You must answer by calling at least one of these tools: {names}. Do not answer in text."
+)
+
+
+class ToolChoiceNotHonoredError(DashScopeError):
+    """``tool_choice="any"`` with several tools, and the model answered without a tool call."""
+
+
+class ChatDashScope(DashScopeSettings, BaseChatModel):
+    """Qwen chat models on DashScope (Model Studio): sync and real async, streaming, tools.
+
+    ``tool_choice="any"``/``"required"``: one bound tool → that tool is named (server-forced);
+    several tools → DashScope has no "required", so the call sends ``auto`` plus a system
+    instruction naming the tools, checks the answer and re-asks once; a second answer without a
+    tool call raises ``ToolChoiceNotHonoredError`` (a stream raises it after its last chunk).
+    Thinking mode rejects forced choices server-side: binding one raises ``ValueError``.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    model: str = Field(default="qwen-plus", alias="model_name")
+    """Model name, e.g. ``qwen-plus``, ``qwen-max``, ``qwen3-max``, ``qwen-vl-max``."""
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    stop: list[str] | str | None = Field(default=None, alias="stop_sequences")
+    seed: int | None = None
+    n: int | None = Field(default=None, ge=1)
+    repetition_penalty: float | None = None
+    presence_penalty: float | None = None
+    enable_search: bool | None = None
+    search_options: dict[str, Any] | None = None
+    enable_thinking: bool | None = None
+    """Thinking mode (``reasoning_content``); qwq / ``*thinking*`` models always think."""
+    thinking_budget: int | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    streaming: bool = False
+    """``invoke`` goes through the stream when True; ``.stream()`` streams unless set False."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Any other ``parameters`` to send (e.g. ``response_format``, ``incremental_output``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _build_extra(cls, values: Any) -> Any:
+        return build_model_kwargs(cls, values)
+
+    @property
+    def _llm_type(self) -> str:
+        return "dashscope-chat"
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "DASHSCOPE_API_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """ChatDashScope round-trips through ``dumpd``/``load`` (the key stays a secret)."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["langchain_dashscope_ext", "chat_models"]``."""
+        return ["langchain_dashscope_ext", "chat_models"]
+
+    @property
+    def _default_params(self) -> dict[str, Any]:
+        params = {name: getattr(self, name) for name in _PARAMS if getattr(self, name) is not None}
+        if self.stop:
+            params["stop"] = self.stop
+        return {**params, **self.model_kwargs}
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model": self.model, **self._default_params}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = self._get_invocation_params(stop=stop, **kwargs)
+        ls = LangSmithParams(ls_provider="dashscope", ls_model_type="chat",
+                             ls_model_name=kwargs.get("model") or self.model)  # fmt: skip
+        for key, name in (("ls_temperature", "temperature"), ("ls_max_tokens", "max_tokens")):
+            if params.get(name) is not None:
+                ls[key] = params[name]  # type: ignore[literal-required]  # keys from the loop
+        stops = stop or params.get("stop") or self.stop
+        if stops:
+            ls["ls_stop"] = [stops] if isinstance(stops, str) else list(stops)
+        return ls
+
+    # ---------------------------------------------------------------- request (shared)
+
+    def _thinking(self, model: str, params: Mapping[str, Any]) -> bool:
+        return _convert.is_thinking_model(model, params.get("enable_thinking"))
+
+    def _request(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Keyword arguments of ``client.generation.call``/``.stream`` for one call."""
+        params = {**self._default_params, **kwargs}
+        params.pop("stream", None)
+        params.pop("ls_structured_output_format", None)
+        if stop is not None:
+            params["stop"] = stop
+        model = params.pop("model", None) or self.model
+        tools = params.pop("tools", None)
+        choice = params.pop("tool_choice", None)
+        wire = _convert.to_wire_messages(messages)
+        if tools:
+            choice = _convert.to_wire_tool_choice(choice, tools)
+            self._check_forcing(model, params, choice)
+            if choice == "any":
+                wire, choice = _force_instruction(wire, tools), "auto"
+                params["_force_tools"] = True
+        return {"model": model, "messages": wire, "tools": tools, "tool_choice": choice,
+                "result_format": "message", **params}  # fmt: skip
+
+    def _check_forcing(self, model: str, params: Mapping[str, Any], choice: Any) -> None:
+        forced = isinstance(choice, dict) or choice == "any"
+        if forced and self._thinking(model, params):
+            raise ValueError(
+                f"tool_choice: {choice!r} forces a tool call, which DashScope rejects in "
+                "thinking mode; use tool_choice='auto' or enable_thinking=False"
+            )
+
+    # ------------------------------------------------------------------------- calls
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop, kwargs)
+        force = request.pop("_force_tools", False)
+        result = _convert.from_wire_response(
+            self.client.generation.call(**request), request["model"]
+        )
+        if force and not _has_tool_call(result):
+            result = _convert.from_wire_response(
+                self.client.generation.call(**request), request["model"]
+            )
+            _require_tool_call(result)
+        return result
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop, kwargs)
+        force = request.pop("_force_tools", False)
+        call = self.async_client.generation.call
+        result = _convert.from_wire_response(await call(**request), request["model"])
+        if force and not _has_tool_call(result):
+            result = _convert.from_wire_response(await call(**request), request["model"])
+            _require_tool_call(result)
+        return result
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self._request(messages, stop, kwargs)
+        force = request.pop("_force_tools", False)
+        converter = _convert.ChunkConverter(request["model"])
+        for response in self.client.generation.stream(**request):
+            chunk = converter.feed(response)
+            if run_manager is not None:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+        if force and not converter.saw_tool_call:
+            _require_tool_call(None)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request = self._request(messages, stop, kwargs)
+        force = request.pop("_force_tools", False)
+        converter = _convert.ChunkConverter(request["model"])
+        async for response in self.async_client.generation.stream(**request):
+            chunk = converter.feed(response)
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+        if force and not converter.saw_tool_call:
+            _require_tool_call(None)
+
+    # ------------------------------------------------------------------ tools, output
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (any LangChain tool form); see the class docstring for ``tool_choice``."""
+        formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
+        if tool_choice is not None and formatted:
+            choice = _convert.to_wire_tool_choice(tool_choice, formatted)
+            self._check_forcing(kwargs.get("model") or self.model, {**self._default_params,
+                                                                    **kwargs}, choice)  # fmt: skip
+            kwargs["tool_choice"] = tool_choice
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Literal["function_calling", "json_mode", "json_schema"] = "json_schema",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """Parse answers into ``schema`` (pydantic, TypedDict, JSON schema); default json_schema."""
+        if kwargs:
+            raise ValueError(f"with_structured_output: unexpected arguments {sorted(kwargs)}")
+        return structured_output_runnable(self, schema, method, include_raw, strict)
+
+
+def _force_instruction(
+    wire: list[dict[str, Any]], tools: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    names = ", ".join(str(t.get("function", {}).get("name")) for t in tools)
+    text = _FORCE_INSTRUCTION.format(names=names)
+    if wire and wire[0].get("role") == "system" and isinstance(wire[0].get("content"), str):
+        first = {**wire[0], "content": f"{wire[0]['content']}\n\n{text}"}
+        return [first, *wire[1:]]
+    if wire and isinstance(wire[0].get("content"), list):
+        return [{"role": "system", "content": [{"text": text}]}, *wire]
+    return [{"role": "system", "content": text}, *wire]
+
+
+def _has_tool_call(result: ChatResult) -> bool:
+    message = result.generations[0].message
+    return isinstance(message, AIMessage) and bool(message.tool_calls or message.invalid_tool_calls)
+
+
+def _require_tool_call(result: ChatResult | None) -> None:
+    if result is not None and _has_tool_call(result):
+        return
+    request_id = None
+    if result is not None:
+        request_id = result.generations[0].message.response_metadata.get("request_id")
+    raise ToolChoiceNotHonoredError(
+        'tool_choice="any": the model answered without calling a tool (asked twice; DashScope '
+        "has no server-side 'required' for several tools). Bind one tool or name the tool.",
+        request_id=request_id,
+    )

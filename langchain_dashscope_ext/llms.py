@@ -1,0 +1,172 @@
+"""``DashScopeLLM``: prompt-style models (``prompt`` + deprecated ``history``, text format)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models.llms import BaseLLM
+from langchain_core.outputs import Generation, GenerationChunk, LLMResult
+from pydantic import ConfigDict, Field, model_validator
+
+from langchain_dashscope_ext import _convert
+from langchain_dashscope_ext._common import DashScopeSettings, build_model_kwargs
+
+__all__ = ["DashScopeLLM"]
+
+_PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "seed", "repetition_penalty",
+           "presence_penalty", "enable_search")  # fmt: skip
+
+
+class DashScopeLLM(DashScopeSettings, BaseLLM):
+    """Prompt-in, text-out DashScope models (e.g. ``chatglm3-6b``, qwen with result_format text).
+
+    ``history`` (the deprecated DashScope turns ``[{"user": ..., "bot": ...}]`` or
+    ``(user, bot)`` pairs) can be set on the instance or passed per call.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    model: str = Field(default="qwen-plus", alias="model_name")
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    stop: list[str] | str | None = None
+    seed: int | None = None
+    repetition_penalty: float | None = None
+    presence_penalty: float | None = None
+    enable_search: bool | None = None
+    history: list[Any] | None = None
+    """Earlier turns sent with every prompt (deprecated DashScope ``history``)."""
+    streaming: bool = False
+    """``invoke``/``generate`` go through the stream (and fire ``on_llm_new_token``) when True."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _build_extra(cls, values: Any) -> Any:
+        return build_model_kwargs(cls, values)
+
+    @property
+    def _llm_type(self) -> str:
+        return "dashscope-llm"
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "DASHSCOPE_API_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """DashScopeLLM round-trips through ``dumpd``/``load`` (the key stays a secret)."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["langchain_dashscope_ext", "llms"]``."""
+        return ["langchain_dashscope_ext", "llms"]
+
+    @property
+    def _default_params(self) -> dict[str, Any]:
+        params = {name: getattr(self, name) for name in _PARAMS if getattr(self, name) is not None}
+        if self.stop:
+            params["stop"] = self.stop
+        return {**params, **self.model_kwargs}
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model": self.model, **self._default_params}
+
+    def _request(
+        self, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        params = {**self._default_params, **kwargs}
+        if stop is not None:
+            params["stop"] = stop
+        history = _convert.to_wire_history(params.pop("history", self.history))
+        return {"model": params.pop("model", None) or self.model, "prompt": prompt,
+                "history": history, "result_format": "text", **params}  # fmt: skip
+
+    def _generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        generations: list[list[Generation]] = []
+        for prompt in prompts:
+            if self.streaming:
+                generations.append([_join(self._stream(prompt, stop, run_manager, **kwargs))])
+                continue
+            request = self._request(prompt, stop, kwargs)
+            response = self.client.generation.call(**request)
+            generations.append([_generation(response, request["model"])])
+        return LLMResult(generations=generations, llm_output={"model_name": self.model})
+
+    async def _agenerate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        generations: list[list[Generation]] = []
+        for prompt in prompts:
+            if self.streaming:
+                chunks = [c async for c in self._astream(prompt, stop, run_manager, **kwargs)]
+                generations.append([_join(chunks)])
+                continue
+            request = self._request(prompt, stop, kwargs)
+            response = await self.async_client.generation.call(**request)
+            generations.append([_generation(response, request["model"])])
+        return LLMResult(generations=generations, llm_output={"model_name": self.model})
+
+    def _stream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[GenerationChunk]:
+        request = self._request(prompt, stop, kwargs)
+        for response in self.client.generation.stream(**request):
+            chunk = _chunk(response, request["model"])
+            if run_manager is not None:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    async def _astream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[GenerationChunk]:
+        request = self._request(prompt, stop, kwargs)
+        async for response in self.async_client.generation.stream(**request):
+            chunk = _chunk(response, request["model"])
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+
+def _generation(response: Any, model: str) -> Generation:
+    info = _convert.text_generation_info(response, model)
+    return Generation(text=_convert.response_text(response), generation_info=info)
+
+
+def _chunk(response: Any, model: str) -> GenerationChunk:
+    info = _convert.text_generation_info(response, model)
+    final = info["finish_reason"] is not None
+    return GenerationChunk(
+        text=_convert.response_text(response), generation_info=info if final else None
+    )
+
+
+def _join(chunks: Sequence[GenerationChunk] | Iterator[GenerationChunk]) -> Generation:
+    total: GenerationChunk | None = None
+    for chunk in chunks:
+        total = chunk if total is None else total + chunk
+    return total if total is not None else Generation(text="")
