@@ -8,7 +8,13 @@ from typing import Any
 
 from dashscope_core.emulator import _text as tx
 from dashscope_core.emulator._genparams import GenParams
-from dashscope_core.emulator._schema import Hints, build_tool_call, instance, select_tools
+from dashscope_core.emulator._schema import (
+    Hints,
+    build_tool_call,
+    instance,
+    select_tools,
+    tool_words,
+)
 from dashscope_core.emulator.routing import Request, SSEEvent
 from dashscope_core.emulator.state import Emulator
 
@@ -150,7 +156,7 @@ def _tool_calls(params: GenParams, question: str, key: int) -> list[dict[str, An
     parallel = params.parameters.get("parallel_tool_calls")
     if parallel is False:
         chosen = chosen[:1]
-    hints = Hints.from_text(question)
+    hints = Hints.from_text(question, tool_words(params.tools))
     if parallel is True and len(chosen) == 1 and len(hints.strings) >= 2:
         per_value = [Hints(question, [s], list(hints.numbers)) for s in hints.strings[:4]]
         return [build_tool_call(chosen[0], h, i, key) for i, h in enumerate(per_value)]

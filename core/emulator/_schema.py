@@ -19,7 +19,7 @@ from typing import Any
 
 from dashscope_core.emulator._text import stable_hash
 
-__all__ = ["Hints", "build_tool_call", "instance", "select_tools"]
+__all__ = ["Hints", "build_tool_call", "instance", "select_tools", "tool_words"]
 
 _QUOTED = re.compile(r"\"([^\"]+)\"|(?:(?<=\s)|^)'([^']+)'|“([^”]+)”|「([^」]+)」")
 _CAPITALISED = re.compile(r"\b[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*")
@@ -45,12 +45,16 @@ class Hints:
     numbers: list[float] = field(default_factory=list)
 
     @classmethod
-    def from_text(cls, text: str) -> Hints:
-        """Extract quoted strings, capitalised phrases and numbers from ``text``."""
+    def from_text(cls, text: str, ignore: frozenset[str] = frozenset()) -> Hints:
+        """Extract quoted strings, capitalised phrases and numbers from ``text``.
+
+        Leading words of a capitalised phrase that are stop words or in ``ignore`` (e.g. the
+        words of the tool names: "Weather in Paris") are dropped.
+        """
         strings = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(text)]
         for phrase in _CAPITALISED.findall(text):
             words = phrase.split()
-            while words and words[0].lower() in _STOP_WORDS:
+            while words and (words[0].lower() in _STOP_WORDS or words[0].lower() in ignore):
                 words.pop(0)
             if words and " ".join(words) not in strings:
                 strings.append(" ".join(words))
@@ -174,10 +178,26 @@ def _score(tool: dict[str, Any], text: str) -> int:
     return 10 * name_hits + desc_hits if name_hits or desc_hits >= 2 else 0
 
 
+def _mention(tool: dict[str, Any], lowered: str) -> int:
+    words = _words(str((tool.get("function") or {}).get("name", "")))
+    found = [lowered.find(w[: max(4, len(w) - 2)]) for w in words]
+    return min([i for i in found if i >= 0], default=len(lowered))
+
+
 def select_tools(tools: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
-    """The tools "auto" calls for ``text``, best match first."""
-    scored = [(_score(t, text), i, t) for i, t in enumerate(tools)]
-    return [t for s, _, t in sorted(scored, key=lambda x: (-x[0], x[1])) if s > 0]
+    """The tools "auto" calls for ``text``, in the order the text mentions them."""
+    lowered = text.lower()
+    scored = [(_mention(t, lowered), -_score(t, text), i, t) for i, t in enumerate(tools)]
+    return [t for _, s, _, t in sorted(scored, key=lambda x: x[:3]) if s < 0]
+
+
+def tool_words(tools: list[dict[str, Any]]) -> frozenset[str]:
+    """Lower-cased words of the tools' names and descriptions."""
+    words: set[str] = set()
+    for tool in tools:
+        fn = tool.get("function") or {}
+        words |= _words(f"{fn.get('name', '')} {fn.get('description', '')}")
+    return frozenset(words)
 
 
 def build_tool_call(tool: dict[str, Any], hints: Hints, index: int, key: int) -> dict[str, Any]:
