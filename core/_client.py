@@ -12,20 +12,29 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import SecretStr
 from tenacity import AsyncRetrying, RetryCallState, Retrying
 
 from dashscope_core._protocol.config import ClientConfig, resolve_config
-from dashscope_core._protocol.request import RawResponse, RequestSpec
+from dashscope_core._protocol.request import RawResponse, RequestSpec, check_event, check_response
 from dashscope_core._protocol.retry import RetryPolicy
-from dashscope_core._protocol.sse import SSEDecoder, SSEEvent
+from dashscope_core._protocol.sse import SSEEvent
+from dashscope_core._transport import (
+    DEFAULT_LIMITS,
+    OpenStream,
+    Primed,
+    async_sender,
+    idle_bounded,
+    make_timeout,
+    mapped_transport_errors,
+    set_read_timeout,
+)
 from dashscope_core._version import __version__
-from dashscope_core.errors import APIConnectionError, APITimeoutError, error_from_response
 
 if TYPE_CHECKING:
     from dashscope_core.resources.apps import Apps, AsyncApps
@@ -33,56 +42,8 @@ if TYPE_CHECKING:
     from dashscope_core.resources.generation import AsyncGeneration, Generation
 
 logger = logging.getLogger("dashscope_core")
-
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=128)
-
-
-def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
-    if isinstance(value, httpx.Timeout):
-        return value
-    if value is None:
-        return DEFAULT_TIMEOUT
-    if value <= 0:
-        raise ValueError(f"timeout: expected a positive number of seconds, got {value}")
-    return httpx.Timeout(value, connect=min(10.0, value))
-
-
-@contextmanager
-def mapped_transport_errors() -> Iterator[None]:
-    """Re-raise httpx transport errors as ``APIConnectionError`` / ``APITimeoutError``."""
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        unsent = isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
-        kind = type(exc).__name__
-        raise APITimeoutError(f"request timed out ({kind})", request_sent=not unsent) from exc
-    except httpx.TransportError as exc:
-        unsent = isinstance(exc, httpx.ConnectError)
-        raise APIConnectionError(
-            f"connection error ({type(exc).__name__}): {exc}", request_sent=not unsent
-        ) from exc
-
-
-def check_response(raw: RawResponse) -> RawResponse:
-    """Raise the typed error for an error status or a ``code`` inside a 2xx JSON body."""
-    if raw.status_code >= 400:
-        raise error_from_response(raw.status_code, raw.headers, raw.content)
-    if b'"code"' in raw.content and raw.content[:1] == b"{":
-        try:
-            body = json.loads(raw.content)
-        except ValueError:
-            return raw
-        if isinstance(body, dict) and isinstance(body.get("code"), str) and body["code"]:
-            raise error_from_response(raw.status_code, raw.headers, body)
-    return raw
-
-
-def check_event(event: SSEEvent) -> SSEEvent:
-    """Raise the typed error for an ``event:error`` frame or a frame announcing a 4xx/5xx."""
-    if event.event == "error" or (event.status is not None and event.status >= 400):
-        raise error_from_response(event.status or 500, None, event.data)
-    return event
+EventCheck = Callable[[SSEEvent], SSEEvent]
+"""Judges each stream event (default ``check_event``: error frames raise)."""
 
 
 class _BaseClient:
@@ -90,7 +51,7 @@ class _BaseClient:
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         region: str | None = None,
         workspace: str | None = None,
@@ -105,8 +66,10 @@ class _BaseClient:
         self._config: ClientConfig = resolve_config(
             api_key=api_key, base_url=base_url, region=region, workspace=workspace, env=os.environ
         )
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int):
+            raise TypeError(f"max_retries: expected an int, got {type(max_retries).__name__}")
         self._policy = retry_policy or RetryPolicy(max_retries=max_retries)
-        self._timeout = _timeout(timeout)
+        self._timeout = make_timeout(timeout)
         if stream_idle_timeout is not None and stream_idle_timeout <= 0:
             raise ValueError("stream_idle_timeout: expected a positive number of seconds")
         self._stream_idle_timeout = stream_idle_timeout
@@ -145,7 +108,7 @@ class _BaseClient:
         url = self._url(spec.path)
         headers = dict(self._headers)
         if self._is_api_host(url):
-            headers["Authorization"] = f"Bearer {self._config.api_key}"
+            headers["Authorization"] = f"Bearer {self._config.api_key.get_secret_value()}"
         if spec.stream:
             headers["X-DashScope-SSE"] = "enable"
             headers["Accept"] = "text/event-stream"
@@ -167,14 +130,6 @@ class _BaseClient:
             "timeout": timeout,
         }
 
-    def _set_idle_timeout(self, response: httpx.Response) -> None:
-        # httpcore reads the body with the request's "timeout" extension, looked up when the
-        # body iteration starts: switching "read" here bounds the wait between stream chunks.
-        if self._stream_idle_timeout is not None:
-            timeouts = response.request.extensions.get("timeout")
-            if isinstance(timeouts, dict):
-                timeouts["read"] = self._stream_idle_timeout
-
     def _log_retry(self, state: RetryCallState) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             exc = state.outcome.exception() if state.outcome else None
@@ -190,7 +145,7 @@ class DashScope(_BaseClient):
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         region: str | None = None,
         workspace: str | None = None,
@@ -232,30 +187,40 @@ class DashScope(_BaseClient):
             response = self._http.request(**self._prepare(spec))
         return check_response(self._raw(response, response.content))
 
-    def _open(self, spec: RequestSpec) -> httpx.Response:
+    def _open(
+        self, spec: RequestSpec, check: EventCheck
+    ) -> tuple[httpx.Response, Iterator[bytes], Primed]:
+        """Send and read up to the first event: everything until then is retried."""
         request = self._http.build_request(**self._prepare(spec))
         with mapped_transport_errors():
             response = self._http.send(request, stream=True)
-            if response.status_code >= 400:
-                try:
+            try:
+                if response.status_code >= 400:
                     check_response(self._raw(response, response.read()))
-                finally:
-                    response.close()
-        return response
+                set_read_timeout(response, self._stream_idle_timeout)
+                chunks, primed = response.iter_bytes(), Primed(check)
+                for chunk in chunks:
+                    if primed.feed(chunk):
+                        return response, chunks, primed
+                primed.close()
+            except BaseException:
+                response.close()
+                raise
+        return response, chunks, primed
 
-    def _stream(self, spec: RequestSpec) -> Iterator[SSEEvent]:
+    def _stream(self, spec: RequestSpec, check: EventCheck = check_event) -> Iterator[SSEEvent]:
         """Open (with retries) and yield decoded events; error frames raise. Lazy: the request
-        is sent when iteration starts."""
-        response = self._retrying(spec)(self._open, spec)
+        is sent when iteration starts; once an event was yielded nothing is replayed."""
+        response, chunks, primed = self._retrying(spec)(self._open, spec, check)
         try:
-            self._set_idle_timeout(response)
-            decoder = SSEDecoder()
+            yield from primed.first
+            decoder = primed.decoder
             with mapped_transport_errors():
-                for chunk in response.iter_bytes():
+                for chunk in chunks:
                     for event in decoder.feed(chunk):
-                        yield check_event(event)
+                        yield check(event)
             for event in decoder.close():
-                yield check_event(event)
+                yield check(event)
         finally:
             response.close()
 
@@ -312,7 +277,7 @@ class AsyncDashScope(_BaseClient):
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         region: str | None = None,
         workspace: str | None = None,
@@ -331,7 +296,7 @@ class AsyncDashScope(_BaseClient):
             user_agent, stream_idle_timeout=stream_idle_timeout, retry_policy=retry_policy,
         )  # fmt: skip
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=self._timeout, limits=DEFAULT_LIMITS)
+        self._sender = async_sender(http_client, self._timeout)
         if sleep is None:
             import asyncio
 
@@ -351,34 +316,53 @@ class AsyncDashScope(_BaseClient):
 
     async def _send_once(self, spec: RequestSpec) -> RawResponse:
         with mapped_transport_errors():
-            response = await self._http.request(**self._prepare(spec))
-        return check_response(self._raw(response, response.content))
+            raw = await self._sender.send(self._prepare(spec))
+        return check_response(raw)
 
-    async def _open(self, spec: RequestSpec) -> httpx.Response:
-        request = self._http.build_request(**self._prepare(spec))
+    async def _open(
+        self, spec: RequestSpec, check: EventCheck
+    ) -> tuple[OpenStream, AsyncIterator[bytes], Primed]:
+        """Send and read up to the first event: everything until then is retried."""
         with mapped_transport_errors():
-            response = await self._http.send(request, stream=True)
-            if response.status_code >= 400:
-                try:
-                    check_response(self._raw(response, await response.aread()))
-                finally:
-                    await response.aclose()
-        return response
+            stream = await self._sender.open(self._prepare(spec), self._stream_idle_timeout)
+            try:
+                if stream.status_code >= 400:
+                    check_response(
+                        RawResponse(stream.status_code, stream.headers, await stream.read())
+                    )
+                chunks, primed = (
+                    idle_bounded(stream.chunks, self._stream_idle_timeout),
+                    Primed(check),
+                )
+                async for chunk in chunks:
+                    if primed.feed(chunk):
+                        return stream, chunks, primed
+                primed.close()
+            except BaseException:
+                await stream.aclose()
+                raise
+        return stream, chunks, primed
 
-    async def _stream(self, spec: RequestSpec) -> AsyncIterator[SSEEvent]:
-        """Open (with retries) and yield decoded events; error frames raise."""
-        response = await self._retrying(spec)(self._open, spec)
+    async def _stream(
+        self, spec: RequestSpec, check: EventCheck = check_event
+    ) -> AsyncIterator[SSEEvent]:
+        """Open (with retries) and yield decoded events; error frames raise. Nothing is
+        replayed once an event was yielded; cancelling closes the connection."""
+        opened: tuple[OpenStream, AsyncIterator[bytes], Primed]
+        opened = await self._retrying(spec)(self._open, spec, check)
+        stream, chunks, primed = opened
         try:
-            self._set_idle_timeout(response)
-            decoder = SSEDecoder()
+            for event in primed.first:
+                yield event
+            decoder = primed.decoder
             with mapped_transport_errors():
-                async for chunk in response.aiter_bytes():
+                async for chunk in chunks:
                     for event in decoder.feed(chunk):
-                        yield check_event(event)
+                        yield check(event)
             for event in decoder.close():
-                yield check_event(event)
+                yield check(event)
         finally:
-            await response.aclose()
+            await stream.aclose()
 
     async def request(
         self,
@@ -398,7 +382,7 @@ class AsyncDashScope(_BaseClient):
     async def close(self) -> None:
         """Close the HTTP client if this object created it."""
         if self._owns_http:
-            await self._http.aclose()
+            await self._sender.aclose()
 
     async def __aenter__(self) -> AsyncDashScope:
         return self

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "RequestTooLargeError",
     "TaskFailedError",
     "error_from_response",
+    "parse_retry_after",
 ]
 
 
@@ -226,15 +229,30 @@ def _parse_body(body: bytes | str | Mapping[str, Any] | None) -> Any:
         return text
 
 
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return (when - (now or datetime.now(timezone.utc))).total_seconds()
+
+
+def _retry_after(headers: Mapping[str, str] | None, now: datetime | None) -> float | None:
     if not headers:
         return None
     for key, value in headers.items():
         if key.lower() == "retry-after":
-            try:
-                return float(value)
-            except ValueError:
-                return None
+            return parse_retry_after(value, now)
     return None
 
 
@@ -244,6 +262,7 @@ def error_from_response(
     body: bytes | str | Mapping[str, Any] | None,
     *,
     request_id: str | None = None,
+    now: datetime | None = None,
 ) -> APIStatusError:
     """Build the typed error for an error response, a 200 body with ``code``, or an error frame.
 
@@ -282,5 +301,5 @@ def error_from_response(
         code=code,
         request_id=request_id,
         body=parsed,
-        retry_after=_retry_after(headers),
+        retry_after=_retry_after(headers, now),
     )

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
 REGIONS: dict[str, str] = {
     "cn-beijing": "https://dashscope.aliyuncs.com/api/v1",
     "ap-southeast-1": "https://dashscope-intl.aliyuncs.com/api/v1",
@@ -17,9 +19,9 @@ DEFAULT_REGION = "cn-beijing"
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """Where and as whom a client talks. ``api_key`` is kept out of ``repr``."""
+    """Where and as whom a client talks. ``api_key`` is a ``SecretStr``: never in ``repr``."""
 
-    api_key: str
+    api_key: SecretStr
     base_url: str
     workspace: str | None
 
@@ -35,7 +37,7 @@ class ClientConfig:
 
 def resolve_config(
     *,
-    api_key: str | None,
+    api_key: str | SecretStr | None,
     base_url: str | None,
     region: str | None,
     workspace: str | None,
@@ -46,6 +48,10 @@ def resolve_config(
     Raises:
         ValueError: no API key anywhere, an unknown region, or a base URL that is not http(s).
     """
+    if isinstance(api_key, SecretStr):
+        api_key = api_key.get_secret_value()
+    if api_key is not None and not isinstance(api_key, str):
+        raise TypeError(f"api_key: expected a str or SecretStr, got {type(api_key).__name__}")
     key = api_key or env.get("DASHSCOPE_API_KEY")
     if not key:
         raise ValueError(
@@ -64,7 +70,7 @@ def resolve_config(
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
         raise ValueError(f"base_url: expected an http(s) URL, got {url!r}")
     return ClientConfig(
-        api_key=key,
+        api_key=SecretStr(key),
         base_url=url.rstrip("/"),
         workspace=workspace or env.get("DASHSCOPE_WORKSPACE") or None,
     )

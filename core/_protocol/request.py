@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashscope_core.errors import APIResponseValidationError
+from dashscope_core._protocol.sse import SSEEvent
+from dashscope_core.errors import APIResponseValidationError, error_from_response
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,25 @@ def drop_none(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [drop_none(v) for v in value]
     return value
+
+
+def check_response(raw: RawResponse) -> RawResponse:
+    """Raise the typed error for an error status or a ``code`` inside a 2xx JSON body."""
+    if raw.status_code >= 400:
+        raise error_from_response(raw.status_code, raw.headers, raw.content)
+    # cheap pre-check: only a body mentioning "code" is parsed a second time
+    if b'"code"' in raw.content and raw.content[:1] == b"{":
+        try:
+            body = json.loads(raw.content)
+        except ValueError:
+            return raw
+        if isinstance(body, dict) and isinstance(body.get("code"), str) and body["code"]:
+            raise error_from_response(raw.status_code, raw.headers, body)
+    return raw
+
+
+def check_event(event: SSEEvent) -> SSEEvent:
+    """Raise the typed error for an ``event:error`` frame or a frame announcing a 4xx/5xx."""
+    if event.event == "error" or (event.status is not None and event.status >= 400):
+        raise error_from_response(event.status or 500, None, event.data)
+    return event

@@ -15,34 +15,26 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
 from tenacity import RetryCallState
 
-from dashscope_core.errors import APIConnectionError, APIStatusError
+from dashscope_core.errors import (
+    APIConnectionError,
+    APIStatusError,
+    RateLimitError,
+    parse_retry_after,
+)
+
+__all__ = [
+    "RETRY_STATUSES",
+    "RetryPolicy",
+    "parse_retry_after",
+    "retry_after_from_headers",
+]
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP date), or None."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = now or datetime.now(timezone.utc)
-    return (when - current).total_seconds()
 
 
 def retry_after_from_headers(
@@ -79,10 +71,12 @@ class RetryPolicy:
         """Whether ``exc`` is worth another attempt (ignores the attempt count)."""
         if isinstance(exc, APIConnectionError):
             return replay_safe or not getattr(exc, "request_sent", True)
-        if isinstance(exc, APIStatusError) and exc.status_code is not None:
-            if exc.status_code not in RETRY_STATUSES:
+        if isinstance(exc, APIStatusError):
+            # a Throttling code in a 200 body or an error frame is a 429 whatever the status
+            status = 429 if isinstance(exc, RateLimitError) else exc.status_code
+            if status not in RETRY_STATUSES:
                 return False
-            if not replay_safe and exc.status_code != 429:
+            if not replay_safe and status != 429:
                 return False
             after = exc.retry_after
             return after is None or after <= self.retry_after_max
