@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from dashscope_core._protocol.sse import encode_event
-from dashscope_core.emulator import embeddings, generation
+from dashscope_core.emulator import apps, embeddings, generation, multimodal
 from dashscope_core.emulator.faults import Fault
 from dashscope_core.emulator.routing import (
     AbortConnection,
@@ -46,6 +46,8 @@ API_PREFIX = "/api/v1"
 ROUTES: list[Route] = [
     *generation.ROUTES,
     *embeddings.ROUTES,
+    *multimodal.ROUTES,
+    *apps.ROUTES,
 ]
 
 _STATUS_FAULTS = {
