@@ -39,7 +39,15 @@ from dashscope_core.emulator.routing import (
 )
 from dashscope_core.emulator.state import Emulator
 
-__all__ = ["DEMO_APP", "DEMO_APP_ID", "ROUTES", "AppRegistry", "EmulatedApp", "registry"]
+__all__ = [
+    "DEMO_APP",
+    "DEMO_APP_ID",
+    "ROUTES",
+    "AppRegistry",
+    "EmulatedApp",
+    "load_apps_file",
+    "registry",
+]
 
 _RAG_KEYS = frozenset({"pipeline_ids", "file_ids", "tags", "metadata_filter",
                        "structured_filter", "session_file_ids"})  # fmt: skip

@@ -36,8 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept only these API keys (repeatable)",
     )
     parser.add_argument("--max-body-size", type=int, default=DEFAULT_MAX_BODY_SIZE)
-    # Hook: an ``--apps FILE.json`` option (Bailian app definitions) goes here; apply it in
-    # ``build_emulator`` below, e.g. ``emulator.namespace("apps").update(json.load(...))``.
+    parser.add_argument(
+        "--apps",
+        action="append",
+        metavar="FILE.json",
+        help='Bailian apps to serve besides the demo app ({"apps": [...]}, repeatable)',
+    )
     return parser
 
 
@@ -46,6 +50,10 @@ def build_emulator(args: argparse.Namespace) -> Emulator:
     emulator = Emulator(seed=args.seed, api_keys=args.accept_keys)
     if args.fault_rate:
         emulator.faults.set_rate(args.fault_rate, seed=args.seed)
+    for path in getattr(args, "apps", None) or ():
+        from dashscope_core.emulator.apps import load_apps_file
+
+        load_apps_file(emulator, path)
     return emulator
 
 
