@@ -1,1 +1,29 @@
-"""LlamaIndex integrations for DashScope."""
+"""LlamaIndex integrations for DashScope.
+
+Public names load on first use (PEP 562): ``import llamaindex_dashscope_ext`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llamaindex_dashscope_ext.embeddings import DashScopeEmbedding
+    from llamaindex_dashscope_ext.llms import DashScopeLLM
+
+_LAZY: dict[str, str] = {
+    "DashScopeLLM": "llamaindex_dashscope_ext.llms",
+    "DashScopeEmbedding": "llamaindex_dashscope_ext.embeddings",
+}
+
+__all__ = ["DashScopeEmbedding", "DashScopeLLM"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llamaindex_dashscope_ext' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

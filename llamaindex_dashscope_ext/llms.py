@@ -1,0 +1,423 @@
+"""``DashScopeLLM``: Qwen on DashScope as a LlamaIndex ``FunctionCallingLLM``.
+
+The class only translates (``_convert``) and delegates to one ``DashScope`` client (sync methods)
+and one ``AsyncDashScope`` per event loop (async methods): retries, timeouts, typed errors and
+SSE live in ``dashscope_core``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.program.streaming_utils import process_streaming_content_incremental
+from llama_index.core.prompts import PromptTemplate
+from llama_index.core.types import PydanticProgramMode
+from llama_index_instrumentation import get_dispatcher
+from pydantic import BaseModel
+
+from dashscope_core import AsyncDashScope, DashScope
+from dashscope_core.types.generation import GenerationResponse
+from llamaindex_dashscope_ext._convert import (
+    ChatStream,
+    from_wire_response,
+    json_schema_format,
+    resolve_tool_choice,
+    to_completion_response,
+    to_wire_messages,
+    to_wire_tools,
+    tool_selections,
+)
+from llamaindex_dashscope_ext._models import ModelInfo, model_info
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+__all__ = ["DEFAULT_MODEL", "AsyncClients", "DashScopeLLM", "client_options"]
+
+dispatcher = get_dispatcher(__name__)
+Model = TypeVar("Model", bound=BaseModel)
+DEFAULT_MODEL = "qwen-plus"
+_SAMPLING = ("temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "enable_search",
+             "enable_thinking", "thinking_budget", "repetition_penalty")  # fmt: skip
+
+
+class DashScopeLLM(FunctionCallingLLM):
+    """Qwen chat models on DashScope (Model Studio): chat, completion, tools, streaming, async.
+
+    Sampling fields left ``None`` are not sent (the server default applies). ``context_window``
+    and ``is_function_calling_model`` override the per-model table (``_models.MODELS``) for
+    models it does not know. ``http_client`` / ``async_http_client`` plug in custom httpx
+    clients. Structured output uses DashScope's ``response_format`` JSON schema where the model
+    supports it; ``pydantic_program_mode=PydanticProgramMode.FUNCTION`` forces a tool call.
+    """
+
+    model: str = Field(default=DEFAULT_MODEL, description="DashScope model name, e.g. qwen-plus.")
+    temperature: float | None = Field(
+        default=None, ge=0.0, lt=2.0, description="Sampling temperature."
+    )
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    top_k: int | None = Field(default=None, ge=0, description="Top-k sampling (0 = off).")
+    max_tokens: int | None = Field(
+        default=None, gt=0, description="Output token limit; not sent when None."
+    )
+    seed: int | None = Field(default=None, ge=0, description="Sampling seed.")
+    stop: str | list[str] | None = Field(default=None, description="Stop string(s).")
+    enable_search: bool | None = Field(default=None, description="Let the model search the web.")
+    enable_thinking: bool | None = Field(default=None, description="Hybrid models: think first.")
+    thinking_budget: int | None = Field(default=None, gt=0, description="Max reasoning tokens.")
+    repetition_penalty: float | None = Field(
+        default=None, gt=0.0, description="Repetition penalty."
+    )
+    timeout: float | None = Field(default=None, gt=0.0, description="Request timeout (seconds).")
+    max_retries: int = Field(default=2, ge=0, description="Retries after the first attempt.")
+    base_url: str | None = Field(default=None, description="API base URL (default: region's).")
+    region: str | None = Field(default=None, description="cn-beijing, ap-southeast-1, ...")
+    workspace: str | None = Field(default=None, description="X-DashScope-WorkSpace id.")
+    api_key: SecretStr | None = Field(
+        default=None, exclude=True, repr=False, description="Default: env DASHSCOPE_API_KEY."
+    )
+    default_headers: dict[str, str] | None = Field(default=None, description="Extra headers.")
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra DashScope parameters sent with every call."
+    )
+    context_window: int | None = Field(default=None, gt=0, description="Override the table.")
+    is_function_calling_model: bool | None = Field(default=None, description="Override the table.")
+
+    _client: DashScope = PrivateAttr()
+    _aclients: AsyncClients = PrivateAttr()
+    _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(model=model, **kwargs)
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ValueError("model: expected a non-empty model name")
+        options = client_options(self)
+        self._client = DashScope(http_client=http_client, **options)
+        self._aclients = AsyncClients(options)
+        self._async_http_client = async_http_client
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Name used in serialisation and callback payloads."""
+        return "DashScopeLLM"
+
+    def _async_client(self) -> AsyncDashScope:
+        return self._aclients.get(self._async_http_client)
+
+    def close(self) -> None:
+        """Close the sync client's connections (custom ``http_client``s are left open)."""
+        self._client.close()
+
+    async def aclose(self) -> None:
+        """Close the async client of the running event loop."""
+        await self._aclients.close_current()
+
+    @property
+    def model_info(self) -> ModelInfo:
+        """The table entry for ``model`` (``UNKNOWN`` for models it does not list)."""
+        return model_info(self.model)
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        """Context window, output limit and capabilities (table values plus overrides)."""
+        info = self.model_info
+        fc = self.is_function_calling_model
+        return LLMMetadata(
+            context_window=self.context_window or info.context_window,
+            num_output=self.max_tokens or -1,
+            is_chat_model=info.is_chat_model,
+            is_function_calling_model=info.function_calling if fc is None else fc,
+            model_name=self.model,
+            system_role=MessageRole.SYSTEM,
+        )
+
+    def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> dict[str, Any]:
+        params = {name: getattr(self, name) for name in _SAMPLING}
+        params = {k: v for k, v in params.items() if v is not None}
+        params.update(self.additional_kwargs)
+        params.update(kwargs)
+        return {"model": self.model, "messages": to_wire_messages(messages),
+                "result_format": "message", **params}  # fmt: skip
+
+    # -- chat ------------------------------------------------------------------------------
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Send ``messages``; the answer with usage, thinking and tool calls."""
+        return from_wire_response(self._client.generation.call(**self._request(messages, kwargs)))
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        """Stream the answer: each response has the message so far and ``delta``."""
+        return _chat_gen(self._client.generation.stream(**self._request(messages, kwargs)))
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Async ``chat``."""
+        client = self._async_client()
+        return from_wire_response(await client.generation.call(**self._request(messages, kwargs)))
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        """Async ``stream_chat``."""
+        client = self._async_client()
+        return _achat_gen(client.generation.stream(**self._request(messages, kwargs)))
+
+    # -- completion ------------------------------------------------------------------------
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        """Answer ``prompt`` (sent as one user message)."""
+        response = self._client.generation.call(**self._request(_user(prompt), kwargs))
+        return to_completion_response(from_wire_response(response))
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        """Stream the answer to ``prompt``."""
+        chunks = self._client.generation.stream(**self._request(_user(prompt), kwargs))
+        return (to_completion_response(r) for r in _chat_gen(chunks))
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        """Async ``complete``."""
+        client = self._async_client()
+        response = await client.generation.call(**self._request(_user(prompt), kwargs))
+        return to_completion_response(from_wire_response(response))
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        """Async ``stream_complete``."""
+        client = self._async_client()
+        chunks = client.generation.stream(**self._request(_user(prompt), kwargs))
+        return _acompletion_gen(_achat_gen(chunks))
+
+    # -- tools -----------------------------------------------------------------------------
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """``chat`` arguments for a tool-calling turn; ``chat_history`` is copied, not changed."""
+        messages = list(chat_history or [])
+        if user_msg is not None:
+            messages.append(_user(user_msg)[0] if isinstance(user_msg, str) else user_msg)
+        specs = to_wire_tools(tools)
+        if not specs:
+            return {"messages": messages, **kwargs}
+        names = [spec["function"]["name"] for spec in specs]
+        choice = resolve_tool_choice(tool_choice, tool_required, names)
+        return {"messages": messages, "tools": specs, "tool_choice": choice,
+                "parallel_tool_calls": allow_parallel_tool_calls, **kwargs}  # fmt: skip
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        """The tool calls in ``response``; partial JSON is tolerated only mid-stream."""
+        selections = tool_selections(response)
+        if not selections and error_on_no_tool_call:
+            finish = response.additional_kwargs.get("finish_reason")
+            raise ValueError(
+                f"Expected at least one tool call, got none (finish_reason={finish!r}, "
+                f"text={(response.message.content or '')[:200]!r})"
+            )
+        return selections
+
+    # -- structured output -----------------------------------------------------------------
+
+    def _uses_json_schema(self) -> bool:
+        return (
+            self.pydantic_program_mode == PydanticProgramMode.DEFAULT
+            and self.model_info.json_schema
+        )
+
+    def _schema_kwargs(
+        self, llm_kwargs: dict[str, Any] | None, output_cls: type[Model]
+    ) -> dict[str, Any]:
+        kwargs = dict(llm_kwargs or {})
+        kwargs.pop("tool_choice", None)
+        kwargs["response_format"] = json_schema_format(output_cls)
+        return kwargs
+
+    @dispatcher.span
+    def structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        """Structured output: native JSON schema where supported, else a forced tool call."""
+        if not self._uses_json_schema():
+            result: Model = super().structured_predict(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+            return result
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        response = self.chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
+        return _parse_json(output_cls, response)
+
+    @dispatcher.span
+    async def astructured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        """Async ``structured_predict``."""
+        if not self._uses_json_schema():
+            result: Model = await super().astructured_predict(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+            return result
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        response = await self.achat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
+        return _parse_json(output_cls, response)
+
+    def _structured_stream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Generator[Any, None, None]:
+        if not self._uses_json_schema():
+            return super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        responses = self.stream_chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
+        return _partial_objects(responses, output_cls)
+
+    async def _structured_astream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> AsyncGenerator[Any, None]:
+        if not self._uses_json_schema():
+            return await super()._structured_astream_call(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        responses = await self.astream_chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
+        return _apartial_objects(responses, output_cls)
+
+
+def client_options(owner: Any) -> dict[str, Any]:
+    """Core client arguments from the fields of an LLM or embedding model."""
+    key = owner.api_key.get_secret_value() if owner.api_key is not None else None
+    names = ("base_url", "region", "workspace", "timeout", "max_retries", "default_headers")
+    return {"api_key": key, **{name: getattr(owner, name) for name in names}}
+
+
+class AsyncClients:
+    """One ``AsyncDashScope`` per event loop: pooled connections cannot move between loops."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self._options = options
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncDashScope] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._shared: AsyncDashScope | None = None
+
+    def get(self, http_client: httpx.AsyncClient | None = None) -> AsyncDashScope:
+        """The client for the running loop (or the one over a caller's ``http_client``)."""
+        if http_client is not None:
+            if self._shared is None:
+                self._shared = AsyncDashScope(http_client=http_client, **self._options)
+            return self._shared
+        loop = asyncio.get_running_loop()
+        client = self._by_loop.get(loop)
+        if client is None:
+            client = self._by_loop[loop] = AsyncDashScope(**self._options)
+        return client
+
+    async def close_current(self) -> None:
+        """Close and forget the running loop's client."""
+        client = self._by_loop.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
+
+
+def _user(prompt: str) -> list[ChatMessage]:
+    return [ChatMessage(role=MessageRole.USER, content=prompt)]
+
+
+def _chat_gen(chunks: Iterator[GenerationResponse]) -> ChatResponseGen:
+    stream = ChatStream()
+    for chunk in chunks:
+        yield stream.feed(chunk)
+
+
+async def _achat_gen(chunks: AsyncIterator[GenerationResponse]) -> ChatResponseAsyncGen:
+    stream = ChatStream()
+    async for chunk in chunks:
+        yield stream.feed(chunk)
+
+
+async def _acompletion_gen(responses: ChatResponseAsyncGen) -> CompletionResponseAsyncGen:
+    async for response in responses:
+        yield to_completion_response(response)
+
+
+def _parse_json(output_cls: type[Model], response: ChatResponse) -> Model:
+    return output_cls.model_validate_json(response.message.content or "")
+
+
+def _partial_objects(
+    responses: ChatResponseGen, output_cls: type[Model]
+) -> Generator[Any, None, None]:
+    current = None
+    for response in responses:
+        current = process_streaming_content_incremental(response, output_cls, current)
+        yield current
+
+
+async def _apartial_objects(
+    responses: ChatResponseAsyncGen, output_cls: type[Model]
+) -> AsyncGenerator[Any, None]:
+    current = None
+    async for response in responses:
+        current = process_streaming_content_incremental(response, output_cls, current)
+        yield current
