@@ -1,0 +1,31 @@
+"""The demo: every part of dashscope-ext, one after another, against one backend.
+
+Run with ``python3 dev.py demo``. Without DASHSCOPE_API_KEY it uses the embedded emulator.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _backend import backend  # noqa: E402
+
+PARTS = [
+    ("Core client: streaming chat and a tool call", "core_chat"),
+]
+
+
+def main() -> None:
+    """Run each part; a failing part stops the demo with its error."""
+    with backend() as target:
+        print(target.describe())
+        for title, module in PARTS:
+            print(f"\n=== {title} ===")
+            importlib.import_module(module).run(target)
+
+
+if __name__ == "__main__":
+    main()
