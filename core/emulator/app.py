@@ -19,7 +19,16 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from dashscope_core._protocol.sse import encode_event
-from dashscope_core.emulator import apps, embeddings, generation, multimodal
+from dashscope_core.emulator import (
+    apps,
+    embeddings,
+    generation,
+    multimodal,
+    prediction_catalog,
+    predictions,
+    tasks,
+    trainings,
+)
 from dashscope_core.emulator.faults import Fault
 from dashscope_core.emulator.routing import (
     AbortConnection,
@@ -48,6 +57,10 @@ ROUTES: list[Route] = [
     *embeddings.ROUTES,
     *multimodal.ROUTES,
     *apps.ROUTES,
+    *predictions.ROUTES,
+    *prediction_catalog.ROUTES,
+    *trainings.ROUTES,
+    *tasks.ROUTES,
 ]
 
 _STATUS_FAULTS = {
