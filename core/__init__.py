@@ -16,8 +16,12 @@ if TYPE_CHECKING:
     from dashscope_core._client import AsyncDashScope, DashScope
     from dashscope_core._protocol.app_stream import accumulate_app
     from dashscope_core._protocol.generation_stream import GenerationAccumulator, accumulate
+    from dashscope_core._protocol.polling import DeadlineExceededError, JobCancelledError
+    from dashscope_core._protocol.prediction_stream import ServerSentEvent
+    from dashscope_core._protocol.progress import Progress, parse_progress
     from dashscope_core._protocol.retry import RetryPolicy
     from dashscope_core.resources._app_session import AppSession, AsyncAppSession
+    from dashscope_core.resources._outputs import FileOutput
     from dashscope_core.types.apps import AppChunk, AppResponse
     from dashscope_core.types.embeddings import EmbeddingResponse
     from dashscope_core.types.generation import (
@@ -28,6 +32,17 @@ if TYPE_CHECKING:
         Message,
         ToolCall,
     )
+    from dashscope_core.types.predictions import (
+        Collection,
+        Hardware,
+        Model,
+        Page,
+        Prediction,
+        Training,
+        Version,
+    )
+    from dashscope_core.types.tasks import Task, TaskList
+    from dashscope_core.webhooks import WebhookVerificationError, validate_webhook, verify_webhook
 
 _LAZY = {
     "DashScope": "dashscope_core._client",
@@ -48,6 +63,25 @@ _LAZY = {
     "ToolCall": "dashscope_core.types.generation",
     "FunctionCall": "dashscope_core.types.generation",
     "EmbeddingResponse": "dashscope_core.types.embeddings",
+    # prediction API and async tasks
+    "validate_webhook": "dashscope_core.webhooks",
+    "verify_webhook": "dashscope_core.webhooks",
+    "WebhookVerificationError": "dashscope_core.webhooks",
+    "parse_progress": "dashscope_core._protocol.progress",
+    "Progress": "dashscope_core._protocol.progress",
+    "ServerSentEvent": "dashscope_core._protocol.prediction_stream",
+    "JobCancelledError": "dashscope_core._protocol.polling",
+    "DeadlineExceededError": "dashscope_core._protocol.polling",
+    "FileOutput": "dashscope_core.resources._outputs",
+    "Prediction": "dashscope_core.types.predictions",
+    "Page": "dashscope_core.types.predictions",
+    "Model": "dashscope_core.types.predictions",
+    "Version": "dashscope_core.types.predictions",
+    "Collection": "dashscope_core.types.predictions",
+    "Hardware": "dashscope_core.types.predictions",
+    "Training": "dashscope_core.types.predictions",
+    "Task": "dashscope_core.types.tasks",
+    "TaskList": "dashscope_core.types.tasks",
 }
 
 __all__ = [
@@ -57,19 +91,37 @@ __all__ = [
     "AsyncAppSession",
     "AsyncDashScope",
     "Choice",
+    "Collection",
     "DashScope",
+    "DeadlineExceededError",
     "EmbeddingResponse",
+    "FileOutput",
     "FunctionCall",
     "GenerationAccumulator",
     "GenerationResponse",
     "GenerationUsage",
+    "Hardware",
+    "JobCancelledError",
     "Message",
+    "Model",
+    "Page",
+    "Prediction",
+    "Progress",
     "RetryPolicy",
+    "ServerSentEvent",
+    "Task",
+    "TaskList",
     "ToolCall",
+    "Training",
+    "Version",
+    "WebhookVerificationError",
     "__version__",
     "accumulate",
     "accumulate_app",
     "errors",
+    "parse_progress",
+    "validate_webhook",
+    "verify_webhook",
 ]
 
 

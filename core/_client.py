@@ -37,9 +37,19 @@ from dashscope_core._transport import (
 from dashscope_core._version import __version__
 
 if TYPE_CHECKING:
+    from dashscope_core._protocol.prediction_stream import ServerSentEvent
     from dashscope_core.resources.apps import Apps, AsyncApps
+    from dashscope_core.resources.collections import AsyncCollections, Collections
+    from dashscope_core.resources.deployments import AsyncDeployments, Deployments
     from dashscope_core.resources.embeddings import AsyncEmbeddings, Embeddings
     from dashscope_core.resources.generation import AsyncGeneration, Generation
+    from dashscope_core.resources.hardware import AsyncHardware, Hardware
+    from dashscope_core.resources.images import AsyncImages, Images
+    from dashscope_core.resources.models import AsyncModels, Models
+    from dashscope_core.resources.predictions import AsyncPredictions, Predictions
+    from dashscope_core.resources.tasks import AsyncTasks, Tasks
+    from dashscope_core.resources.trainings import AsyncTrainings, Trainings
+    from dashscope_core.types.predictions import Prediction
 
 logger = logging.getLogger("dashscope_core")
 EventCheck = Callable[[SSEEvent], SSEEvent]
@@ -271,6 +281,84 @@ class DashScope(_BaseClient):
 
         return Apps(self)
 
+    # prediction API and async tasks (issue 5): one-line delegations into resources/
+    @cached_property
+    def tasks(self) -> Tasks:
+        """DashScope async tasks: submit, get, cancel, list, wait."""
+        from dashscope_core.resources.tasks import Tasks
+
+        return Tasks(self)
+
+    @cached_property
+    def images(self) -> Images:
+        """Image synthesis (async tasks)."""
+        from dashscope_core.resources.images import Images
+
+        return Images(self)
+
+    @cached_property
+    def predictions(self) -> Predictions:
+        """Predictions: create, get, cancel, list, wait, stream."""
+        from dashscope_core.resources.predictions import Predictions
+
+        return Predictions(self)
+
+    @cached_property
+    def models(self) -> Models:
+        """Models and their versions."""
+        from dashscope_core.resources.models import Models
+
+        return Models(self)
+
+    @cached_property
+    def collections(self) -> Collections:
+        """Collections of models."""
+        from dashscope_core.resources.collections import Collections
+
+        return Collections(self)
+
+    @cached_property
+    def hardware(self) -> Hardware:
+        """Hardware options."""
+        from dashscope_core.resources.hardware import Hardware
+
+        return Hardware(self)
+
+    @cached_property
+    def trainings(self) -> Trainings:
+        """Trainings."""
+        from dashscope_core.resources.trainings import Trainings
+
+        return Trainings(self)
+
+    @cached_property
+    def deployments(self) -> Deployments:
+        """Deployments and their predictions."""
+        from dashscope_core.resources.deployments import Deployments
+
+        return Deployments(self)
+
+    def run(self, identifier: str, input: Mapping[str, Any] | None = None, **options: Any) -> Any:
+        """Run ``owner/name[:version]`` and return its output (see ``predictions.run``)."""
+        return self.predictions.run(identifier, input, **options)
+
+    def wait(self, prediction: Prediction | str, **options: Any) -> Prediction:
+        """Poll a prediction until it finishes (see ``predictions.wait``)."""
+        return self.predictions.wait(prediction, **options)
+
+    def stream(
+        self, identifier_or_prediction: str | Prediction, input: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Iterator[ServerSentEvent]:  # fmt: skip
+        """Stream a prediction's output events (see ``predictions.stream``)."""
+        return self.predictions.stream(identifier_or_prediction, input, **options)
+
+    def paginate(self, list_method: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """Pages of ``list_method`` (``client.predictions.list``, ...), following ``next``."""
+        from dashscope_core.resources._drivers import paginate_sync
+
+        return paginate_sync(list_method, *args, **kwargs)
+
 
 class AsyncDashScope(_BaseClient):
     """Asynchronous DashScope client with the same surface as ``DashScope``."""
@@ -410,6 +498,88 @@ class AsyncDashScope(_BaseClient):
         from dashscope_core.resources.apps import AsyncApps
 
         return AsyncApps(self)
+
+    # prediction API and async tasks (issue 5): one-line delegations into resources/
+    @cached_property
+    def tasks(self) -> AsyncTasks:
+        """DashScope async tasks: submit, get, cancel, list, wait."""
+        from dashscope_core.resources.tasks import AsyncTasks
+
+        return AsyncTasks(self)
+
+    @cached_property
+    def images(self) -> AsyncImages:
+        """Image synthesis (async tasks)."""
+        from dashscope_core.resources.images import AsyncImages
+
+        return AsyncImages(self)
+
+    @cached_property
+    def predictions(self) -> AsyncPredictions:
+        """Predictions: create, get, cancel, list, wait, stream."""
+        from dashscope_core.resources.predictions import AsyncPredictions
+
+        return AsyncPredictions(self)
+
+    @cached_property
+    def models(self) -> AsyncModels:
+        """Models and their versions."""
+        from dashscope_core.resources.models import AsyncModels
+
+        return AsyncModels(self)
+
+    @cached_property
+    def collections(self) -> AsyncCollections:
+        """Collections of models."""
+        from dashscope_core.resources.collections import AsyncCollections
+
+        return AsyncCollections(self)
+
+    @cached_property
+    def hardware(self) -> AsyncHardware:
+        """Hardware options."""
+        from dashscope_core.resources.hardware import AsyncHardware
+
+        return AsyncHardware(self)
+
+    @cached_property
+    def trainings(self) -> AsyncTrainings:
+        """Trainings."""
+        from dashscope_core.resources.trainings import AsyncTrainings
+
+        return AsyncTrainings(self)
+
+    @cached_property
+    def deployments(self) -> AsyncDeployments:
+        """Deployments and their predictions."""
+        from dashscope_core.resources.deployments import AsyncDeployments
+
+        return AsyncDeployments(self)
+
+    async def run(
+        self, identifier: str, input: Mapping[str, Any] | None = None, **options: Any
+    ) -> Any:
+        """Run ``owner/name[:version]`` and return its output (see ``predictions.run``)."""
+        return await self.predictions.run(identifier, input, **options)
+
+    async def wait(self, prediction: Prediction | str, **options: Any) -> Prediction:
+        """Poll a prediction until it finishes (see ``predictions.wait``)."""
+        return await self.predictions.wait(prediction, **options)
+
+    def stream(
+        self, identifier_or_prediction: str | Prediction, input: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> AsyncIterator[ServerSentEvent]:  # fmt: skip
+        """Stream a prediction's output events (see ``predictions.stream``)."""
+        return self.predictions.stream(identifier_or_prediction, input, **options)
+
+    def paginate(
+        self, list_method: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        """Pages of ``list_method`` (``client.predictions.list``, ...), following ``next``."""
+        from dashscope_core.resources._drivers import paginate_async
+
+        return paginate_async(list_method, *args, **kwargs)
 
 
 __all__ = [

@@ -1,0 +1,194 @@
+"""The small I/O loops behind ``wait``/``run``, prediction streams and ``paginate``.
+
+Every decision is in ``_protocol.polling`` (``PollLoop``) and ``_protocol.prediction_stream``;
+these drivers only send, sleep and read the clock, once for each client.
+
+Cancellation: a ``threading.Event`` is checked between polls, and the sync sleep waits on it so
+it returns early. An async wait whose task is cancelled sends the server-side cancel as a short
+shielded request, then re-raises ``asyncio.CancelledError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from dashscope_core._protocol.polling import CANCEL, POLL, PollJob
+from dashscope_core._protocol.prediction_stream import PredictionStreamReader, ServerSentEvent
+from dashscope_core._protocol.request import RequestSpec
+from dashscope_core._protocol.sse import SSEEvent
+from dashscope_core.errors import APIResponseValidationError, APIStatusError
+from dashscope_core.types.predictions import Prediction
+
+if TYPE_CHECKING:
+    from dashscope_core._client import AsyncDashScope, DashScope
+
+T = TypeVar("T")
+P = TypeVar("P")
+
+CANCEL_GRACE = 10.0
+"""Seconds an async cancel request may take after the waiting task itself was cancelled."""
+
+
+def _clock(client: object) -> Callable[[], float]:
+    clock: Callable[[], float] = getattr(client, "_clock", time.monotonic)
+    return clock
+
+
+def _is_set(cancel: Any) -> bool:
+    return cancel is not None and bool(cancel.is_set())
+
+
+def _unchecked(event: SSEEvent) -> SSEEvent:
+    # prediction streams judge their own ``error`` events (PredictionStreamReader)
+    return event
+
+
+def _cancel_note(exc: APIStatusError) -> str:
+    return f"the server-side cancel failed: {exc}"
+
+
+def _sleep_sync(client: DashScope, cancel: Any, delay: float) -> bool:
+    """Sleep ``delay`` seconds; True when a ``threading.Event`` cut the sleep short."""
+    if isinstance(cancel, threading.Event):
+        return cancel.wait(delay) if delay else cancel.is_set()
+    if delay:
+        client._sleep(delay)
+    return False
+
+
+async def _sleep_async(client: AsyncDashScope, cancel: Any, delay: float) -> None:
+    if not delay:
+        return
+    if isinstance(cancel, asyncio.Event):
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(cancel.wait(), delay)
+        return
+    await client._sleep(delay)
+
+
+def poll_sync(client: DashScope, job: PollJob[T], item: T, cancel: Any = None) -> T:
+    """Poll ``item`` until it finishes, is cancelled or reaches its deadline."""
+    clock = _clock(client)
+    loop = job.new_loop(clock())
+    step = loop.begin(item, now=clock(), cancelled=_is_set(cancel))
+    while step.action == POLL:
+        if _sleep_sync(client, cancel, step.delay) or _is_set(cancel):
+            step = loop.interrupted()
+            break
+        item = job.parse(client._send(job.get))
+        step = loop.observe(item, now=clock(), cancelled=_is_set(cancel))
+    note = None
+    if step.action == CANCEL:
+        try:
+            item = job.parse_cancel(client._send(job.cancel), item)
+        except APIStatusError as exc:
+            note = _cancel_note(exc)
+    return loop.finish(item, step, note)
+
+
+async def poll_async(client: AsyncDashScope, job: PollJob[T], item: T, cancel: Any = None) -> T:
+    """``poll_sync`` for the async client; task cancellation also cancels server-side."""
+    clock = _clock(client)
+    loop = job.new_loop(clock())
+    try:
+        step = loop.begin(item, now=clock(), cancelled=_is_set(cancel))
+        while step.action == POLL:
+            await _sleep_async(client, cancel, step.delay)
+            if _is_set(cancel):
+                step = loop.interrupted()
+                break
+            item = job.parse(await client._send(job.get))
+            step = loop.observe(item, now=clock(), cancelled=_is_set(cancel))
+    except asyncio.CancelledError:
+        await _shielded(client._send(job.cancel))
+        raise
+    note = None
+    if step.action == CANCEL:
+        try:
+            item = job.parse_cancel(await client._send(job.cancel), item)
+        except APIStatusError as exc:
+            note = _cancel_note(exc)
+    return loop.finish(item, step, note)
+
+
+async def _shielded(request: Awaitable[Any]) -> None:
+    task = asyncio.ensure_future(request)
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(task), CANCEL_GRACE)
+
+
+def stream_sync(
+    client: DashScope, create: RequestSpec | None, prediction: Prediction | None
+) -> Iterator[ServerSentEvent]:
+    """Create the prediction (unless given), then read its ``urls.stream`` until ``done``."""
+    from dashscope_core.resources.predictions import parse_prediction
+
+    if create is not None:
+        prediction = parse_prediction(client._send(create))
+    reader = PredictionStreamReader(prediction)
+    for event in client._stream(reader.spec, check=_unchecked):
+        yield from reader.feed(event)
+        if reader.finished:
+            return
+    reader.close()
+
+
+async def stream_async(
+    client: AsyncDashScope, create: RequestSpec | None, prediction: Prediction | None
+) -> AsyncIterator[ServerSentEvent]:
+    """``stream_sync`` for the async client."""
+    from dashscope_core.resources.predictions import parse_prediction
+
+    if create is not None:
+        prediction = parse_prediction(await client._send(create))
+    reader = PredictionStreamReader(prediction)
+    async for event in client._stream(reader.spec, check=_unchecked):
+        for item in reader.feed(event):
+            yield item
+        if reader.finished:
+            return
+    reader.close()
+
+
+def next_cursor(page: Any, seen: set[str]) -> str | None:
+    """The page's ``next`` URL; a URL seen before raises instead of looping forever."""
+    cursor = page.next
+    if not cursor:
+        return None
+    if cursor in seen:
+        raise APIResponseValidationError(
+            f"pagination loops: 'next' points back to {cursor}", status_code=None
+        )
+    seen.add(cursor)
+    return str(cursor)
+
+
+def paginate_sync(list_method: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[Any]:
+    """Pages of ``list_method``: ``cursor=None`` first, then each page's absolute ``next``."""
+    cursor: str | None = None
+    seen: set[str] = set()
+    while True:
+        page = list_method(*args, cursor=cursor, **kwargs)
+        yield page
+        cursor = next_cursor(page, seen)
+        if cursor is None:
+            return
+
+
+async def paginate_async(
+    list_method: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+) -> AsyncIterator[Any]:
+    """``paginate_sync`` for async ``list`` methods."""
+    cursor: str | None = None
+    seen: set[str] = set()
+    while True:
+        page = await list_method(*args, cursor=cursor, **kwargs)
+        yield page
+        cursor = next_cursor(page, seen)
+        if cursor is None:
+            return

@@ -1,0 +1,107 @@
+"""File URLs in prediction outputs, wrapped as ``FileOutput``: fetched only when read.
+
+A ``FileOutput`` is a ``str`` (the URL), so printing, JSON-dumping and comparing it behave as
+before. Downloads go through the client hub, which sends the Authorization header only to the
+configured API host, never to a storage host; streaming downloads (``iter_bytes`` /
+``aiter_bytes``) are single attempts, never replayed. ``data:`` URIs are decoded locally.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from dashscope_core._protocol.request import RawResponse, RequestSpec, check_response
+from dashscope_core._transport import mapped_transport_errors
+
+__all__ = ["FileOutput", "wrap_outputs"]
+
+_URL_PREFIXES = ("http://", "https://", "data:")
+
+
+def _decode_data_uri(uri: str) -> bytes:
+    head, _, payload = uri.partition(",")
+    if head.endswith(";base64"):
+        return base64.b64decode(payload)
+    return unquote_to_bytes(payload)
+
+
+class FileOutput(str):
+    """A file URL from a prediction output; ``read()`` / ``aread()`` download it on demand."""
+
+    _client: Any
+
+    def __new__(cls, url: str, client: Any) -> FileOutput:
+        """Wrap ``url``; ``client`` (a ``DashScope`` or ``AsyncDashScope``) does the download."""
+        obj = super().__new__(cls, url)
+        obj._client = client
+        return obj
+
+    @property
+    def url(self) -> str:
+        """The URL as a plain string."""
+        return str.__str__(self)
+
+    def _spec(self) -> RequestSpec:
+        return RequestSpec("GET", self.url, headers={"Accept": "*/*"})
+
+    def read(self) -> bytes:
+        """Download the whole file (sync client)."""
+        if self.url.startswith("data:"):
+            return _decode_data_uri(self.url)
+        return bytes(self._client._send(self._spec()).content)
+
+    async def aread(self) -> bytes:
+        """Download the whole file (async client)."""
+        if self.url.startswith("data:"):
+            return _decode_data_uri(self.url)
+        return bytes((await self._client._send(self._spec())).content)
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """Stream the file in chunks (sync client): large files never sit in memory whole."""
+        if self.url.startswith("data:"):
+            yield _decode_data_uri(self.url)
+            return
+        client = self._client
+        with mapped_transport_errors():
+            request = client._http.build_request(**client._prepare(self._spec()))
+            response = client._http.send(request, stream=True)
+            try:
+                if response.status_code >= 400:
+                    check_response(client._raw(response, response.read()))
+                yield from response.iter_bytes()
+            finally:
+                response.close()
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """Stream the file in chunks (async client)."""
+        if self.url.startswith("data:"):
+            yield _decode_data_uri(self.url)
+            return
+        client = self._client
+        with mapped_transport_errors():
+            stream = await client._sender.open(client._prepare(self._spec()), None)
+            try:
+                if stream.status_code >= 400:
+                    raw = RawResponse(stream.status_code, stream.headers, await stream.read())
+                    check_response(raw)
+                async for chunk in stream.chunks:
+                    yield chunk
+            finally:
+                await stream.aclose()
+
+    def __repr__(self) -> str:
+        return f"FileOutput({self.url!r})"
+
+
+def wrap_outputs(output: Any, client: Any) -> Any:
+    """Wrap URL strings in ``output`` (top level, lists, dict values) as ``FileOutput``s."""
+    if isinstance(output, str):
+        return FileOutput(output, client) if output.startswith(_URL_PREFIXES) else output
+    if isinstance(output, list):
+        return [wrap_outputs(item, client) for item in output]
+    if isinstance(output, dict):
+        return {key: wrap_outputs(value, client) for key, value in output.items()}
+    return output
