@@ -1,0 +1,199 @@
+"""LangChain's standard suites for ChatDashScope and DashScopeEmbeddings, against the emulator.
+
+Every capability flag is set to what we support. Where a test needs the model to follow an
+instruction (call this tool, answer with that JSON), ``_script`` queues the emulator's reply in
+set-up; the client code path under test stays real. The suites' one internet fixture (an image
+fetched with ``httpx.get``) is served by the emulator's static PNG instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from langchain_core.messages import AIMessage
+from langchain_tests.integration_tests import ChatModelIntegrationTests, EmbeddingsIntegrationTests
+from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests
+
+from dashscope_core.emulator._serve import ServerHandle
+from dashscope_core.emulator.png import png_for_name
+from langchain_dashscope_ext import ChatDashScope, DashScopeEmbeddings
+from tests.langchain.conftest import FAKE_KEY
+
+UNIT_URL = "http://127.0.0.1:9/api/v1"  # never contacted: unit suites make no calls
+_STATE: dict[str, ServerHandle] = {}
+
+
+@pytest.fixture(autouse=True)
+def _live(server: ServerHandle, request: pytest.FixtureRequest) -> Iterator[None]:
+    _STATE["server"] = server
+    server.emulator.reset()
+    _script(server, request.node.name)
+    yield
+    server.emulator.reset()
+
+
+@pytest.fixture(autouse=True)
+def _offline_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``test_image_inputs`` downloads a PNG from GitHub: answer it locally (no internet)."""
+    real_get = httpx.get
+
+    def get(url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
+        if str(url).startswith("https://raw.githubusercontent.com/"):
+            return httpx.Response(200, content=png_for_name("standard-tests"),
+                                  request=httpx.Request("GET", str(url)))  # fmt: skip
+        return real_get(url, *args, **kwargs)
+
+    monkeypatch.setattr(httpx, "get", get)
+
+
+@pytest.fixture(autouse=True)
+def _allow_our_classes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let ``load(..., allowed_objects="all")`` (used by ``test_serdes``) admit our class.
+
+    langchain-core's "all" only covers classes in its own import mapping, so no third-party
+    class passes the stock test; users pass ``allowed_objects=[ChatDashScope]`` instead.
+    """
+    import importlib
+
+    load_module = importlib.import_module("langchain_core.load.load")
+
+    paths = load_module._get_default_allowed_class_paths("all")
+    ours = {("langchain_dashscope_ext", "chat_models", "ChatDashScope")}
+    monkeypatch.setitem(load_module._default_class_paths_cache, "all", paths | ours)
+
+
+def _script(server: ServerHandle, name: str) -> None:
+    """Queue the replies a test's instructions ask for (the real model would follow them)."""
+    script = server.emulator.script
+    if name.startswith("test_tool_choice"):
+        # tool_choice="any" with two tools: the first call is told to use a tool
+        script.generation(tool_calls=[{"name": "magic_function", "arguments": {"input": 3}}])
+    if name.startswith("test_json_mode"):
+        # json_mode: the prompt asks for 'setup'/'punchline' keys (invoke + stream, twice)
+        joke = (
+            '{"setup": "Why do cats sit on laptops?", "punchline": "To keep an eye on the mouse."}'
+        )
+        for _ in range(4):
+            script.generation(text=joke)
+
+
+class TestChatDashScopeUnit(ChatModelUnitTests):
+    @property
+    def chat_model_class(self) -> type[ChatDashScope]:
+        return ChatDashScope
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"model": "qwen-plus", "api_key": FAKE_KEY, "base_url": UNIT_URL}
+
+    @property
+    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        return ({"DASHSCOPE_API_KEY": "sk-from-env"}, {"base_url": UNIT_URL},
+                {"api_key": "sk-from-env"})  # fmt: skip
+
+    @property
+    def has_tool_choice(self) -> bool:
+        return True
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @property
+    def supports_image_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        return True
+
+    @property
+    def returns_usage_metadata(self) -> bool:
+        return True
+
+    @property
+    def model_override_value(self) -> str:
+        return "qwen-max"
+
+
+class TestChatDashScopeIntegration(ChatModelIntegrationTests):
+    @property
+    def chat_model_class(self) -> type[ChatDashScope]:
+        return ChatDashScope
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"model": "qwen-plus", "api_key": FAKE_KEY, "base_url": _STATE["server"].base_url}
+
+    @property
+    def has_tool_choice(self) -> bool:
+        return True
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @property
+    def supports_image_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        return True
+
+    @property
+    def returns_usage_metadata(self) -> bool:
+        return True
+
+    @property
+    def model_override_value(self) -> str:
+        return "qwen-max"
+
+    @property
+    def supported_usage_metadata_details(self) -> dict[Any, list[Any]]:
+        both = ["reasoning_output", "cache_read_input"]
+        return {"invoke": both, "stream": both}
+
+    def _model(self, **extra: Any) -> ChatDashScope:
+        return ChatDashScope(**{**self.chat_model_params, **extra})
+
+    def _call(self, model: ChatDashScope, text: str, stream: bool) -> AIMessage:
+        if not stream:
+            return model.invoke(text)
+        full: Any = None
+        for chunk in model.stream(text):
+            full = chunk if full is None else full + chunk
+        return full  # type: ignore[no-any-return]
+
+    def invoke_with_reasoning_output(self, *, stream: bool = False) -> AIMessage:
+        return self._call(self._model(enable_thinking=True), "Why is the sky blue?", stream)
+
+    def invoke_with_cache_read_input(self, *, stream: bool = False) -> AIMessage:
+        return self._call(self._model(), "Summarise this long shared prefix. " * 20, stream)
+
+
+class TestDashScopeEmbeddingsUnit(EmbeddingsUnitTests):
+    @property
+    def embeddings_class(self) -> type[DashScopeEmbeddings]:
+        return DashScopeEmbeddings
+
+    @property
+    def embedding_model_params(self) -> dict[str, Any]:
+        return {"api_key": FAKE_KEY, "base_url": UNIT_URL}
+
+    @property
+    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        return ({"DASHSCOPE_API_KEY": "sk-from-env"}, {}, {"api_key": "sk-from-env"})
+
+
+class TestDashScopeEmbeddingsIntegration(EmbeddingsIntegrationTests):
+    @property
+    def embeddings_class(self) -> type[DashScopeEmbeddings]:
+        return DashScopeEmbeddings
+
+    @property
+    def embedding_model_params(self) -> dict[str, Any]:
+        return {"api_key": FAKE_KEY, "base_url": _STATE["server"].base_url}
