@@ -20,8 +20,8 @@ from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests
 from dashscope_core.emulator._serve import ServerHandle
 from dashscope_core.emulator.png import png_for_name
 from langchain_dashscope_ext import ChatDashScope, DashScopeEmbeddings
-from tests.langchain.conftest import FAKE_KEY
 
+FAKE_KEY = "sk-test-langchain"
 UNIT_URL = "http://127.0.0.1:9/api/v1"  # never contacted: unit suites make no calls
 _STATE: dict[str, ServerHandle] = {}
 
