@@ -1,0 +1,62 @@
+"""Fixtures for the LlamaIndex tests: one emulator per session, reset before each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from llama_index.core import Settings
+
+from dashscope_core.emulator import Emulator, ServerHandle, serve
+from llamaindex_dashscope_ext import DashScopeEmbedding, DashScopeLLM
+
+from ._calls import Calls
+
+FAKE_KEY = "sk-test-llamaindex-0123456789"
+
+
+@pytest.fixture(scope="session")
+def li_server() -> Iterator[ServerHandle]:
+    """The emulator on a loopback port for the whole session."""
+    with serve(Emulator(seed=7)) as handle:
+        yield handle
+
+
+@pytest.fixture
+def emu(li_server: ServerHandle) -> Emulator:
+    """The session emulator, reset (scripts, faults, received requests)."""
+    li_server.emulator.reset()
+    return li_server.emulator
+
+
+@pytest.fixture
+def llm(li_server: ServerHandle, emu: Emulator) -> DashScopeLLM:
+    """A DashScopeLLM (qwen-plus) pointed at the emulator, no retries."""
+    return DashScopeLLM(api_key=FAKE_KEY, base_url=li_server.base_url, max_retries=0)
+
+
+@pytest.fixture
+def embed_model(li_server: ServerHandle, emu: Emulator) -> DashScopeEmbedding:
+    """A DashScopeEmbedding pointed at the emulator."""
+    return DashScopeEmbedding(api_key=FAKE_KEY, base_url=li_server.base_url, max_retries=0)
+
+
+@pytest.fixture
+def li_settings(llm: DashScopeLLM, embed_model: DashScopeEmbedding) -> Iterator[None]:
+    """``Settings.llm`` / ``Settings.embed_model`` set for one test, then restored."""
+    old_llm, old_embed = Settings._llm, Settings._embed_model
+    Settings.llm, Settings.embed_model = llm, embed_model
+    yield
+    Settings._llm, Settings._embed_model = old_llm, old_embed
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Which twin a test exercises."""
+    return str(request.param)
+
+
+@pytest.fixture
+def calls(mode: str, llm: DashScopeLLM) -> Calls:
+    """The LLM's sync or async methods behind one awaitable surface."""
+    return Calls(llm, mode)
