@@ -9,6 +9,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from langchain_dashscope_ext.apps import (
+        ChatDashScopeApp,
+        DashScopeAppRetriever,
+        DashScopeAppTool,
+    )
     from langchain_dashscope_ext.chat_models import ChatDashScope, ToolChoiceNotHonoredError
     from langchain_dashscope_ext.embeddings import DashScopeEmbeddings
     from langchain_dashscope_ext.llms import DashScopeLLM
@@ -18,9 +23,20 @@ _LAZY: dict[str, str] = {
     "ToolChoiceNotHonoredError": "langchain_dashscope_ext.chat_models",
     "DashScopeLLM": "langchain_dashscope_ext.llms",
     "DashScopeEmbeddings": "langchain_dashscope_ext.embeddings",
+    "ChatDashScopeApp": "langchain_dashscope_ext.apps",
+    "DashScopeAppRetriever": "langchain_dashscope_ext.apps",
+    "DashScopeAppTool": "langchain_dashscope_ext.apps",
 }
 
-__all__ = ["ChatDashScope", "DashScopeEmbeddings", "DashScopeLLM", "ToolChoiceNotHonoredError"]
+__all__ = [
+    "ChatDashScope",
+    "ChatDashScopeApp",
+    "DashScopeAppRetriever",
+    "DashScopeAppTool",
+    "DashScopeEmbeddings",
+    "DashScopeLLM",
+    "ToolChoiceNotHonoredError",
+]
 
 
 def __getattr__(name: str) -> Any:
