@@ -39,3 +39,8 @@ async def aclient() -> AsyncIterator[httpx.AsyncClient]:
     base = "http://emulator.test/api/v1"
     async with httpx.AsyncClient(transport=transport, base_url=base, headers=AUTH) as http:
         yield http
+
+
+@pytest.fixture
+def server_url(server: ServerHandle) -> str:
+    return server.base_url
