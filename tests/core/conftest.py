@@ -67,9 +67,9 @@ class GenClient:
             return self._runner.run(_collect_async(chunks))  # type: ignore[arg-type]
         return list(chunks)  # type: ignore[arg-type]
 
-    def with_key(self, api_key: str) -> GenClient:
-        """Another wrapper of the same mode with a different API key."""
-        return GenClient(self.mode, self.client.base_url, api_key)
+    def derive(self, api_key: str = GEN_API_KEY, **options: Any) -> GenClient:
+        """Another wrapper of the same mode with another key or client options (close it)."""
+        return GenClient(self.mode, self.client.base_url, api_key, **options)
 
     def close(self) -> None:
         """Close the client (and the event loop of the async one)."""
