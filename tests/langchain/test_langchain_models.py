@@ -52,8 +52,9 @@ def test_parameters_reach_the_wire_without_nulls(server: ServerHandle, emu: Emul
     model = chat(server, temperature=0.3, max_tokens=50, seed=7, top_k=5, enable_search=False)
     model.invoke("Hello", stop=["zzz"])
     params = emu.received("generation")[0].json["parameters"]
-    assert params == {"temperature": 0.3, "max_tokens": 50, "seed": 7, "top_k": 5,
-                      "enable_search": False, "stop": ["zzz"], "result_format": "message"}  # fmt: skip
+    expected = {"temperature": 0.3, "max_tokens": 50, "seed": 7, "top_k": 5,
+                "enable_search": False, "stop": ["zzz"], "result_format": "message"}  # fmt: skip
+    assert params == expected
 
 
 def test_unknown_kwarg_goes_to_model_kwargs_with_warning(
@@ -176,8 +177,9 @@ def test_key_never_leaks(server: ServerHandle) -> None:
     assert KEY not in repr(model) and KEY not in str(model)
     dumped = json.dumps(dumpd(model))
     assert KEY not in dumped
+    secrets = {"DASHSCOPE_API_KEY": KEY}
     loaded = load(dumpd(model), valid_namespaces=["langchain_dashscope_ext"],
-                  allowed_objects=[ChatDashScope], secrets_map={"DASHSCOPE_API_KEY": KEY})  # fmt: skip
+                  allowed_objects=[ChatDashScope], secrets_map=secrets)  # fmt: skip
     assert loaded.api_key.get_secret_value() == KEY and loaded.base_url == server.base_url
 
 
