@@ -1,0 +1,137 @@
+"""Callbacks, instrumentation events/spans and token counting fire for every LLM method."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from llama_index.core.callbacks import CallbackManager, CBEventType, TokenCountingHandler
+from llama_index.core.callbacks.base_handler import BaseCallbackHandler
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.instrumentation.span_handlers import SimpleSpanHandler
+from llama_index.core.llms import ChatMessage
+
+from dashscope_core.emulator import Emulator, ServerHandle
+from llamaindex_dashscope_ext import DashScopeLLM
+
+from ._calls import Calls
+from .conftest import FAKE_KEY
+
+USER = [ChatMessage(role="user", content="Name three rivers")]
+
+
+class Recorder(BaseCallbackHandler):
+    """Collects (start|end, event type, payload keys) of callback events."""
+
+    def __init__(self) -> None:
+        super().__init__([], [])
+        self.seen: list[tuple[str, CBEventType, dict[str, Any]]] = []
+
+    def on_event_start(self, event_type: CBEventType, payload: Any = None, event_id: str = "",
+                       parent_id: str = "", **kwargs: Any) -> str:  # fmt: skip
+        self.seen.append(("start", event_type, dict(payload or {})))
+        return event_id
+
+    def on_event_end(self, event_type: CBEventType, payload: Any = None, event_id: str = "",
+                     **kwargs: Any) -> None:  # fmt: skip
+        self.seen.append(("end", event_type, dict(payload or {})))
+
+    def start_trace(self, trace_id: str | None = None) -> None:
+        """Unused."""
+
+    def end_trace(self, trace_id: str | None = None, trace_map: Any = None) -> None:
+        """Unused."""
+
+
+class EventNames(BaseEventHandler):
+    """Collects instrumentation event class names."""
+
+    names: list[str] = []
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "EventNames"
+
+    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
+        self.names.append(event.class_name())
+
+
+@pytest.fixture
+def spans() -> Iterator[SimpleSpanHandler]:
+    dispatcher = get_dispatcher()  # the root dispatcher: spans propagate up to it
+    handler = SimpleSpanHandler()
+    dispatcher.add_span_handler(handler)
+    yield handler
+    dispatcher.span_handlers.remove(handler)
+
+
+@pytest.fixture
+def events() -> Iterator[EventNames]:
+    dispatcher = get_dispatcher()
+    handler = EventNames(names=[])
+    dispatcher.add_event_handler(handler)
+    yield handler
+    dispatcher.event_handlers.remove(handler)
+
+
+def _llm(server: ServerHandle, *handlers: BaseCallbackHandler) -> DashScopeLLM:
+    manager = CallbackManager(list(handlers))
+    return DashScopeLLM(
+        api_key=FAKE_KEY, base_url=server.base_url, callback_manager=manager, max_retries=0
+    )
+
+
+@pytest.mark.parametrize("method", ["chat", "complete", "stream_chat", "stream_complete"])
+async def test_callbacks_and_events(
+    li_server: ServerHandle,
+    emu: Emulator,
+    events: EventNames,
+    spans: SimpleSpanHandler,
+    mode: str,
+    method: str,
+) -> None:
+    recorder = Recorder()
+    calls = Calls(_llm(li_server, recorder), mode)
+    arg: Any = "Name three rivers" if "complete" in method else USER
+    await getattr(calls, method)(arg)
+    llm_events = [(kind, payload) for kind, t, payload in recorder.seen if t == CBEventType.LLM]
+    assert [kind for kind, _ in llm_events] == ["start", "end"]
+    end = llm_events[1][1]
+    assert "response" in end or "completion" in end
+    kind = "Completion" if "complete" in method else "Chat"
+    assert f"LLM{kind}StartEvent" in events.names
+    assert f"LLM{kind}EndEvent" in events.names
+    if method.startswith("stream"):
+        assert events.names.count(f"LLM{kind}InProgressEvent") > 1
+    twin = method if mode == "sync" else "a" + method
+    assert any(s.id_.startswith(f"DashScopeLLM.{twin}-") for s in spans.completed_spans)
+
+
+@pytest.mark.parametrize("method", ["chat", "complete", "stream_chat", "stream_complete"])
+async def test_token_counting_uses_server_usage(
+    li_server: ServerHandle, emu: Emulator, mode: str, method: str
+) -> None:
+    counter = TokenCountingHandler()
+    calls = Calls(_llm(li_server, counter), mode)
+    emu.script.generation(
+        "Nile, Amazon and Yangtze.", usage={"input_tokens": 17, "output_tokens": 9}
+    )
+    arg: Any = "Name three rivers" if "complete" in method else USER
+    await getattr(calls, method)(arg)
+    assert counter.prompt_llm_token_count == 17
+    assert counter.completion_llm_token_count == 9
+    assert counter.total_llm_token_count == 26
+    assert len(counter.llm_token_counts) == 1
+
+
+async def test_error_reaches_callbacks(li_server: ServerHandle, emu: Emulator, mode: str) -> None:
+    recorder = Recorder()
+    emu.script.error(500, "InternalError", "boom")
+    llm = _llm(li_server, recorder)
+    with pytest.raises(Exception, match="boom"):
+        await Calls(llm, mode).chat(USER)
+    ends = [p for kind, t, p in recorder.seen if kind == "end" and t == CBEventType.LLM]
+    assert "exception" in ends[0]
