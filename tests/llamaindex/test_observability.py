@@ -13,6 +13,7 @@ from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.span_handlers import SimpleSpanHandler
 from llama_index.core.llms import ChatMessage
+from pydantic import Field
 
 from dashscope_core.emulator import Emulator, ServerHandle
 from llamaindex_dashscope_ext import DashScopeLLM
@@ -49,7 +50,7 @@ class Recorder(BaseCallbackHandler):
 class EventNames(BaseEventHandler):
     """Collects instrumentation event class names."""
 
-    names: list[str] = []
+    names: list[str] = Field(default_factory=list)
 
     @classmethod
     def class_name(cls) -> str:

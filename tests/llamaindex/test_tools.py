@@ -1,4 +1,4 @@
-"""Function calling: tool specs, tool_choice, parallel streamed calls, tool results, predict_and_call."""
+"""Function calling: tool specs, tool_choice, parallel streamed calls, results, predict_and_call."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ async def test_invalid_json_arguments_are_reported(calls: Calls, emu: Emulator) 
         tool_calls=[{"name": "get_weather", "arguments": '{"location": New York}'}]
     )
     response = await calls.chat_with_tools([WEATHER], user_msg="Weather?")
-    with pytest.raises(ValueError, match="get_weather.*not valid JSON"):
+    with pytest.raises(ValueError, match=r"get_weather.*not valid JSON"):
         calls.llm.get_tool_calls_from_response(response)
 
 
