@@ -104,36 +104,30 @@ class EmulatorApp:
             response = error_response(ApiError(500, "InternalError", message), request_id)
         await _send(send, response, fault, request_id)
 
-    async def _respond(
-        self, scope: Scope, body: bytes, request_id: str
-    ) -> tuple[Response, Fault | None]:
+    def _request(self, scope: Scope, body: bytes, request_id: str) -> tuple[Request, bool]:
+        """Parse and record the request; 404/405 for unknown routes. Also: is the JSON bad?"""
         method: str = scope["method"]
         path: str = scope["path"]
         sub = path[len(API_PREFIX) :] if path.startswith(API_PREFIX + "/") else path
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         route, params = self._route(method, sub, path)
         payload, bad_json = _parse_json(body)
-        emu = self.emulator
-        emu.record(
-            ReceivedRequest(
-                method, sub, route.kind if route else None, headers, payload, body, request_id
-            )
-        )
+        kind = route.kind if route else None
+        self.emulator.record(ReceivedRequest(method, sub, kind, headers, payload, body, request_id))
         if route is None:
             raise _not_found(method, sub, self.routes)
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         request = Request(
-            method,
-            sub,
-            params,
-            query,
-            headers,
-            body,
-            payload,
-            _wants_sse(headers),
-            request_id,
-            route,
-        )
+            method=method, path=sub, params=params, query=query, headers=headers, body=body,
+            json=payload, sse=_wants_sse(headers), request_id=request_id, route=route,
+        )  # fmt: skip
+        return request, bad_json
+
+    async def _respond(
+        self, scope: Scope, body: bytes, request_id: str
+    ) -> tuple[Response, Fault | None]:
+        request, bad_json = self._request(scope, body, request_id)
+        route, emu = request.route, self.emulator
         if route.auth:
             _authorize(emu, request)
         fault = emu.faults.take(route.kind)
