@@ -9,15 +9,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from llamaindex_dashscope_ext.apps import DashScopeAppLLM, DashScopeAppRetriever
     from llamaindex_dashscope_ext.embeddings import DashScopeEmbedding
     from llamaindex_dashscope_ext.llms import DashScopeLLM
 
 _LAZY: dict[str, str] = {
     "DashScopeLLM": "llamaindex_dashscope_ext.llms",
     "DashScopeEmbedding": "llamaindex_dashscope_ext.embeddings",
+    "DashScopeAppLLM": "llamaindex_dashscope_ext.apps",
+    "DashScopeAppRetriever": "llamaindex_dashscope_ext.apps",
 }
 
-__all__ = ["DashScopeEmbedding", "DashScopeLLM"]
+__all__ = ["DashScopeAppLLM", "DashScopeAppRetriever", "DashScopeEmbedding", "DashScopeLLM"]
 
 
 def __getattr__(name: str) -> Any:
