@@ -1,0 +1,63 @@
+"""Webhook signatures: the PROTOCOL.md vector, several signatures, tolerance, tampering."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashscope_core import WebhookVerificationError, validate_webhook, verify_webhook
+from dashscope_core._protocol.webhooks import sign_webhook
+from dashscope_core.errors import DashScopeError
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+MSG_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+TS = 1614265330
+BODY = '{"test": 2432232314}'
+SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+HEADERS = {"webhook-id": MSG_ID, "webhook-timestamp": str(TS), "webhook-signature": SIGNATURE}
+
+
+def test_protocol_vector() -> None:
+    assert sign_webhook(MSG_ID, TS, BODY, SECRET) == SIGNATURE
+    assert validate_webhook(HEADERS, BODY, SECRET, now=TS) is True
+    assert validate_webhook(HEADERS, BODY.encode(), SECRET, now=TS + 299) is True
+    assert validate_webhook(HEADERS, BODY, SECRET, tolerance=None) is True
+    verify_webhook(HEADERS, BODY, SECRET, now=TS)
+
+
+def test_header_names_are_case_insensitive_and_several_signatures_accepted() -> None:
+    headers = {
+        "Webhook-Id": MSG_ID,
+        "WEBHOOK-TIMESTAMP": str(TS),
+        "Webhook-Signature": f"v1,bm9wZQ== {SIGNATURE} v2,other",
+    }
+    assert validate_webhook(headers, BODY, SECRET, now=TS)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "now", "reason"),
+    [
+        (HEADERS, '{"test": 2432232315}', TS, "no signature matches"),
+        ({**HEADERS, "webhook-id": "msg_other"}, BODY, TS, "no signature matches"),
+        ({**HEADERS, "webhook-signature": "v1,AAAA"}, BODY, TS, "no signature matches"),
+        (HEADERS, BODY, TS + 301, "away from now"),
+        (HEADERS, BODY, TS - 301, "away from now"),
+        ({"webhook-id": MSG_ID}, BODY, TS, "missing"),
+        ({**HEADERS, "webhook-timestamp": "soon"}, BODY, TS, "not an integer"),
+    ],
+)
+def test_rejections(headers: dict[str, str], body: str, now: int, reason: str) -> None:
+    assert validate_webhook(headers, body, SECRET, now=now) is False
+    with pytest.raises(WebhookVerificationError, match=reason) as info:
+        verify_webhook(headers, body, SECRET, now=now)
+    assert isinstance(info.value, DashScopeError)
+
+
+def test_current_time_is_the_default_clock() -> None:
+    assert validate_webhook(HEADERS, BODY, SECRET) is False  # the vector is from 2021
+
+
+def test_bad_secret_and_body_types() -> None:
+    with pytest.raises(ValueError, match="secret"):
+        validate_webhook(HEADERS, BODY, "whsec_***", now=TS)
+    with pytest.raises(TypeError, match="body"):
+        validate_webhook(HEADERS, {"test": 1}, SECRET, now=TS)  # type: ignore[arg-type]
