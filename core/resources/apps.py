@@ -110,6 +110,16 @@ def _check_biz_params(biz_params: Any) -> dict[str, Any] | None:
     return dict(biz_params)
 
 
+def _check_flags(
+    has_thoughts: Any, enable_thinking: Any, flow_stream_mode: Any, parameters: Mapping[str, Any]
+) -> None:
+    for name, flag in (("has_thoughts", has_thoughts), ("enable_thinking", enable_thinking),
+                       ("incremental_output", parameters.get("incremental_output"))):  # fmt: skip
+        _check_bool(name, flag)
+    if flow_stream_mode is not None and flow_stream_mode not in FLOW_STREAM_MODES:
+        raise ValueError(f"flow_stream_mode: expected one of {sorted(FLOW_STREAM_MODES)}")
+
+
 def _input(
     prompt: str | None,
     session_id: str | None,
@@ -155,11 +165,7 @@ def build_call(
     if "/" in app_id:
         raise ValueError(f"app_id: must not contain '/', got {app_id!r}")
     _check_str("workspace", workspace)
-    for name, flag in (("has_thoughts", has_thoughts), ("enable_thinking", enable_thinking),
-                       ("incremental_output", parameters.get("incremental_output"))):  # fmt: skip
-        _check_bool(name, flag)
-    if flow_stream_mode is not None and flow_stream_mode not in FLOW_STREAM_MODES:
-        raise ValueError(f"flow_stream_mode: expected one of {sorted(FLOW_STREAM_MODES)}")
+    _check_flags(has_thoughts, enable_thinking, flow_stream_mode, parameters)
     inp = _input(prompt, session_id, messages, memory_id, image_list, biz_params)
     params: dict[str, Any] = {
         **parameters,
