@@ -40,14 +40,10 @@ class SessionState:
             self.session_id = session_id
 
 
-class AppSession:
-    """A conversation with one app: each call continues the server-side session."""
+class _SessionBase:
+    """What both twins share: the state and its read-only view."""
 
-    def __init__(
-        self, apps: Apps, app_id: str, session_id: str | None, defaults: Mapping[str, Any]
-    ) -> None:
-        self._apps = apps
-        self._state = SessionState(app_id, session_id, defaults)
+    _state: SessionState
 
     @property
     def app_id(self) -> str:
@@ -62,6 +58,19 @@ class AppSession:
     def reset(self) -> None:
         """Forget the session id: the next call starts a new conversation."""
         self._state.session_id = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(app_id={self.app_id!r}, session_id={self.session_id!r})"
+
+
+class AppSession(_SessionBase):
+    """A conversation with one app: each call continues the server-side session."""
+
+    def __init__(
+        self, apps: Apps, app_id: str, session_id: str | None, defaults: Mapping[str, Any]
+    ) -> None:
+        self._apps = apps
+        self._state = SessionState(app_id, session_id, defaults)
 
     def call(self, prompt: str | None = None, **overrides: Any) -> AppResponse:
         """Ask the app in this session."""
@@ -74,11 +83,8 @@ class AppSession:
         chunks = self._apps.stream(self.app_id, prompt, **self._state.kwargs(overrides))
         return _remembering(chunks, self._state)
 
-    def __repr__(self) -> str:
-        return f"AppSession(app_id={self.app_id!r}, session_id={self.session_id!r})"
 
-
-class AsyncAppSession:
+class AsyncAppSession(_SessionBase):
     """A conversation with one app: each call continues the server-side session (async)."""
 
     def __init__(
@@ -86,20 +92,6 @@ class AsyncAppSession:
     ) -> None:
         self._apps = apps
         self._state = SessionState(app_id, session_id, defaults)
-
-    @property
-    def app_id(self) -> str:
-        """The app this session talks to."""
-        return self._state.app_id
-
-    @property
-    def session_id(self) -> str | None:
-        """The current session id (save it to resume later); None before the first answer."""
-        return self._state.session_id
-
-    def reset(self) -> None:
-        """Forget the session id: the next call starts a new conversation."""
-        self._state.session_id = None
 
     async def call(self, prompt: str | None = None, **overrides: Any) -> AppResponse:
         """Ask the app in this session."""
@@ -111,9 +103,6 @@ class AsyncAppSession:
         """Ask the app in this session and yield delta chunks."""
         chunks = self._apps.stream(self.app_id, prompt, **self._state.kwargs(overrides))
         return _aremembering(chunks, self._state)
-
-    def __repr__(self) -> str:
-        return f"AsyncAppSession(app_id={self.app_id!r}, session_id={self.session_id!r})"
 
 
 def _remembering(chunks: Iterator[AppChunk], state: SessionState) -> Iterator[AppChunk]:
