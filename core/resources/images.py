@@ -31,6 +31,25 @@ def build_generate(
     return build_submit(ROUTE, model=model, input=inputs, parameters=parameters)
 
 
+def plan_generate(
+    model: str,
+    prompt: str,
+    *,
+    interval: float = 1.0,
+    progress: TaskProgress | None = None,
+    timeout: float | None = None,
+    cancel: Any = None,
+    **parameters: Any,
+) -> tuple[RequestSpec, tuple[float, TaskProgress | None, float | None, Any]]:
+    """The submit request and ``tasks.wait`` arguments of ``generate``, validated up front.
+
+    ``parameters`` (``n``, ``size``, ``negative_prompt``, ``style``, ``seed``, ...) go to the
+    request; ``interval``/``progress``/``timeout``/``cancel`` behave as in ``tasks.wait``.
+    """
+    check_poll_args(interval, timeout, progress, cancel)
+    return build_generate(model, prompt, **parameters), (interval, progress, timeout, cancel)
+
+
 class Images(SyncNamespace):
     """Text-to-image synthesis (``wanx-v1`` and friends)."""
 
@@ -38,21 +57,11 @@ class Images(SyncNamespace):
         """Submit only; returns the PENDING task (wait with ``client.tasks.wait``)."""
         return parse_task(self._client._send(build_generate(model, prompt, **parameters)))
 
-    def generate(
-        self,
-        model: str,
-        prompt: str,
-        *,
-        interval: float = 1.0,
-        progress: TaskProgress | None = None,
-        timeout: float | None = None,
-        cancel: Any = None,
-        **parameters: Any,
-    ) -> Task:
-        """Submit and wait; the finished task has ``output.results[].url``."""
-        check_poll_args(interval, timeout, progress, cancel)
-        task = report(progress, self.submit(model, prompt, **parameters))
-        return self._client.tasks.wait(task, interval, progress, timeout, cancel)
+    def generate(self, model: str, prompt: str, **options: Any) -> Task:
+        """Submit and wait; ``options`` as in ``plan_generate``. The task has ``output.results``."""
+        spec, wait_args = plan_generate(model, prompt, **options)
+        task = report(wait_args[1], parse_task(self._client._send(spec)))
+        return self._client.tasks.wait(task, *wait_args)
 
 
 class AsyncImages(AsyncNamespace):
@@ -62,18 +71,8 @@ class AsyncImages(AsyncNamespace):
         """Submit only; returns the PENDING task (wait with ``client.tasks.wait``)."""
         return parse_task(await self._client._send(build_generate(model, prompt, **parameters)))
 
-    async def generate(
-        self,
-        model: str,
-        prompt: str,
-        *,
-        interval: float = 1.0,
-        progress: TaskProgress | None = None,
-        timeout: float | None = None,
-        cancel: Any = None,
-        **parameters: Any,
-    ) -> Task:
-        """Submit and wait; the finished task has ``output.results[].url``."""
-        check_poll_args(interval, timeout, progress, cancel)
-        task = report(progress, await self.submit(model, prompt, **parameters))
-        return await self._client.tasks.wait(task, interval, progress, timeout, cancel)
+    async def generate(self, model: str, prompt: str, **options: Any) -> Task:
+        """Submit and wait; ``options`` as in ``plan_generate``. The task has ``output.results``."""
+        spec, wait_args = plan_generate(model, prompt, **options)
+        task = report(wait_args[1], parse_task(await self._client._send(spec)))
+        return await self._client.tasks.wait(task, *wait_args)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -204,6 +205,61 @@ def build_stream(
     return build_create(model=target, input=input, stream=True, **options), None
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """What ``run`` sends first and how it waits: built (and validated) before any request."""
+
+    create: RequestSpec
+    wait_args: tuple[float, Progress | None, float | None, Any]
+    """``(interval, progress, timeout, cancel)`` for ``wait``."""
+    use_file_output: bool = True
+
+    def created(self, raw: RawResponse) -> Prediction:
+        """The created prediction, reported to ``progress``."""
+        return report(self.wait_args[1], parse_prediction(raw))
+
+    def output(self, done: Prediction, client: Any) -> Any:
+        """The finished prediction's output, file URLs wrapped as ``FileOutput``s."""
+        return wrap_outputs(done.output, client) if self.use_file_output else done.output
+
+
+def plan_run(
+    identifier: str,
+    input: Mapping[str, Any] | None = None,
+    *,
+    wait: bool | int = True,
+    webhook: str | None = None,
+    webhook_events_filter: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    cancel: Any = None,
+    timeout: float | None = None,
+    interval: float = 0.5,
+    use_file_output: bool = True,
+) -> RunPlan:
+    """Validate ``run``'s arguments and plan its requests.
+
+    Args:
+        identifier: ``owner/name:version`` (POST /predictions) or ``owner/name`` (the model's
+            latest version, POST /models/{owner}/{name}/predictions).
+        input: the model's inputs; ``Path``/bytes/binary files become data URIs (<= 10 MB).
+        wait: ``True`` sends ``Prefer: wait``, ``N`` (1..60) ``Prefer: wait=N``; ``False`` polls
+            only. Either way a prediction still running afterwards is polled.
+        progress: called with the prediction after create, on each non-terminal poll and once
+            at the end.
+        cancel: a ``threading.Event`` (or ``asyncio.Event`` for the async client); when set the
+            prediction is cancelled server-side and ``JobCancelledError`` is raised.
+        timeout: seconds; past it the prediction is cancelled server-side and
+            ``DeadlineExceededError`` (a ``CancelledError``) is raised.
+        interval: seconds between polls.
+        use_file_output: wrap URL outputs as lazy ``FileOutput``s.
+    """
+    spec = build_run(
+        identifier, input, wait=wait, webhook=webhook, webhook_events_filter=webhook_events_filter
+    )
+    check_poll_args(interval, timeout, progress, cancel)
+    return RunPlan(spec, (interval, progress, timeout, cancel), use_file_output)
+
+
 class Predictions(SyncNamespace):
     """Create, inspect, cancel, list, wait for, run and stream predictions."""
 
@@ -234,32 +290,11 @@ class Predictions(SyncNamespace):
         """Poll until finished; raises PredictionFailedError / CancelledError (see run)."""
         return poll_sync(self._client, *wait_job(prediction, interval, timeout, progress), cancel)
 
-    def run(
-        self,
-        identifier: str,
-        input: Mapping[str, Any] | None = None,
-        *,
-        wait: bool | int = True,
-        webhook: str | None = None,
-        webhook_events_filter: Sequence[str] | None = None,
-        progress: Progress | None = None,
-        cancel: Any = None,
-        timeout: float | None = None,
-        interval: float = 0.5,
-        use_file_output: bool = True,
-    ) -> Any:
-        """Run a model and return its output (file URLs as lazy ``FileOutput``s)."""
-        spec = build_run(
-            identifier,
-            input,
-            wait=wait,
-            webhook=webhook,
-            webhook_events_filter=webhook_events_filter,
-        )
-        check_poll_args(interval, timeout, progress, cancel)
-        created = report(progress, parse_prediction(self._client._send(spec)))
-        done = self.wait(created, interval, progress, timeout, cancel)
-        return wrap_outputs(done.output, self._client) if use_file_output else done.output
+    def run(self, identifier: str, input: Mapping[str, Any] | None = None, **options: Any) -> Any:
+        """Run a model and return its output; ``options`` as in ``plan_run``."""
+        plan = plan_run(identifier, input, **options)
+        created = plan.created(self._client._send(plan.create))
+        return plan.output(self.wait(created, *plan.wait_args), self._client)
 
     def stream(
         self,
@@ -303,31 +338,12 @@ class AsyncPredictions(AsyncNamespace):
         return await poll_async(self._client, job, start, cancel)
 
     async def run(
-        self,
-        identifier: str,
-        input: Mapping[str, Any] | None = None,
-        *,
-        wait: bool | int = True,
-        webhook: str | None = None,
-        webhook_events_filter: Sequence[str] | None = None,
-        progress: Progress | None = None,
-        cancel: Any = None,
-        timeout: float | None = None,
-        interval: float = 0.5,
-        use_file_output: bool = True,
+        self, identifier: str, input: Mapping[str, Any] | None = None, **options: Any
     ) -> Any:
-        """Run a model and return its output (file URLs as lazy ``FileOutput``s)."""
-        spec = build_run(
-            identifier,
-            input,
-            wait=wait,
-            webhook=webhook,
-            webhook_events_filter=webhook_events_filter,
-        )
-        check_poll_args(interval, timeout, progress, cancel)
-        created = report(progress, parse_prediction(await self._client._send(spec)))
-        done = await self.wait(created, interval, progress, timeout, cancel)
-        return wrap_outputs(done.output, self._client) if use_file_output else done.output
+        """Run a model and return its output; ``options`` as in ``plan_run``."""
+        plan = plan_run(identifier, input, **options)
+        created = plan.created(await self._client._send(plan.create))
+        return plan.output(await self.wait(created, *plan.wait_args), self._client)
 
     def stream(
         self,
