@@ -59,18 +59,20 @@ class GenerationStream:
 
     def feed(self, event: SSEEvent) -> list[GenerationResponse]:
         """Parse one SSE event into a delta chunk (events without data give none)."""
-        if not event.data:
+        data = event.data
+        if not data:
             return []
         try:
-            chunk = GenerationResponse.model_validate_json(event.data)
+            chunk = GenerationResponse.model_validate_json(data)
         except ValidationError as exc:
             raise APIResponseValidationError(
-                f"unexpected stream frame: {event.data[:200]!r}",
+                f"unexpected stream frame: {data[:200]!r}",
                 status_code=event.status,
                 request_id=self.request_id,
             ) from exc
-        if chunk.request_id:
-            self.request_id = chunk.request_id
+        request_id = chunk.request_id
+        if request_id:
+            self.request_id = request_id
         self._track(chunk.output)
         if not self.incremental:
             self._to_delta(chunk.output)
@@ -88,12 +90,12 @@ class GenerationStream:
 
     def _track(self, output: GenerationOutput) -> None:
         choices = output.choices
-        if choices:
-            for pos, choice in enumerate(choices):
-                key = pos if choice.index is None else choice.index
-                self._mark(key, choice.finish_reason)
-        else:
+        if not choices:
             self._mark(_TEXT_KEY, output.finish_reason)
+            return
+        for pos, choice in enumerate(choices):
+            index = choice.index
+            self._mark(pos if index is None else index, choice.finish_reason)
 
     def _mark(self, key: int, finish_reason: str | None) -> None:
         if finish_reason is None:

@@ -32,6 +32,8 @@ def _is_number(value: Any) -> bool:
 
 
 def _is_list(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return True
     return isinstance(value, Sequence) and not isinstance(value, str | bytes)
 
 
@@ -76,7 +78,7 @@ def check_messages(messages: Any) -> tuple[list[Mapping[str, Any]], bool]:
 
 def _check_message(i: int, message: Any) -> bool:
     where = f"messages[{i}]"
-    if not isinstance(message, Mapping):
+    if not isinstance(message, dict | Mapping):
         raise TypeError(f"{where}: expected a dict with 'role' and 'content', "
                         f"got {type(message).__name__}")  # fmt: skip
     role = message.get("role")

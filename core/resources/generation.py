@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from dashscope_core._protocol.generation_stream import GenerationStream
-from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none
+from dashscope_core._protocol.request import RawResponse, RequestSpec
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._generation_checks import (
     check_history,
@@ -41,6 +41,7 @@ MULTIMODAL_PATH = "/services/aigc/multimodal-generation/generation"
 _MULTIMODAL_MARKERS = ("-vl", "qvq", "-omni", "-audio")
 
 ResultFormat = Literal["message", "text"]
+_SCALARS = frozenset({str, int, float, bool})
 
 
 def is_multimodal_model(model: str) -> bool:
@@ -132,9 +133,20 @@ def _build(
             inp["history"] = history
         default = "message" if messages is not None or wire_tools else "text"
         params["result_format"] = result_format or default
-    body = {"model": model, "input": inp, "parameters": params}
+    body = {"model": model, "input": _wire(inp), "parameters": _wire(params)}
     path = MULTIMODAL_PATH if multimodal else TEXT_PATH
-    return RequestSpec("POST", path, json=drop_none(body), stream=stream)
+    return RequestSpec("POST", path, json=body, stream=stream)
+
+
+def _wire(value: Any) -> Any:
+    """JSON-ready copy without ``None`` values (``drop_none``, cheaper on scalars)."""
+    if isinstance(value, dict | Mapping):
+        return {
+            k: v if type(v) in _SCALARS else _wire(v) for k, v in value.items() if v is not None
+        }
+    if isinstance(value, list | tuple):
+        return [v if type(v) in _SCALARS else _wire(v) for v in value]
+    return value
 
 
 def _parts(content: Any) -> Any:
