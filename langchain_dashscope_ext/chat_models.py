@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool
-from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, model_validator
 
 from dashscope_core.errors import DashScopeError
 from langchain_dashscope_ext import _convert
 from langchain_dashscope_ext._common import DashScopeSettings, build_model_kwargs
-from langchain_dashscope_ext._structured import structured_output_runnable
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
 
 __all__ = ["ChatDashScope", "ToolChoiceNotHonoredError"]
 
@@ -234,6 +234,8 @@ class ChatDashScope(DashScopeSettings, BaseChatModel):
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools (any LangChain tool form); see the class docstring for ``tool_choice``."""
+        from langchain_core.utils.function_calling import convert_to_openai_tool  # import cost
+
         formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
         if tool_choice is not None and formatted:
             choice = _convert.to_wire_tool_choice(tool_choice, formatted)
@@ -256,6 +258,8 @@ class ChatDashScope(DashScopeSettings, BaseChatModel):
         """Parse answers into ``schema`` (pydantic, TypedDict, JSON schema); default json_schema."""
         if kwargs:
             raise ValueError(f"with_structured_output: unexpected arguments {sorted(kwargs)}")
+        from langchain_dashscope_ext._structured import structured_output_runnable  # import cost
+
         return structured_output_runnable(self, schema, method, include_raw, strict)
 
 

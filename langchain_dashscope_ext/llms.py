@@ -10,7 +10,7 @@ from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import ConfigDict, Field, model_validator
 
-from langchain_dashscope_ext import _convert
+from langchain_dashscope_ext import _convert_output as _convert
 from langchain_dashscope_ext._common import DashScopeSettings, build_model_kwargs
 
 __all__ = ["DashScopeLLM"]

@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 
 from dashscope_core._protocol.sse import SSEDecoder
 from dashscope_core.types.generation import GenerationResponse
-from langchain_dashscope_ext import _convert
+from langchain_dashscope_ext import _convert, _convert_output
 
 RECORDED = Path("/work/shared/fixtures/recorded")
 
@@ -162,8 +162,8 @@ def test_any_with_one_tool_is_the_named_choice() -> None:
 
 
 def test_history_pairs() -> None:
-    assert _convert.to_wire_history([("hi", "hello"), {"user": "a", "bot": "b"}]) == [
+    assert _convert_output.to_wire_history([("hi", "hello"), {"user": "a", "bot": "b"}]) == [
         {"user": "hi", "bot": "hello"}, {"user": "a", "bot": "b"}
     ]  # fmt: skip
     with pytest.raises(TypeError, match=r"history\[0\]"):
-        _convert.to_wire_history(["oops"])
+        _convert_output.to_wire_history(["oops"])

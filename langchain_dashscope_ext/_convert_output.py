@@ -1,0 +1,265 @@
+"""DashScope wire → LangChain output: messages, tool calls, usage, stream chunks, LLM text.
+
+Rules of this module:
+- Pure (plus the push-style ``ChunkConverter``); reads the core's ``GenerationResponse`` by
+  attribute (wire names, PROTOCOL.md), and plain dicts alike.
+- Arguments that are not a JSON object become ``invalid_tool_calls``, never ``{}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.messages.tool import (
+    ToolCall,
+    ToolCallChunk,
+    invalid_tool_call,
+    tool_call,
+    tool_call_chunk,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+__all__ = [
+    "ChunkConverter",
+    "from_wire_response",
+    "from_wire_tool_calls",
+    "response_text",
+    "text_generation_info",
+    "to_usage_metadata",
+    "to_wire_history",
+]
+
+PROVIDER = "dashscope"
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # multimodal answers: [{"text": ...}]
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
+    return ""
+
+
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def from_wire_tool_calls(raw_calls: Sequence[Any] | None) -> tuple[list[ToolCall], list[Any]]:
+    """``(tool_calls, invalid_tool_calls)``; arguments that are not a JSON object are invalid."""
+    calls: list[ToolCall] = []
+    invalid: list[Any] = []
+    for raw in raw_calls or []:
+        fn = _get(raw, "function")
+        name, args, call_id = _get(fn, "name") or "", _get(fn, "arguments"), _get(raw, "id") or None
+        try:
+            parsed = json.loads(args) if args else {}  # "" = a call without arguments
+        except ValueError as exc:
+            invalid.append(invalid_tool_call(name=name, args=args, id=call_id, error=str(exc)))
+            continue
+        if not isinstance(parsed, dict):
+            error = f"arguments must be a JSON object, got {type(parsed).__name__}"
+            invalid.append(invalid_tool_call(name=name, args=args, id=call_id, error=error))
+            continue
+        calls.append(tool_call(name=name, args=parsed, id=call_id))
+    return calls, invalid
+
+
+def to_usage_metadata(usage: Any) -> UsageMetadata | None:
+    """LangChain ``UsageMetadata`` for a DashScope ``usage`` (cache reads, reasoning tokens)."""
+    if usage is None:
+        return None
+    inp = int(_get(usage, "input_tokens") or 0)
+    out = int(_get(usage, "output_tokens") or 0)
+    total = int(_get(usage, "total_tokens") or inp + out)
+    result = UsageMetadata(input_tokens=inp, output_tokens=out, total_tokens=total)
+    cached = _get(_get(usage, "prompt_tokens_details"), "cached_tokens")
+    if cached is not None:
+        result["input_token_details"] = InputTokenDetails(cache_read=int(cached))
+    reasoning = _get(_get(usage, "output_tokens_details"), "reasoning_tokens")
+    if reasoning is not None:
+        result["output_token_details"] = OutputTokenDetails(reasoning=int(reasoning))
+    return result
+
+
+def _token_usage(usage: Any) -> dict[str, Any] | None:
+    if usage is None:
+        return None
+    if isinstance(usage, Mapping):
+        return dict(usage)
+    dumped: dict[str, Any] = usage.model_dump(exclude_none=True)
+    return dumped
+
+
+def _metadata(response: Any, choice: Any, model: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "model_name": model,
+        "model_provider": PROVIDER,
+        "finish_reason": _finish_reason(choice),
+        "request_id": _get(response, "request_id"),
+        "token_usage": _token_usage(_get(response, "usage")),
+    }
+    logprobs = _get(choice, "logprobs")
+    if logprobs is not None:
+        meta["logprobs"] = logprobs if isinstance(logprobs, Mapping) else _dump(logprobs)
+    return meta
+
+
+def _dump(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    return dump(exclude_none=True) if callable(dump) else value
+
+
+def _finish_reason(choice: Any) -> str | None:
+    reason = _get(choice, "finish_reason")
+    return None if reason in (None, "", "null") else str(reason)
+
+
+def _choices(response: Any) -> list[Any]:
+    output = _get(response, "output")
+    choices = _get(output, "choices")
+    if choices:
+        return list(choices)
+    # result_format=text: {"output": {"text", "finish_reason"}}
+    text = _get(output, "text")
+    message = {"role": "assistant", "content": text or ""}
+    return [{"message": message, "finish_reason": _get(output, "finish_reason")}]
+
+
+def _ai_message(message: Any, meta: dict[str, Any], usage: UsageMetadata | None) -> AIMessage:
+    calls, invalid = from_wire_tool_calls(_get(message, "tool_calls"))
+    extra: dict[str, Any] = {}
+    reasoning = _get(message, "reasoning_content")
+    if reasoning:
+        extra["reasoning_content"] = reasoning
+    return AIMessage(
+        content=_text(_get(message, "content")),
+        additional_kwargs=extra,
+        tool_calls=calls,
+        invalid_tool_calls=invalid,
+        usage_metadata=usage,
+        response_metadata=meta,
+        id=meta.get("request_id"),
+    )
+
+
+def from_wire_response(response: Any, model: str) -> ChatResult:
+    """A ``ChatResult`` (one generation per choice) for a complete ``GenerationResponse``."""
+    usage = to_usage_metadata(_get(response, "usage"))
+    generations = []
+    for choice in _choices(response):
+        meta = _metadata(response, choice, model)
+        message = _ai_message(_get(choice, "message"), meta, usage)
+        info = {"finish_reason": meta["finish_reason"]}
+        if "logprobs" in meta:
+            info["logprobs"] = meta["logprobs"]
+        generations.append(ChatGeneration(message=message, generation_info=info))
+    llm_output = {"model_name": model, "token_usage": _token_usage(_get(response, "usage")),
+                  "request_id": _get(response, "request_id")}  # fmt: skip
+    return ChatResult(generations=generations, llm_output=llm_output)
+
+
+class ChunkConverter:
+    """Push-style: one streamed ``GenerationResponse`` delta in, one ``ChatGenerationChunk`` out.
+
+    Tool-call fragments keep their ``index``; DashScope's ``"id": ""`` becomes ``None`` and the
+    name is sent once per index (chunk ``+`` concatenates strings). Usage is cumulative on the
+    wire and summed by LangChain, so only the final frame carries ``usage_metadata``.
+    """
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self._named: set[int] = set()
+        self.saw_tool_call = False
+
+    def feed(self, response: Any) -> ChatGenerationChunk:
+        """Convert one delta; the final frame (with a finish_reason) carries usage and metadata."""
+        choice = _choices(response)[0]
+        message = _get(choice, "message")
+        finished = _finish_reason(choice) is not None
+        extra: dict[str, Any] = {}
+        reasoning = _get(message, "reasoning_content")
+        if reasoning:
+            extra["reasoning_content"] = reasoning
+        chunk = AIMessageChunk(
+            content=_text(_get(message, "content")),
+            additional_kwargs=extra,
+            tool_call_chunks=self._tool_call_chunks(_get(message, "tool_calls")),
+            id=_get(response, "request_id"),
+        )
+        info: dict[str, Any] | None = None
+        if finished:
+            meta = _metadata(response, choice, self.model)
+            chunk.usage_metadata = to_usage_metadata(_get(response, "usage"))
+            chunk.response_metadata = meta
+            chunk.chunk_position = "last"
+            info = {"finish_reason": meta["finish_reason"]}
+        return ChatGenerationChunk(message=chunk, generation_info=info)
+
+    def _tool_call_chunks(self, raw_calls: Sequence[Any] | None) -> list[ToolCallChunk]:
+        chunks: list[ToolCallChunk] = []
+        for position, raw in enumerate(raw_calls or []):
+            index = _get(raw, "index")
+            index = position if index is None else int(index)
+            fn = _get(raw, "function")
+            name = _get(fn, "name") or None
+            if index in self._named:
+                name = None
+            elif name:
+                self._named.add(index)
+            args = _get(fn, "arguments") or None
+            call_id = _get(raw, "id") or None
+            chunks.append(tool_call_chunk(name=name, args=args, id=call_id, index=index))
+            self.saw_tool_call = True
+        return chunks
+
+
+# ------------------------------------------------------------------ prompt-style (LLM)
+
+
+def to_wire_history(history: Sequence[Any] | None) -> list[dict[str, str]] | None:
+    """Deprecated ``history`` turns ``[{"user", "bot"}]`` from dicts or ``(user, bot)`` pairs."""
+    if history is None:
+        return None
+    turns: list[dict[str, str]] = []
+    for i, turn in enumerate(history):
+        if isinstance(turn, Mapping) and isinstance(turn.get("user"), str):
+            turns.append({"user": turn["user"], "bot": str(turn.get("bot", ""))})
+        elif (
+            isinstance(turn, (tuple, list))
+            and len(turn) == 2
+            and all(isinstance(x, str) for x in turn)
+        ):
+            turns.append({"user": turn[0], "bot": turn[1]})
+        else:
+            raise TypeError(
+                f"history[{i}]: expected {{'user': str, 'bot': str}} or a (user, bot) pair"
+            )
+    return turns
+
+
+def text_generation_info(response: Any, model: str) -> dict[str, Any]:
+    """``generation_info`` of a prompt-style answer: finish_reason, usage, request_id, model."""
+    output = _get(response, "output")
+    return {
+        "finish_reason": _finish_reason(output) or _finish_reason(_choices(response)[0]),
+        "token_usage": _token_usage(_get(response, "usage")),
+        "request_id": _get(response, "request_id"),
+        "model_name": model,
+    }
+
+
+def response_text(response: Any) -> str:
+    """The answer text of a text- or message-format response."""
+    output = _get(response, "output")
+    text = _get(output, "text")
+    if text is not None:
+        return str(text)
+    return _text(_get(_get(_choices(response)[0], "message"), "content"))
