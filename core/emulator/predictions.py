@@ -24,7 +24,6 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dashscope_core._protocol.sse import encode_event
 from dashscope_core.emulator.prediction_http import (
     Problem,
     after_handler_faults,
@@ -256,6 +255,13 @@ async def cancel_prediction(request: Request, emu: Emulator) -> Response:
     return JSONResponse(render_run(run, st.now(), api_base(request)))
 
 
+def _event(name: str, data: str, event_id: str) -> bytes:
+    """One SSE event as the real stream writes it: ``field: value`` (so a value's own leading
+    space survives the one space a decoder strips)."""
+    lines = [f"event: {name}", f"id: {event_id}", *(f"data: {line}" for line in data.split("\n"))]
+    return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
 def _frames(run: Run, snap_tokens: list[str], snap_logs: list[str], sent: list[int]) -> list[bytes]:
     frames: list[tuple[str, str]] = [("output", t) for t in snap_tokens[sent[0] :]]
     frames += [("logs", line) for line in snap_logs[sent[1] :]]
@@ -263,7 +269,7 @@ def _frames(run: Run, snap_tokens: list[str], snap_logs: list[str], sent: list[i
     out = []
     for name, data in frames:
         sent[2] += 1
-        out.append(encode_event(data, event=name, id=f"{run.id}:{sent[2]}"))
+        out.append(_event(name, data, f"{run.id}:{sent[2]}"))
     return out
 
 
@@ -271,12 +277,10 @@ def _final(run: Run, status: str, error: str | None, sent: list[int]) -> list[by
     frames = []
     if status == "failed":
         sent[2] += 1
-        frames.append(
-            encode_event(json.dumps({"detail": error}), event="error", id=f"{run.id}:{sent[2]}")
-        )
+        frames.append(_event("error", json.dumps({"detail": error}), f"{run.id}:{sent[2]}"))
     done = {"reason": "canceled"} if status == "canceled" else {}
     sent[2] += 1
-    frames.append(encode_event(json.dumps(done), event="done", id=f"{run.id}:{sent[2]}"))
+    frames.append(_event("done", json.dumps(done), f"{run.id}:{sent[2]}"))
     return frames
 
 

@@ -87,9 +87,10 @@ async def _send(st: PredictionState, run: Run, event: str, payload: dict[str, An
         "user-agent": "dashscope-emulator",
         "webhook-signature": sign(st.webhook_secret, msg_id, timestamp, body),
     }
-    status = await asyncio.to_thread(_post, run.webhook, body, headers)
-    with st.lock:
-        st.deliveries.append(Delivery(run.webhook, event, run.id, status))
+    delivery = Delivery(run.webhook, event, run.id, None)
+    with st.lock:  # recorded before sending, so a receiver that got it can already see it
+        st.deliveries.append(delivery)
+    delivery.status = await asyncio.to_thread(_post, run.webhook, body, headers)
 
 
 def _events(
