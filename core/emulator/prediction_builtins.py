@@ -116,6 +116,21 @@ _FILE_LIST = {"type": "array", "items": {"type": "string", "format": "uri"}}
 
 def install(registry: Registry) -> None:
     """Register the built-in models, deployments and collections."""
+    _install_models(registry)
+    registry.register_deployment("emulator/hello-deployment", "emulator/hello-world")
+    registry.register_deployment("emulator/image-deployment", "emulator/image-maker")
+    registry.register_collection(
+        "text-to-image", "Text to image", "Models that make images", ["emulator/image-maker"]
+    )
+    registry.register_collection(
+        "language-models",
+        "Language models",
+        "Models that write text",
+        ["emulator/streaming-lm", "emulator/hello-world"],
+    )
+
+
+def _install_models(registry: Registry) -> None:
     add = registry.register_model
     add(
         "emulator/hello-world",
@@ -149,15 +164,4 @@ def install(registry: Registry) -> None:
         [Prop("message", description="The error to raise", default="emulated failure")],
         _fail,
         description="Fails every time",
-    )
-    registry.register_deployment("emulator/hello-deployment", "emulator/hello-world")
-    registry.register_deployment("emulator/image-deployment", "emulator/image-maker")
-    registry.register_collection(
-        "text-to-image", "Text to image", "Models that make images", ["emulator/image-maker"]
-    )
-    registry.register_collection(
-        "language-models",
-        "Language models",
-        "Models that write text",
-        ["emulator/streaming-lm", "emulator/hello-world"],
     )
