@@ -8,9 +8,10 @@ Rules of this module:
 - A leading UTF-8 byte-order mark is dropped (WHATWG "event stream interpretation").
 - ``data:`` lines join with ``\n``; one space after the colon is optional and dropped.
 - DashScope's ``:HTTP_STATUS/NNN`` comment sets ``SSEEvent.status``; other comments are ignored.
-- An event is dispatched at a blank line, when a new ``id:`` arrives while data is pending
-  (recorded DashScope streams such as ``single-generation-message-sse`` have no blank lines
-  between frames), and at ``close()``. Unknown event names and fields pass through untouched.
+- An event is dispatched at a blank line, when a second ``id:`` arrives in a frame that already
+  has an ``id:`` and data (recorded DashScope streams such as ``single-generation-message-sse``
+  have no blank lines between frames; WHATWG's ``data:`` then ``id:`` order stays one event),
+  and at ``close()``. Unknown event names and fields pass through untouched.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class _Pending:
     retry: int | None = None
     status: int | None = None
     touched: bool = False
+    framed_id: bool = False
+    """An ``id:`` line was seen in this frame (not only inherited as the last event id)."""
 
     def to_event(self) -> SSEEvent:
         return SSEEvent(
@@ -63,15 +66,19 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume ``chunk`` and return the events it completed."""
-        self._buffer += chunk
         if not self._started:
+            self._buffer += chunk
             if len(self._buffer) < len(_BOM) and _BOM.startswith(bytes(self._buffer)):
                 return []
             if self._buffer.startswith(_BOM):
                 del self._buffer[: len(_BOM)]
             self._started = True
+            chunk, self._buffer = bytes(self._buffer), bytearray()
+        if b"\n" not in chunk and b"\r" not in chunk:
+            self._buffer += chunk  # no line ends yet: nothing to decode
+            return []
         events: list[SSEEvent] = []
-        for line in self._take_lines():
+        for line in self._take_lines(chunk):
             self._line(line, events)
         return events
 
@@ -84,28 +91,18 @@ class SSEDecoder:
         self._dispatch(events)
         return events
 
-    def _take_lines(self) -> list[str]:
-        lines: list[str] = []
-        buf = self._buffer
-        start = 0
-        i = 0
-        n = len(buf)
-        if self._last_cr and n and buf[0] == 0x0A:  # the LF of a CRLF split across chunks
-            start = i = 1
-        self._last_cr = False
-        while i < n:
-            byte = buf[i]
-            if byte == 0x0A or byte == 0x0D:
-                lines.append(self._decode(bytes(buf[start:i])))
-                if byte == 0x0D:
-                    if i + 1 < n and buf[i + 1] == 0x0A:
-                        i += 1
-                    elif i + 1 == n:
-                        self._last_cr = True
-                start = i + 1
-            i += 1
-        del buf[:start]
-        return lines
+    def _take_lines(self, chunk: bytes) -> list[str]:
+        data = bytes(self._buffer) + chunk if self._buffer else chunk
+        if self._last_cr and data[:1] == b"\n":  # the LF of a CRLF split across chunks
+            data = data[1:]
+        # bytes.splitlines cuts at LF, CR and CRLF only (never inside a UTF-8 sequence)
+        parts = data.splitlines(keepends=True)
+        rest = b""
+        if parts and not parts[-1].endswith((b"\n", b"\r")):
+            rest = parts.pop()
+        self._last_cr = bool(parts) and parts[-1].endswith(b"\r") and not rest
+        self._buffer = bytearray(rest)
+        return [self._decode(part.rstrip(b"\r\n")) for part in parts]
 
     @staticmethod
     def _decode(raw: bytes) -> str:
@@ -128,11 +125,12 @@ class SSEDecoder:
             value = value[1:]
         pending = self._pending
         if name == "id":
-            if pending.data:
+            if pending.data and pending.framed_id:
                 self._dispatch(events)
                 pending = self._pending
             if "\x00" not in value:
                 pending.id = value
+                pending.framed_id = True
         elif name == "data":
             pending.data.append(value)
         elif name == "event":
@@ -163,15 +161,20 @@ def encode_event(
     """Encode one event the way DashScope writes it (no space after colons)."""
     lines: list[str] = []
     if id is not None:
-        lines.append(f"id:{id}")
+        lines.append(_field("id", id))
     if event is not None:
-        lines.append(f"event:{event}")
+        lines.append(_field("event", event))
     if status is not None:
         lines.append(f":{_STATUS_PREFIX}{status}")
     if retry is not None:
         lines.append(f"retry:{retry}")
-    lines.extend(f"data:{part}" for part in data.split("\n"))
+    lines.extend(_field("data", part) for part in data.split("\n"))
     return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+def _field(name: str, value: str) -> str:
+    # a decoder drops one space after the colon: a value that starts with one needs another
+    return f"{name}: {value}" if value.startswith(" ") else f"{name}:{value}"
 
 
 def encode_comment(text: str) -> bytes:
