@@ -88,7 +88,10 @@ def test_whatwg_stock_ticker() -> None:
 
 
 def test_whatwg_comment_and_ids() -> None:
-    data = b": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n"
+    data = (
+        b": test stream\n\ndata: first event\nid: 1\n\n"
+        b"data:second event\nid\n\ndata:  third event\n\n"
+    )
     events = decode(data)
     assert [(e.data, e.id) for e in events] == [
         ("first event", "1"),
