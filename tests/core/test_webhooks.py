@@ -61,3 +61,44 @@ def test_bad_secret_and_body_types() -> None:
         validate_webhook(HEADERS, BODY, "whsec_***", now=TS)
     with pytest.raises(TypeError, match="body"):
         validate_webhook(HEADERS, {"test": 1}, SECRET, now=TS)  # type: ignore[arg-type]
+
+
+def test_emulator_deliveries_validate() -> None:
+    import http.server
+    import queue
+    import threading
+
+    from dashscope_core import DashScope
+    from dashscope_core.emulator import Emulator, serve
+    from dashscope_core.emulator.prediction_runs import state
+
+    received: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.put((dict(self.headers.items()), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        with serve(Emulator(seed=3)) as server, DashScope("sk-x", base_url=server.base_url) as ds:
+            url = f"http://127.0.0.1:{hook.server_port}/hook"
+            created = ds.predictions.create(
+                model="emulator/hello-world",
+                input={"text": "w"},
+                webhook=url,
+                webhook_events_filter=["completed"],
+            )
+            headers, body = received.get(timeout=10)
+            secret = state(server.emulator).webhook_secret
+            assert validate_webhook(headers, body, secret)
+            assert not validate_webhook(headers, body + b" ", secret)
+            assert created.id.encode() in body
+    finally:
+        hook.shutdown()
