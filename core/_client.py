@@ -223,7 +223,8 @@ class DashScope(_BaseClient):
         is sent when iteration starts; once an event was yielded nothing is replayed."""
         response, chunks, primed = self._retrying(spec)(self._open, spec, check)
         try:
-            yield from primed.first
+            for event in primed.first:
+                yield check(event)
             decoder = primed.decoder
             with mapped_transport_errors():
                 for chunk in chunks:
@@ -441,7 +442,7 @@ class AsyncDashScope(_BaseClient):
         stream, chunks, primed = opened
         try:
             for event in primed.first:
-                yield event
+                yield check(event)
             decoder = primed.decoder
             with mapped_transport_errors():
                 async for chunk in chunks:

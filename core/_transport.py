@@ -100,13 +100,17 @@ class Primed:
         self.first: list[SSEEvent] = []
 
     def feed(self, chunk: bytes) -> bool:
-        """Decode ``chunk``; True once there is something to yield (error frames raise)."""
-        self.first = [self.check(event) for event in self.decoder.feed(chunk)]
+        """Decode ``chunk``; True once there is an event to yield (a first error frame raises)."""
+        self.first = self.decoder.feed(chunk)
+        if self.first:
+            self.check(self.first[0])  # later events are checked as they are yielded
         return bool(self.first)
 
     def close(self) -> None:
         """The body ended before any event: whatever ``close()`` completes is the stream."""
-        self.first = [self.check(event) for event in self.decoder.close()]
+        self.first = self.decoder.close()
+        if self.first:
+            self.check(self.first[0])
 
 
 async def idle_bounded(chunks: AsyncIterator[bytes], seconds: float | None) -> AsyncIterator[bytes]:
