@@ -9,7 +9,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
 
 from dashscope_core import DashScope
-from llamaindex_dashscope_ext.llms import AsyncClients, client_options
+from llamaindex_dashscope_ext._clients import AsyncClients, client_options
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "DashScopeEmbedding"]
 
