@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dashscope_core import GenerationAccumulator, GenerationResponse, accumulate
 from dashscope_core._protocol.generation_stream import GenerationStream
@@ -187,3 +190,43 @@ def test_null_finish_reason_is_none_and_properties_on_empty_bodies() -> None:
     parsed = GenerationResponse.model_validate({"output": {"finish_reason": "null", "text": "x"}})
     assert parsed.finish_reason is None and parsed.text == "x"
     assert accumulate([]).text == ""
+
+
+@pytest.mark.parametrize("name", ["single-generation-message-sse", "single-generation-text-sse"])
+def test_chunks_do_not_depend_on_how_the_bytes_are_split(name: str) -> None:
+    raw = (RECORDED / f"{name}.response.body.txt").read_bytes()
+    expected = [c.model_dump() for c in run(recorded_events(name))]
+
+    def chunks_of(pieces: list[bytes]) -> list[dict[str, Any]]:
+        decoder, stage = SSEDecoder(), GenerationStream()
+        out = [c for p in pieces for e in decoder.feed(p) for c in stage.feed(e)]
+        out += [c for e in decoder.close() for c in stage.feed(e)] + stage.close()
+        return [c.model_dump() for c in out]
+
+    assert chunks_of([raw[i : i + 1] for i in range(len(raw))]) == expected
+    for cut in range(0, len(raw), 37):
+        assert chunks_of([raw[:cut], raw[cut:]]) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    text=st.text(min_size=0, max_size=40),
+    args=st.text(min_size=1, max_size=40),
+    cuts=st.lists(st.integers(min_value=0, max_value=40), max_size=6),
+)
+def test_any_split_of_text_and_arguments_accumulates_back(
+    text: str, args: str, cuts: list[int]
+) -> None:
+    def split(value: str) -> list[str]:
+        points = sorted({min(c, len(value)) for c in cuts} | {0, len(value)})
+        return [value[a:b] for a, b in itertools.pairwise(points)] or [""]
+
+    events = [frame(msg(piece)) for piece in split(text)]
+    pieces = split(args)
+    events.append(frame(msg("", tool_calls=[call(0, pieces[0], "call_x", "fn")])))
+    events += [frame(msg("", tool_calls=[call(0, piece)])) for piece in pieces[1:]]
+    events.append(frame(msg("", "tool_calls")))
+    result = accumulate(run(events))
+    assert result.text == text
+    (merged,) = result.tool_calls
+    assert (merged.id, merged.function.name, merged.function.arguments) == ("call_x", "fn", args)
