@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dashscope_core.emulator._server import DEFAULT_MAX_BODY_SIZE, Server
@@ -23,6 +23,8 @@ class ServerHandle:
     emulator: Emulator
     host: str
     port: int
+    server: Server | None = field(default=None, compare=False, repr=False)
+    """The running server (``open_connections`` for leak checks)."""
 
     @property
     def origin(self) -> str:
@@ -97,7 +99,7 @@ def serve(
     runner = _ThreadRunner(_server(emu, host, port, max_body_size, options))
     runner.start()
     try:
-        yield ServerHandle(emu, host, runner.server.port)
+        yield ServerHandle(emu, host, runner.server.port, runner.server)
     finally:
         runner.stop()
 
@@ -116,6 +118,6 @@ async def aserve(
     server = _server(emu, host, port, max_body_size, options)
     await server.start()
     try:
-        yield ServerHandle(emu, host, server.port)
+        yield ServerHandle(emu, host, server.port, server)
     finally:
         await server.close()

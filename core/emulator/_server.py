@@ -65,6 +65,11 @@ class Server:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections being served right now (for leak checks in tests)."""
+        return len(self._tasks)
+
     async def start(self) -> None:
         """Bind and start accepting; ``self.port`` then holds the bound port."""
         self._server = await asyncio.start_server(self._handle, self.host, self.port)

@@ -81,6 +81,7 @@ class Faults:
         self._rate = 0.0
         self._rate_kinds: tuple[str, ...] = RATE_DEFAULT_KINDS
         self._rate_routes: frozenset[str] | None = None
+        self._rate_retry_after: float = 1
         self._rng = random.Random(seed)
         self.injected: Counter[str] = Counter()
         """How many faults of each kind were injected."""
@@ -113,14 +114,18 @@ class Faults:
         *,
         seed: int | None = None,
         routes: Iterable[str] | None = None,
+        retry_after: float = 1,
     ) -> Faults:
         """Inject a fault into each call with probability ``rate`` (kind picked at random)."""
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate: expected a probability in [0, 1]")
+        if not retry_after > 0:
+            raise ValueError("retry_after: expected a positive number of seconds")
         picked = tuple(canonical_kind(k) for k in (kinds or RATE_DEFAULT_KINDS))
         with self._lock:
             self._rate, self._rate_kinds = rate, picked
             self._rate_routes = None if routes is None else frozenset(routes)
+            self._rate_retry_after = retry_after
             if seed is not None:
                 self._rng.seed(seed)
         return self
@@ -144,7 +149,8 @@ class Faults:
             return None
         if self._rng.random() >= self._rate:
             return None
-        return Fault(self._rng.choice(self._rate_kinds), route=route)
+        kind = self._rng.choice(self._rate_kinds)
+        return Fault(kind, route=route, retry_after=self._rate_retry_after)
 
     def clear(self) -> None:
         """Drop queued faults and switch the random rate off."""
