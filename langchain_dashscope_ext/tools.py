@@ -21,13 +21,14 @@ from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from dashscope_core import AsyncDashScope, DashScope
 from dashscope_core._protocol.openapi import ToolSpec
 from dashscope_core._protocol.tool_output import DEFAULT_MAX_CHARS, describe_failure
 from dashscope_core.errors import DashScopeError
 from dashscope_core.resources import _prediction_tools as runs
+from dashscope_core.resources.predictions import prefer_header
 
 __all__ = ["DashScopeImageSynthesisTool", "DashScopePredictionTool"]
 
@@ -124,6 +125,12 @@ class DashScopePredictionTool(_RunSettings, BaseTool):  # type: ignore[misc]  # 
     """The model's output is an iterator: its pieces are joined into one text."""
     wait: bool | int = 1
     """``Prefer: wait`` seconds before polling starts (``False``: poll only)."""
+
+    @field_validator("wait")
+    @classmethod
+    def _check_wait(cls, value: bool | int) -> bool | int:
+        prefer_header(value)
+        return value
 
     @classmethod
     def from_spec(cls, spec: ToolSpec, **fields: Any) -> DashScopePredictionTool:

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from dashscope_core._protocol.identifiers import ModelRef, parse_identifier
 from dashscope_core._protocol.openapi import ToolSpec, tool_spec, wire_input
+from dashscope_core._protocol.polling import check_poll_args
 from dashscope_core._protocol.tool_output import DEFAULT_MAX_CHARS, progress_event, summarize
+from dashscope_core.resources.predictions import prefer_header
 from dashscope_core.types.predictions import Model, Version
 from dashscope_core.types.tasks import Task
 
@@ -93,6 +95,14 @@ class RunOptions:
     interval: float = 0.5
     timeout: float | None = None
     max_chars: int = DEFAULT_MAX_CHARS
+
+    def __post_init__(self) -> None:
+        check_poll_args(self.interval, self.timeout, None)
+        prefer_header(self.wait)
+        if isinstance(self.max_chars, bool) or not isinstance(self.max_chars, int):
+            raise TypeError(f"max_output_chars: expected an int, got {self.max_chars!r}")
+        if self.max_chars < 1:
+            raise ValueError(f"max_output_chars: expected >= 1, got {self.max_chars}")
 
     def run_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``client.run``."""
