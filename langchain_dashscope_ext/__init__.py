@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from langchain_dashscope_ext.chat_models import ChatDashScope, ToolChoiceNotHonoredError
     from langchain_dashscope_ext.embeddings import DashScopeEmbeddings
     from langchain_dashscope_ext.llms import DashScopeLLM
+    from langchain_dashscope_ext.tools import DashScopeImageSynthesisTool, DashScopePredictionTool
 
 _LAZY: dict[str, str] = {
     "ChatDashScope": "langchain_dashscope_ext.chat_models",
@@ -26,6 +27,8 @@ _LAZY: dict[str, str] = {
     "ChatDashScopeApp": "langchain_dashscope_ext.apps",
     "DashScopeAppRetriever": "langchain_dashscope_ext.apps",
     "DashScopeAppTool": "langchain_dashscope_ext.apps",
+    "DashScopePredictionTool": "langchain_dashscope_ext.tools",
+    "DashScopeImageSynthesisTool": "langchain_dashscope_ext.tools",
 }
 
 __all__ = [
@@ -34,7 +37,9 @@ __all__ = [
     "DashScopeAppRetriever",
     "DashScopeAppTool",
     "DashScopeEmbeddings",
+    "DashScopeImageSynthesisTool",
     "DashScopeLLM",
+    "DashScopePredictionTool",
     "ToolChoiceNotHonoredError",
 ]
 

@@ -12,15 +12,25 @@ if TYPE_CHECKING:
     from llamaindex_dashscope_ext.apps import DashScopeAppLLM, DashScopeAppRetriever
     from llamaindex_dashscope_ext.embeddings import DashScopeEmbedding
     from llamaindex_dashscope_ext.llms import DashScopeLLM
+    from llamaindex_dashscope_ext.tools import DashScopePredictionToolSpec, PredictionToolError
 
 _LAZY: dict[str, str] = {
     "DashScopeLLM": "llamaindex_dashscope_ext.llms",
     "DashScopeEmbedding": "llamaindex_dashscope_ext.embeddings",
     "DashScopeAppLLM": "llamaindex_dashscope_ext.apps",
     "DashScopeAppRetriever": "llamaindex_dashscope_ext.apps",
+    "DashScopePredictionToolSpec": "llamaindex_dashscope_ext.tools",
+    "PredictionToolError": "llamaindex_dashscope_ext.tools",
 }
 
-__all__ = ["DashScopeAppLLM", "DashScopeAppRetriever", "DashScopeEmbedding", "DashScopeLLM"]
+__all__ = [
+    "DashScopeAppLLM",
+    "DashScopeAppRetriever",
+    "DashScopeEmbedding",
+    "DashScopeLLM",
+    "DashScopePredictionToolSpec",
+    "PredictionToolError",
+]
 
 
 def __getattr__(name: str) -> Any:
