@@ -163,3 +163,18 @@ def hub_make(hub_mode: str) -> Iterator[Any]:
     yield make
     for hub in made:
         hub.close()
+
+
+@pytest.fixture(scope="session")
+def hub_server() -> Iterator[ServerHandle]:
+    """A loopback emulator for the hub's real-HTTP tests (faults, timeouts, wire checks)."""
+    with serve(Emulator(seed=5)) as handle:
+        yield handle
+
+
+@pytest.fixture
+def hub_emu(hub_server: ServerHandle) -> Iterator[Emulator]:
+    """``hub_server``'s state, reset before and after the test."""
+    hub_server.emulator.reset()
+    yield hub_server.emulator
+    hub_server.emulator.reset()

@@ -1,0 +1,144 @@
+"""The hub on the wire: headers, the key only to the API host, no key in repr/errors/logs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
+from dashscope_core import AsyncDashScope, DashScope, __version__
+from dashscope_core._protocol.request import RequestSpec
+from dashscope_core.errors import AuthenticationError, DashScopeError
+
+HUB_API_KEY = "sk-hub-secret-0123456789"  # conftest's HubClient defaults
+HUB_BASE_URL = "https://dashscope.test/api/v1"
+
+GEN = "/services/aigc/text-generation/generation"
+OK = {"output": {"text": "hi"}, "request_id": "req-1"}
+
+
+def recorder(
+    reply: httpx.Response | None = None,
+) -> tuple[Any, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return reply if reply is not None else httpx.Response(200, json=OK)
+
+    return handler, seen
+
+
+def test_default_headers_on_the_wire(hub_make: Any) -> None:
+    handler, seen = recorder()
+    hub = hub_make(handler)
+    hub.run(hub.client._send(RequestSpec("POST", GEN, json={"model": "m", "x": "中"})))
+    (request,) = seen
+    assert str(request.url) == HUB_BASE_URL + GEN
+    assert request.headers["authorization"] == f"Bearer {HUB_API_KEY}"
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"] == f"dashscope-ext/{__version__}"
+    assert "x-dashscope-sse" not in request.headers
+    assert "x-dashscope-workspace" not in request.headers
+    assert request.content == '{"model":"m","x":"中"}'.encode()
+
+
+def test_workspace_user_agent_default_and_spec_headers(hub_make: Any) -> None:
+    handler, seen = recorder()
+    hub = hub_make(
+        handler, workspace="ws-42", user_agent="my-app/1.0", default_headers={"X-Trace": "t1"}
+    )
+    spec = RequestSpec(
+        "GET", "/tasks", params={"page_no": 2}, headers={"X-DashScope-Async": "enable"}
+    )
+    hub.run(hub.client._send(spec))
+    (request,) = seen
+    assert request.headers["x-dashscope-workspace"] == "ws-42"
+    assert request.headers["user-agent"] == "my-app/1.0"
+    assert request.headers["x-trace"] == "t1"
+    assert request.headers["x-dashscope-async"] == "enable"
+    assert request.url.params["page_no"] == "2"
+    assert "content-type" not in request.headers, "no body, no content type"
+
+
+def test_workspace_from_env(hub_make: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DASHSCOPE_WORKSPACE", "ws-env")
+    handler, seen = recorder()
+    hub = hub_make(handler)
+    hub.run(hub.client._send(RequestSpec("GET", "/tasks")))
+    assert seen[0].headers["x-dashscope-workspace"] == "ws-env"
+
+
+def test_key_only_sent_to_the_api_host(hub_make: Any) -> None:
+    handler, seen = recorder()
+    hub = hub_make(handler)
+    for url in (
+        "https://files.example.com/out.png",
+        "http://dashscope.test/api/v1/tasks",  # other scheme
+        "https://dashscope.test:8443/api/v1/tasks",  # other port
+        "https://dashscope.test.evil.com/api/v1/tasks",
+    ):
+        hub.run(hub.client._send(RequestSpec("GET", url)))
+    hub.run(hub.client._send(RequestSpec("GET", "https://dashscope.test/api/v1/predictions?p=2")))
+    assert [("authorization" in r.headers) for r in seen] == [False] * 4 + [True]
+
+
+def test_key_never_in_repr_str_errors_or_logs(
+    hub_make: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = {"code": "InvalidApiKey", "message": "Invalid API-key provided.", "request_id": "r"}
+    handler, _ = recorder(httpx.Response(401, json=body))
+    hub = hub_make(handler)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(AuthenticationError) as info:
+        hub.run(hub.client._send(RequestSpec("POST", GEN, json={})))
+    texts = [repr(hub.client), str(hub.client), repr(vars(hub.client)), str(info.value),
+             repr(info.value), repr(info.value.body), caplog.text]  # fmt: skip
+    for text in texts:
+        assert HUB_API_KEY not in text
+
+
+def test_injected_client_is_not_closed_by_us(hub_mode: str) -> None:
+    if hub_mode == "sync":
+        http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=OK)))
+        with DashScope(api_key="k", base_url=HUB_BASE_URL, http_client=http) as client:
+            assert client.request("GET", "/tasks") == OK
+        assert not http.is_closed
+        http.close()
+    else:
+        import asyncio
+
+        async def main() -> None:
+            transport = httpx.MockTransport(lambda r: httpx.Response(200, json=OK))
+            http = httpx.AsyncClient(transport=transport)
+            async with AsyncDashScope(api_key="k", base_url=HUB_BASE_URL, http_client=http) as c:
+                assert await c.request("GET", "/tasks") == OK
+            assert not http.is_closed
+            await http.aclose()
+
+        asyncio.run(main())
+
+
+def test_request_returns_none_for_empty_body(hub_make: Any) -> None:
+    handler, _ = recorder(httpx.Response(204))
+    hub = hub_make(handler)
+    assert hub.run(hub.client.request("delete", "/tasks/x")) is None
+
+
+def test_non_json_success_body_raises_validation_error(hub_make: Any) -> None:
+    handler, _ = recorder(httpx.Response(200, text="<html>proxy</html>"))
+    hub = hub_make(handler)
+    with pytest.raises(DashScopeError, match="expected a JSON body"):
+        hub.run(hub.client.request("GET", "/tasks"))
+
+
+def test_per_request_timeout_reaches_transport(hub_make: Any) -> None:
+    handler, seen = recorder()
+    hub = hub_make(handler, timeout=30)
+    hub.run(hub.client._send(RequestSpec("GET", "/tasks", timeout=2.5)))
+    hub.run(hub.client._send(RequestSpec("GET", "/tasks")))
+    first, second = (r.extensions["timeout"] for r in seen)
+    assert (first["read"], first["connect"]) == (2.5, 10.0)
+    assert (second["read"], second["connect"]) == (30, 10.0)
