@@ -56,7 +56,9 @@ def test() -> None:
     _run(BIN / "ruff", "check", ".")
     _run(BIN / "ruff", "format", "--check", ".")
     _run(BIN / "mypy", "-p", "dashscope_core", MYPYPATH=str(typecheck))
-    _run(BIN / "mypy", "langchain_dashscope_ext", "llamaindex_dashscope_ext")
+    _run(
+        BIN / "mypy", "langchain_dashscope_ext", "llamaindex_dashscope_ext", MYPYPATH=str(typecheck)
+    )
     _run(BIN / "pytest", *sys.argv[2:])
 
 

@@ -44,7 +44,9 @@ def run(target: Backend) -> None:
                 answer.message.model_dump(exclude_none=True) if answer.message else {},
                 {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)},
             ]
-            final = client.generation.call(model="qwen-plus", messages=follow_up, tools=[WEATHER_TOOL])
+            final = client.generation.call(
+                model="qwen-plus", messages=follow_up, tools=[WEATHER_TOOL]
+            )
             print(f"qwen-plus> {final.text}")
 
 
