@@ -51,20 +51,19 @@ def with_langchain(target: Backend, app_id: str, question: str, follow_up: str) 
     print(f"  {chat.invoke(follow_up, session_id=session_id).content}")
 
 
-def main() -> int:
+def run(target: Backend) -> None:
     """Run both walkthroughs against the emulator or DashScope."""
-    with backend() as target:
-        print(target.describe())
-        app_id = DEMO_APP_ID if target.emulated else os.environ.get("DASHSCOPE_APP_ID")
-        if not app_id:
-            print("set DASHSCOPE_APP_ID to the id of your Bailian app", file=sys.stderr)
-            return 2
-        question = os.environ.get("APP_QUESTION", "How long is the warranty of the Aurora lamp?")
-        follow_up = os.environ.get("APP_FOLLOW_UP", "What did I ask first?")
-        with_core(target, app_id, question, follow_up)
-        with_langchain(target, app_id, "How do I pair the lamp?", follow_up)
-    return 0
+    app_id = DEMO_APP_ID if target.emulated else os.environ.get("DASHSCOPE_APP_ID")
+    if not app_id:
+        print("skipped: set DASHSCOPE_APP_ID to the id of your Bailian app", file=sys.stderr)
+        return
+    question = os.environ.get("APP_QUESTION", "How long is the warranty of the Aurora lamp?")
+    follow_up = os.environ.get("APP_FOLLOW_UP", "What did I ask first?")
+    with_core(target, app_id, question, follow_up)
+    with_langchain(target, app_id, "How do I pair the lamp?", follow_up)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with backend() as target:
+        print(target.describe())
+        run(target)

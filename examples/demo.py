@@ -11,10 +11,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _backend import backend  # noqa: E402
+from _backend import backend
 
 PARTS = [
     ("Core client: streaming chat and a tool call", "core_chat"),
+    ("LangChain: prompt | ChatDashScope | parser, streamed", "langchain_chat"),
+    ("LangGraph: a tool loop over ChatDashScope, streamed", "langgraph_agent"),
+    ("Bailian app: a RAG answer with citations, then a follow-up in the session", "app_rag"),
 ]
 
 

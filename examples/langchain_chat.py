@@ -9,26 +9,27 @@ from __future__ import annotations
 
 import sys
 
-from _backend import backend
+from _backend import Backend, backend
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from langchain_dashscope_ext import ChatDashScope
 
 
-def main(question: str) -> None:
+def run(where: Backend, question: str = "Why is the sky blue?") -> None:
     """Stream the chain's answer token by token."""
-    with backend() as where:
-        print(where.describe())
-        model = ChatDashScope(model="qwen-plus", api_key=where.api_key, base_url=where.base_url)
-        prompt = ChatPromptTemplate.from_messages(
-            [("system", "You are a concise assistant."), ("human", "{question}")]
-        )
-        chain = prompt | model | StrOutputParser()
-        for token in chain.stream({"question": question}):
-            print(token, end="", flush=True)
-        print()
+    model = ChatDashScope(model="qwen-plus", api_key=where.api_key, base_url=where.base_url)
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "You are a concise assistant."), ("human", "{question}")]
+    )
+    chain = prompt | model | StrOutputParser()
+    print(f"question> {question}\nanswer> ", end="")
+    for token in chain.stream({"question": question}):
+        print(token, end="", flush=True)
+    print()
 
 
 if __name__ == "__main__":
-    main(" ".join(sys.argv[1:]) or "Why is the sky blue?")
+    with backend() as target:
+        print(target.describe())
+        run(target, " ".join(sys.argv[1:]) or "Why is the sky blue?")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import warnings
 
-from _backend import backend
+from _backend import Backend, backend
 from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
@@ -29,6 +29,9 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
+QUESTION = "What is the weather in 'Hangzhou'? Also add 2 and 3."
+
+
 def build_agent(api_key: str, base_url: str | None) -> object:
     """A ReAct agent (LangGraph's prebuilt graph) over ChatDashScope."""
     from langgraph.prebuilt import create_react_agent
@@ -41,22 +44,23 @@ def build_agent(api_key: str, base_url: str | None) -> object:
         return create_react_agent(model, [get_weather, add])
 
 
-def main(question: str) -> None:
+def run(where: Backend, question: str = QUESTION) -> None:
     """Run the tool loop and print tokens, tool calls and tool results as they arrive."""
-    with backend() as where:
-        print(where.describe())
-        agent = build_agent(where.api_key, where.base_url)
-        inputs = {"messages": [HumanMessage(question)]}
-        for message, _meta in agent.stream(inputs, stream_mode="messages"):  # type: ignore[attr-defined]
-            if isinstance(message, AIMessageChunk):
-                print(message.text, end="", flush=True)
-                for call in message.tool_call_chunks:
-                    if call.get("name"):
-                        print(f"\n[tool call] {call['name']}", end="", flush=True)
-            elif isinstance(message, ToolMessage):
-                print(f"\n[tool result] {message.name}: {message.text}")
-        print()
+    print(f"question> {question}")
+    agent = build_agent(where.api_key, where.base_url)
+    inputs = {"messages": [HumanMessage(question)]}
+    for message, _meta in agent.stream(inputs, stream_mode="messages"):  # type: ignore[attr-defined]
+        if isinstance(message, AIMessageChunk):
+            print(message.text, end="", flush=True)
+            for call in message.tool_call_chunks:
+                if call.get("name"):
+                    print(f"\n[tool call] {call['name']}", end="", flush=True)
+        elif isinstance(message, ToolMessage):
+            print(f"\n[tool result] {message.name}: {message.text}")
+    print()
 
 
 if __name__ == "__main__":
-    main(" ".join(sys.argv[1:]) or "What is the weather in 'Hangzhou'? Also add 2 and 3.")
+    with backend() as target:
+        print(target.describe())
+        run(target, " ".join(sys.argv[1:]) or QUESTION)

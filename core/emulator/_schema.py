@@ -23,7 +23,7 @@ __all__ = ["Hints", "build_tool_call", "instance", "select_tools", "tool_words"]
 
 _QUOTED = re.compile(r"\"([^\"]+)\"|(?:(?<=\s)|^)'([^']+)'|“([^”]+)”|「([^」]+)」")
 _CAPITALISED = re.compile(r"\b[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*")
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?!\w|\.\d)")
 _EXAMPLE = re.compile(
     r"(?:例如|比如|e\.g\.|for example|such as)[\s,:：]*([^\s,，。.;；)）]+)", re.I
 )
