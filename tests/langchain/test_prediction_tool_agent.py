@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,3 +111,15 @@ def test_langgraph_agent_sees_a_failed_run_as_a_tool_error(
     errors = [m for m in result["messages"] if isinstance(m, ToolMessage)]
     assert errors[0].status == "error" and "disk full" in errors[0].content
     assert isinstance(result["messages"][-1], AIMessage)
+
+
+def test_prediction_agent_example_runs_offline_with_a_progress_bar() -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASHSCOPE_")}
+    done = subprocess.run([sys.executable, "prediction_agent.py"], cwd=examples, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "(embedded emulator)" in done.stdout
+    bars = [line.strip() for line in done.stdout.split("\r") if line.strip().startswith("[")]
+    assert any(bar.endswith("processing") for bar in bars)
+    assert "100% 5/5 succeeded" in done.stdout and "[tool result] 5" in done.stdout
