@@ -201,7 +201,7 @@ class _Connection:
             return {"type": "http.request", "body": body, "more_body": False}
 
         try:
-            await self.server.app(self._scope(request), receive, self._send)
+            await self._app_or_hangup(request, receive)
         except AbortConnection:
             self.writer.transport.abort()
             return False
@@ -214,6 +214,30 @@ class _Connection:
         if self.conn.our_state is h11.SEND_BODY:
             await self._write(h11.EndOfMessage())
         return self.conn.our_state is h11.DONE
+
+    async def _app_or_hangup(self, request: h11.Request, receive: Any) -> None:
+        """Run the app; a client that hangs up meanwhile cancels it (like a real server), so
+        a slow or stalled reply does not keep a dead connection counted as open."""
+        app = asyncio.ensure_future(self.server.app(self._scope(request), receive, self._send))
+        watch = asyncio.ensure_future(self._until_hangup())
+        try:
+            await asyncio.wait({app, watch}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watch.cancel()
+            if not app.done():
+                app.cancel()
+        if not app.done():  # the client hung up first: let the app unwind, then drop
+            await asyncio.wait({app})
+            raise AbortConnection("client went away")
+        app.result()  # the app's own outcome: None, AbortConnection or its exception
+
+    async def _until_hangup(self) -> None:
+        """Return at EOF from the client; bytes of a pipelined next request are kept for h11."""
+        while True:
+            data = await self.reader.read(_READ_SIZE)
+            if not data:
+                return
+            self.conn.receive_data(data)
 
     async def _send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
