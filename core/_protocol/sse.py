@@ -16,15 +16,15 @@ Rules of this module:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 _BOM = b"\xef\xbb\xbf"
 _STATUS_PREFIX = "HTTP_STATUS/"
+_STATUS_LEN = len(_STATUS_PREFIX)
 
 
-@dataclass(frozen=True)
-class SSEEvent:
-    """One dispatched server-sent event."""
+class SSEEvent(NamedTuple):
+    """One dispatched server-sent event (immutable)."""
 
     event: str = "message"
     data: str = ""
@@ -34,120 +34,116 @@ class SSEEvent:
     """HTTP status DashScope announces inside the stream (``:HTTP_STATUS/429``)."""
 
 
-@dataclass
-class _Pending:
-    event: str | None = None
-    data: list[str] = field(default_factory=list)
-    id: str | None = None
-    retry: int | None = None
-    status: int | None = None
-    touched: bool = False
-    framed_id: bool = False
-    """An ``id:`` line was seen in this frame (not only inherited as the last event id)."""
-
-    def to_event(self) -> SSEEvent:
-        return SSEEvent(
-            event=self.event or "message",
-            data="\n".join(self.data),
-            id=self.id,
-            retry=self.retry,
-            status=self.status,
-        )
-
-
 class SSEDecoder:
     """Incremental SSE decoder: push bytes in, take complete events out."""
 
+    __slots__ = ("_buffer", "_data", "_event", "_framed_id", "_id", "_last_cr", "_retry",
+                 "_started", "_status", "_touched")  # fmt: skip
+
     def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._pending = _Pending()
+        self._buffer = b""
         self._started = False
         self._last_cr = False
+        self._id: str | None = None  # the last event id persists across events (WHATWG)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._event: str | None = None
+        self._data: list[str] = []
+        self._retry: int | None = None
+        self._status: int | None = None
+        self._touched = False
+        self._framed_id = False  # an id: line in this frame, not only the inherited one
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume ``chunk`` and return the events it completed."""
+        data = self._buffer + chunk if self._buffer else bytes(chunk)
         if not self._started:
-            self._buffer += chunk
-            if len(self._buffer) < len(_BOM) and _BOM.startswith(bytes(self._buffer)):
+            if len(data) < len(_BOM) and _BOM.startswith(data):
+                self._buffer = data
                 return []
-            if self._buffer.startswith(_BOM):
-                del self._buffer[: len(_BOM)]
+            if data.startswith(_BOM):
+                data = data[len(_BOM) :]
             self._started = True
-            chunk, self._buffer = bytes(self._buffer), bytearray()
-        if b"\n" not in chunk and b"\r" not in chunk:
-            self._buffer += chunk  # no line ends yet: nothing to decode
+        if self._last_cr and data[:1] == b"\n":  # the LF of a CRLF split across chunks
+            data = data[1:]
+        self._last_cr = False
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        if cut < 0:
+            self._buffer = data
             return []
+        self._buffer = data[cut + 1 :]
+        self._last_cr = data[cut] == 0x0D and not self._buffer
+        # Line ends are ASCII, so the text up to the last one is whole UTF-8: decode it once.
+        text = data[: cut + 1].decode("utf-8", errors="replace")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        lines.pop()  # what follows the last line end (kept in the buffer)
         events: list[SSEEvent] = []
-        for line in self._take_lines(chunk):
-            self._line(line, events)
+        self._lines(lines, events)
         return events
 
     def close(self) -> list[SSEEvent]:
         """End of input: treat any unterminated line and pending event as complete."""
         events: list[SSEEvent] = []
         if self._buffer:
-            self._line(self._decode(bytes(self._buffer)), events)
-            self._buffer.clear()
+            self._lines([self._buffer.decode("utf-8", errors="replace")], events)
+            self._buffer = b""
         self._dispatch(events)
         return events
 
-    def _take_lines(self, chunk: bytes) -> list[str]:
-        data = bytes(self._buffer) + chunk if self._buffer else chunk
-        if self._last_cr and data[:1] == b"\n":  # the LF of a CRLF split across chunks
-            data = data[1:]
-        # bytes.splitlines cuts at LF, CR and CRLF only (never inside a UTF-8 sequence)
-        parts = data.splitlines(keepends=True)
-        rest = b""
-        if parts and not parts[-1].endswith((b"\n", b"\r")):
-            rest = parts.pop()
-        self._last_cr = bool(parts) and parts[-1].endswith(b"\r") and not rest
-        self._buffer = bytearray(rest)
-        return [self._decode(part.rstrip(b"\r\n")) for part in parts]
-
-    @staticmethod
-    def _decode(raw: bytes) -> str:
-        return raw.decode("utf-8", errors="replace")
-
-    def _line(self, line: str, events: list[SSEEvent]) -> None:
-        if not line:
-            self._dispatch(events)
-            return
-        if line.startswith(":"):
-            comment = line[1:].strip()
-            if comment.startswith(_STATUS_PREFIX):
-                digits = comment[len(_STATUS_PREFIX) :]
-                if digits.isdigit():
-                    self._pending.status = int(digits)
-                    self._pending.touched = True
-            return
-        name, sep, value = line.partition(":")
-        if sep and value.startswith(" "):
-            value = value[1:]
-        pending = self._pending
-        if name == "id":
-            if pending.data and pending.framed_id:
-                self._dispatch(events)
-                pending = self._pending
-            if "\x00" not in value:
-                pending.id = value
-                pending.framed_id = True
-        elif name == "data":
-            pending.data.append(value)
-        elif name == "event":
-            pending.event = value
-        elif name == "retry":
-            if value.isdigit():
-                pending.retry = int(value)
-        else:
-            return
-        pending.touched = True
+    def _lines(self, lines: list[str], events: list[SSEEvent]) -> None:
+        # The hot loop of every stream: frame state lives in locals while it runs.
+        event, data, id_, retry = self._event, self._data, self._id, self._retry
+        status, touched, framed_id = self._status, self._touched, self._framed_id
+        for line in lines:
+            if line[:5] == "data:":  # the common case first
+                data.append(line[6:] if line[5:6] == " " else line[5:])
+                touched = True
+                continue
+            if not line or (line[:3] == "id:" and framed_id and data):
+                if data or (touched and event is not None):
+                    events.append(SSEEvent(event or "message", "\n".join(data), id_, retry, status))
+                if touched:
+                    event, data, retry, status, touched, framed_id = (
+                        None,
+                        [],
+                        None,
+                        None,
+                        False,
+                        False,
+                    )
+                if not line:
+                    continue
+            if line[:13] == ":HTTP_STATUS/" and line[13:].isdigit():  # DashScope's layout
+                status, touched = int(line[13:]), True
+                continue
+            if line[0] == ":":
+                comment = line[1:].strip()
+                if comment.startswith(_STATUS_PREFIX) and comment[_STATUS_LEN:].isdigit():
+                    status, touched = int(comment[_STATUS_LEN:]), True
+                continue
+            name, sep, value = line.partition(":")
+            if sep and value[:1] == " ":
+                value = value[1:]
+            if name == "id":
+                if "\x00" not in value:
+                    id_, framed_id = value, True
+            elif name == "event":
+                event = value
+            elif name == "retry" and value.isdigit():
+                retry = int(value)
+            elif name == "data":  # "data" without a colon: an empty data line
+                data.append(value)
+            else:
+                continue
+            touched = True
+        self._event, self._data, self._id, self._retry = event, data, id_, retry
+        self._status, self._touched, self._framed_id = status, touched, framed_id
 
     def _dispatch(self, events: list[SSEEvent]) -> None:
-        pending = self._pending
-        if pending.data or (pending.touched and pending.event is not None):
-            events.append(pending.to_event())
-        # the last event id persists across events (WHATWG), everything else resets
-        self._pending = _Pending(id=pending.id)
+        self._lines([""], events)
 
 
 def encode_event(

@@ -1,0 +1,1 @@
+"""Benchmarks of the core client against raw httpx and raw aiohttp (``python -m bench``)."""

@@ -1,0 +1,123 @@
+"""A minimal, fast DashScope-shaped HTTP/1.1 server for the benchmarks (asyncio.Protocol).
+
+It answers every POST with one fixed generation body, or, when the request asks for SSE
+(``X-DashScope-SSE: enable`` / ``Accept: text/event-stream``), with a fixed stream of
+``--chunks`` DashScope frames (the recorded ``id:/event:/:HTTP_STATUS/data:`` layout). It runs
+in its own process so its CPU never counts against the client being measured.
+
+    python -m bench.server --chunks 50        # prints "PORT <n>" once listening
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+REQUEST_ID = "bench-0000-0000-0000-000000000000"
+USAGE = {"input_tokens": 16, "output_tokens": 14, "total_tokens": 30}
+GENERATION_BODY = json.dumps(
+    {
+        "output": {
+            "choices": [
+                {
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "Hello! How can I help you?"},
+                }
+            ]
+        },
+        "usage": USAGE,
+        "request_id": REQUEST_ID,
+    },
+    separators=(",", ":"),
+).encode()
+
+
+def sse_body(chunks: int) -> bytes:
+    """``chunks`` incremental message frames; the last one has ``finish_reason: stop``."""
+    frames = []
+    for i in range(1, chunks + 1):
+        last = i == chunks
+        payload = {
+            "output": {
+                "choices": [
+                    {
+                        "message": {"content": "" if last else f"tok{i} ", "role": "assistant"},
+                        "finish_reason": "stop" if last else "null",
+                    }
+                ]
+            },
+            "usage": USAGE,
+            "request_id": REQUEST_ID,
+        }
+        data = json.dumps(payload, separators=(",", ":"))
+        frames.append(f"id:{i}\nevent:result\n:HTTP_STATUS/200\ndata:{data}\n\n")
+    return "".join(frames).encode()
+
+
+def _response(content_type: bytes, body: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type + b"\r\n"
+        b"x-request-id: " + REQUEST_ID.encode() + b"\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, json_reply: bytes, sse_reply: bytes) -> None:
+        self._buf = b""
+        self._json_reply = json_reply
+        self._sse_reply = sse_reply
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._buf += data
+        while True:
+            end = self._buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self._buf[:end].lower()
+            length = 0
+            marker = head.find(b"content-length:")
+            if marker >= 0:
+                length = int(head[marker + 15 :].split(b"\r\n", 1)[0])
+            total = end + 4 + length
+            if len(self._buf) < total:
+                return
+            self._buf = self._buf[total:]
+            sse = b"x-dashscope-sse: enable" in head or b"text/event-stream" in head
+            assert self._transport is not None
+            self._transport.write(self._sse_reply if sse else self._json_reply)
+
+
+async def _main(port: int, chunks: int) -> None:
+    json_reply = _response(b"application/json", GENERATION_BODY)
+    sse_reply = _response(b"text/event-stream;charset=UTF-8", sse_body(chunks))
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: _Protocol(json_reply, sse_reply), "127.0.0.1", port, backlog=1024
+    )
+    print("PORT", server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    """Serve until killed."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--chunks", type=int, default=50)
+    args = parser.parse_args()
+    try:
+        asyncio.run(_main(args.port, args.chunks))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
