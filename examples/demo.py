@@ -18,6 +18,9 @@ PARTS = [
     ("LangChain: prompt | ChatDashScope | parser, streamed", "langchain_chat"),
     ("LangGraph: a tool loop over ChatDashScope, streamed", "langgraph_agent"),
     ("Bailian app: a RAG answer with citations, then a follow-up in the session", "app_rag"),
+    ("LlamaIndex: a query engine over DashScopeEmbedding + DashScopeLLM", "llamaindex_rag"),
+    ("LlamaIndex: a FunctionAgent with tools", "llamaindex_agent"),
+    ("Prediction tool: an agent runs a slow model with a progress bar", "prediction_agent"),
 ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from _backend import backend
+from _backend import Backend, backend
 from llama_index.core.agent.workflow import AgentStream, FunctionAgent, ToolCall, ToolCallResult
 
 from llamaindex_dashscope_ext import DashScopeLLM
@@ -27,7 +27,7 @@ def add(a: float, b: float) -> float:
     return a + b
 
 
-async def run(llm: DashScopeLLM, agent: FunctionAgent, question: str) -> None:
+async def _run_agent(llm: DashScopeLLM, agent: FunctionAgent, question: str) -> None:
     """Run the agent once, printing tool calls, their results and the streamed answer."""
     handler = agent.run(user_msg=question)
     async for event in handler.stream_events():
@@ -42,19 +42,22 @@ async def run(llm: DashScopeLLM, agent: FunctionAgent, question: str) -> None:
     await llm.aclose()
 
 
-def main(question: str) -> None:
+QUESTION = "Multiply 6 by 7, and add 2 and 3."
+
+
+def run(where: Backend, question: str = QUESTION) -> None:
     """Build the agent and answer ``question``."""
-    with backend() as where:
-        print(where.describe())
-        llm = DashScopeLLM(model="qwen-plus", api_key=where.api_key, base_url=where.base_url)
-        agent = FunctionAgent(
-            tools=[multiply, add],
-            llm=llm,
-            system_prompt="You are a calculator. Use the tools for every arithmetic step.",
-        )
-        print(f"> {question}")
-        asyncio.run(run(llm, agent, question))
+    llm = DashScopeLLM(model="qwen-plus", api_key=where.api_key, base_url=where.base_url)
+    agent = FunctionAgent(
+        tools=[multiply, add],
+        llm=llm,
+        system_prompt="You are a calculator. Use the tools for every arithmetic step.",
+    )
+    print(f"> {question}")
+    asyncio.run(_run_agent(llm, agent, question))
 
 
 if __name__ == "__main__":
-    main(" ".join(sys.argv[1:]) or "Multiply 6 by 7, and add 2 and 3.")
+    with backend() as target:
+        print(target.describe())
+        run(target, " ".join(sys.argv[1:]) or QUESTION)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from _backend import backend
+from _backend import Backend, backend
 from llama_index.core import Document, VectorStoreIndex
 
 from llamaindex_dashscope_ext import DashScopeEmbedding, DashScopeLLM
@@ -22,23 +22,27 @@ DOCUMENTS = [
 ]
 
 
-def main(question: str) -> None:
+QUESTION = "Which river is the longest in Asia?"
+
+
+def run(where: Backend, question: str = QUESTION) -> None:
     """Index the documents, retrieve for ``question`` and stream the answer."""
-    with backend() as where:
-        print(where.describe())
-        embed_model = DashScopeEmbedding(api_key=where.api_key, base_url=where.base_url)
-        llm = DashScopeLLM(model="qwen-plus", api_key=where.api_key, base_url=where.base_url)
-        index = VectorStoreIndex.from_documents(
-            [Document(text=t) for t in DOCUMENTS], embed_model=embed_model
-        )
-        engine = index.as_query_engine(llm=llm, streaming=True, similarity_top_k=2)
-        response = engine.query(question)
-        for token in response.response_gen:  # type: ignore[union-attr]
-            print(token, end="", flush=True)
-        print()
-        for node in response.source_nodes:
-            print(f"  source ({node.score:.2f}): {node.node.get_content()[:70]}")
+    print(f"question> {question}\nanswer> ", end="")
+    embed_model = DashScopeEmbedding(api_key=where.api_key, base_url=where.base_url)
+    llm = DashScopeLLM(model="qwen-plus", api_key=where.api_key, base_url=where.base_url)
+    index = VectorStoreIndex.from_documents(
+        [Document(text=t) for t in DOCUMENTS], embed_model=embed_model
+    )
+    engine = index.as_query_engine(llm=llm, streaming=True, similarity_top_k=2)
+    response = engine.query(question)
+    for token in response.response_gen:  # type: ignore[union-attr]
+        print(token, end="", flush=True)
+    print()
+    for node in response.source_nodes:
+        print(f"  source ({node.score:.2f}): {node.node.get_content()[:70]}")
 
 
 if __name__ == "__main__":
-    main(" ".join(sys.argv[1:]) or "Which river is the longest in Asia?")
+    with backend() as target:
+        print(target.describe())
+        run(target, " ".join(sys.argv[1:]) or QUESTION)
