@@ -60,6 +60,7 @@ class Row:
     cpu_call: list[float] = field(default_factory=list)
     cpu_chunk: list[float] = field(default_factory=list)
     calls_per_s: list[float] = field(default_factory=list)
+    async_cpu_call: list[float] = field(default_factory=list)
 
     @staticmethod
     def med(values: list[float]) -> float | None:
@@ -112,7 +113,8 @@ def measure_sync(contenders: list[Contender], rows: dict[str, Row], s: Settings)
                 rows[c.name].cpu_chunk.append(per_stream / s.chunks)
 
 
-async def _throughput(c: Contender, total: int) -> float:
+async def _throughput(c: Contender, total: int) -> tuple[float, float]:
+    """(calls/s, client CPU s per call) with ``CONCURRENCY`` calls in flight."""
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one() -> None:
@@ -120,25 +122,28 @@ async def _throughput(c: Contender, total: int) -> float:
             await c.acall()  # type: ignore[attr-defined]
 
     await asyncio.gather(*(one() for _ in range(CONCURRENCY * 4)))  # warm-up: open the pool
-    start = time.perf_counter()
+    gc.collect()
+    start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one() for _ in range(total)))
-    return total / (time.perf_counter() - start)
+    return total / (time.perf_counter() - start), (time.process_time() - cpu) / total
 
 
 def measure_async(contenders: list[Contender], rows: dict[str, Row], s: Settings) -> None:
     """Calls/s with 64 in flight; each block runs every contender once on a fresh loop."""
-    for _ in range(max(3, s.blocks - 2)):
+    for _ in range(s.blocks):
         for c in contenders:
             if not hasattr(c, "acall"):
                 continue
 
-            async def block(c: Contender = c) -> float:
+            async def block(c: Contender = c) -> tuple[float, float]:
                 try:
-                    return await _throughput(c, s.async_calls)
+                    return await _throughput(c, s.async_calls // c.async_divisor)
                 finally:
                     await c.aclose()
 
-            rows[c.name].calls_per_s.append(asyncio.run(block()))
+            rate, cpu = asyncio.run(block())
+            rows[c.name].calls_per_s.append(rate)
+            rows[c.name].async_cpu_call.append(cpu)
 
 
 def import_times(n: int) -> tuple[float, float]:
@@ -163,11 +168,13 @@ def _fmt(value: float | None, scale: float, digits: int) -> str:
 
 def report(rows: dict[str, Row], imports: tuple[float, float]) -> list[tuple[str, bool]]:
     """Print the table and the target checks; return (check, passed) pairs."""
-    print(f"\n{'contender':<18}{'CPU/call µs':>13}{'CPU/chunk µs':>14}{'calls/s @64':>13}")
+    print(f"\n{'contender':<18}{'CPU/call µs':>13}{'CPU/chunk µs':>14}{'calls/s @64':>13}"
+          f"{'async CPU/call µs':>19}")  # fmt: skip
     for row in rows.values():
         print(
             f"{row.name:<18}{_fmt(Row.med(row.cpu_call), 1e6, 1):>13}"
             f"{_fmt(Row.med(row.cpu_chunk), 1e6, 2):>14}{_fmt(Row.med(row.calls_per_s), 1, 0):>13}"
+            f"{_fmt(Row.med(row.async_cpu_call), 1e6, 1):>19}"
         )
     core, httpx_row, aio = (
         rows.get("dashscope_core"),
@@ -194,6 +201,10 @@ def report(rows: dict[str, Row], imports: tuple[float, float]) -> list[tuple[str
     if core and aio:
         ratio("async calls/s at 64 in flight / raw aiohttp", Row.med(core.calls_per_s),
               Row.med(aio.calls_per_s), 0.7, False)  # fmt: skip
+        # the same on CPU (raw / ours): steadier than calls/s on a busy machine
+        mine, base = Row.med(core.async_cpu_call), Row.med(aio.async_cpu_call)
+        if mine and base:
+            print(f"  {'(async CPU per call: raw aiohttp / ours)':<44}{base / mine:6.2f}x")
     wall, inner = imports
     ok = wall < 120
     checks.append(("import", ok))

@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,6 +35,7 @@ from dashscope_core._transport import (
     set_read_timeout,
 )
 from dashscope_core._version import __version__
+from dashscope_core.errors import DashScopeError
 
 if TYPE_CHECKING:
     from dashscope_core._protocol.prediction_stream import ServerSentEvent
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from dashscope_core.types.predictions import Prediction
 
 logger = logging.getLogger("dashscope_core")
+_T = TypeVar("_T")
 EventCheck = Callable[[SSEEvent], SSEEvent]
 """Judges each stream event (default ``check_event``: error frames raise)."""
 
@@ -140,6 +142,14 @@ class _BaseClient:
             "timeout": timeout,
         }
 
+    def _first_retry_delay(self, spec: RequestSpec, exc: DashScopeError) -> float:
+        """The wait before the second attempt; re-raises ``exc`` when it is not retried."""
+        delay = self._policy.first_retry_delay(exc, replay_safe=spec.replay_safe)
+        if delay is None:
+            raise exc
+        logger.debug("retrying after attempt 1: %r", exc)
+        return delay
+
     def _log_retry(self, state: RetryCallState) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             exc = state.outcome.exception() if state.outcome else None
@@ -181,16 +191,26 @@ class DashScope(_BaseClient):
             sleep = time.sleep
         self._sleep: Callable[[float], None] = sleep
 
-    def _retrying(self, spec: RequestSpec) -> Retrying:
+    def _retrying(self, spec: RequestSpec, attempts_done: int = 0) -> Retrying:
         return Retrying(
             **self._policy.tenacity_kwargs(
-                sleep=self._sleep, replay_safe=spec.replay_safe, before_sleep=self._log_retry
+                sleep=self._sleep, replay_safe=spec.replay_safe, before_sleep=self._log_retry,
+                attempts_done=attempts_done,
             )
-        )
+        )  # fmt: skip
+
+    def _with_retries(self, spec: RequestSpec, attempt: Callable[..., _T], *args: Any) -> _T:
+        """``attempt(*args)``, retried per the policy; the first try runs outside tenacity."""
+        try:
+            return attempt(*args)
+        except DashScopeError as exc:
+            delay = self._first_retry_delay(spec, exc)
+        self._sleep(delay)
+        return self._retrying(spec, attempts_done=1)(attempt, *args)
 
     def _send(self, spec: RequestSpec) -> RawResponse:
         """Send with retries; return the 2xx response or raise its typed error."""
-        return self._retrying(spec)(self._send_once, spec)
+        return self._with_retries(spec, self._send_once, spec)
 
     def _send_once(self, spec: RequestSpec) -> RawResponse:
         with mapped_transport_errors():
@@ -221,7 +241,7 @@ class DashScope(_BaseClient):
     def _stream(self, spec: RequestSpec, check: EventCheck = check_event) -> Iterator[SSEEvent]:
         """Open (with retries) and yield decoded events; error frames raise. Lazy: the request
         is sent when iteration starts; once an event was yielded nothing is replayed."""
-        response, chunks, primed = self._retrying(spec)(self._open, spec, check)
+        response, chunks, primed = self._with_retries(spec, self._open, spec, check)
         try:
             for event in primed.first:
                 yield check(event)
@@ -392,16 +412,28 @@ class AsyncDashScope(_BaseClient):
             sleep = asyncio.sleep
         self._sleep: Callable[[float], Awaitable[None]] = sleep
 
-    def _retrying(self, spec: RequestSpec) -> AsyncRetrying:
+    def _retrying(self, spec: RequestSpec, attempts_done: int = 0) -> AsyncRetrying:
         return AsyncRetrying(
             **self._policy.tenacity_kwargs(
-                sleep=self._sleep, replay_safe=spec.replay_safe, before_sleep=self._log_retry
+                sleep=self._sleep, replay_safe=spec.replay_safe, before_sleep=self._log_retry,
+                attempts_done=attempts_done,
             )
-        )
+        )  # fmt: skip
+
+    async def _with_retries(
+        self, spec: RequestSpec, attempt: Callable[..., Awaitable[_T]], *args: Any
+    ) -> _T:
+        """``await attempt(*args)``, retried per the policy; the first try skips tenacity."""
+        try:
+            return await attempt(*args)
+        except DashScopeError as exc:
+            delay = self._first_retry_delay(spec, exc)
+        await self._sleep(delay)
+        return await self._retrying(spec, attempts_done=1)(attempt, *args)
 
     async def _send(self, spec: RequestSpec) -> RawResponse:
         """Send with retries; return the 2xx response or raise its typed error."""
-        return await self._retrying(spec)(self._send_once, spec)
+        return await self._with_retries(spec, self._send_once, spec)
 
     async def _send_once(self, spec: RequestSpec) -> RawResponse:
         with mapped_transport_errors():
@@ -438,7 +470,7 @@ class AsyncDashScope(_BaseClient):
         """Open (with retries) and yield decoded events; error frames raise. Nothing is
         replayed once an event was yielded; cancelling closes the connection."""
         opened: tuple[OpenStream, AsyncIterator[bytes], Primed]
-        opened = await self._retrying(spec)(self._open, spec, check)
+        opened = await self._with_retries(spec, self._open, spec, check)
         stream, chunks, primed = opened
         try:
             for event in primed.first:

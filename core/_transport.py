@@ -185,6 +185,9 @@ class HttpxSender:
         """Close the httpx client."""
         await self.client.aclose()
 
+    def discard(self) -> None:
+        """Forget the client of a closed loop (httpx pools close their sockets when collected)."""
+
 
 def set_read_timeout(response: httpx.Response, seconds: float | None) -> None:
     """Bound each body read of a streamed httpcore response by ``seconds``.
@@ -206,6 +209,7 @@ class AiohttpSender:
         self._limit = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -218,6 +222,10 @@ class AiohttpSender:
             self._loop = loop
         return self._session
 
+    def discard(self) -> None:
+        """Close the session's sockets without awaiting (its loop is closed): no warnings."""
+        self._drop_session()
+
     def _drop_session(self) -> None:
         # a session from an earlier (maybe closed) loop cannot be awaited here: drop its sockets
         old, self._session = self._session, None
@@ -226,19 +234,23 @@ class AiohttpSender:
                 old.connector._close()  # the sync half of connector.close()
             old.detach()
 
-    @staticmethod
-    def _kwargs(request: dict[str, Any]) -> dict[str, Any]:
-        import aiohttp
-
+    def _kwargs(self, request: dict[str, Any]) -> dict[str, Any]:
         timeout = request["timeout"]
+        key = (timeout.connect, timeout.read)
+        client_timeout = self._timeouts.get(key)
+        if client_timeout is None:  # one per distinct timeout, not one per request
+            import aiohttp
+
+            client_timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=key[0], sock_read=key[1]
+            )
+            self._timeouts[key] = client_timeout
         return {
             "params": request.get("params"),
             "headers": request["headers"],
             "data": request.get("content"),
             "allow_redirects": False,
-            "timeout": aiohttp.ClientTimeout(
-                total=None, sock_connect=timeout.connect, sock_read=timeout.read
-            ),
+            "timeout": client_timeout,
         }
 
     async def send(self, request: dict[str, Any]) -> RawResponse:

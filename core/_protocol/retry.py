@@ -82,6 +82,12 @@ class RetryPolicy:
             return after is None or after <= self.retry_after_max
         return False
 
+    def first_retry_delay(self, exc: BaseException, *, replay_safe: bool = True) -> float | None:
+        """Seconds to wait before the second attempt after ``exc``, or None: do not retry."""
+        if self.max_retries < 1 or not self.should_retry(exc, replay_safe=replay_safe):
+            return None
+        return self.wait(1, exc)
+
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter for the ``attempt``-th retry (1-based)."""
         delay = min(self.backoff_base * 2.0 ** (attempt - 1), self.backoff_max)
@@ -100,17 +106,22 @@ class RetryPolicy:
         sleep: Callable[[float], Any],
         replay_safe: bool = True,
         before_sleep: Callable[[RetryCallState], Any] | None = None,
+        attempts_done: int = 0,
     ) -> dict[str, Any]:
-        """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` under this policy."""
+        """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` under this policy.
+
+        ``attempts_done``: attempts already made outside tenacity (the clients make the first
+        one directly, so the common success path pays nothing for the retry machinery).
+        """
         from tenacity import retry_if_exception, stop_after_attempt
 
         def _wait(state: RetryCallState) -> float:
             outcome = state.outcome
             exc = outcome.exception() if outcome is not None else None
-            return self.wait(state.attempt_number, exc)
+            return self.wait(state.attempt_number + attempts_done, exc)
 
         return {
-            "stop": stop_after_attempt(self.max_retries + 1),
+            "stop": stop_after_attempt(self.max_retries + 1 - attempts_done),
             "wait": _wait,
             "retry": retry_if_exception(lambda e: self.should_retry(e, replay_safe=replay_safe)),
             "sleep": sleep,
