@@ -246,7 +246,7 @@ class AiohttpSender:
             )
             self._timeouts[key] = client_timeout
         return {
-            "params": request.get("params"),
+            "params": _params(request.get("params")),
             "headers": request["headers"],
             "data": request.get("content"),
             "allow_redirects": False,
@@ -283,6 +283,17 @@ class AiohttpSender:
             else:
                 self._drop_session()
             self._session = None
+
+
+def _params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Query values as httpx would send them (yarl rejects bools; None is dropped)."""
+    if not params:
+        return None
+    return {
+        key: ("true" if value else "false") if isinstance(value, bool) else value
+        for key, value in params.items()
+        if value is not None
+    }
 
 
 async def _aiter_body(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

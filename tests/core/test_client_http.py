@@ -253,3 +253,11 @@ async def test_cancelled_stream_leaves_no_open_connection(
         assert not session.connector._acquired
         # and the client still works
         assert (await client._send(spec())).status_code == 200
+
+
+def test_query_params_of_any_simple_type(http: Any, hub_emu: Emulator) -> None:
+    # yarl (aiohttp) rejects bools; every sender sends them the way httpx does
+    ds = http()
+    query = {"flag": True, "other": False, "n": 2, "skip": None}
+    request = RequestSpec("POST", GEN, json=BODY, params=query)
+    assert ds.run(ds.client._send(request)).status_code == 200

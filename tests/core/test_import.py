@@ -43,3 +43,26 @@ def test_no_top_level_core_module_installed(tmp_path: Path) -> None:
         run_python("import importlib.util; print(importlib.util.find_spec('core'))", tmp_path)
         == "None"
     )
+
+
+PURE = ["_protocol", "types"]
+FORBIDDEN = {"httpx", "aiohttp", "asyncio", "time", "os", "socket"}
+
+
+def test_pure_layers_import_no_io() -> None:
+    # STYLE.md §1: code that could run with no network and no event loop stays pure
+    import ast
+
+    core = Path(__file__).resolve().parents[2] / "core"
+    offenders = []
+    for folder in PURE:
+        for path in sorted((core / folder).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
+    assert offenders == []
