@@ -96,28 +96,25 @@ def response_to_result(response: AppResponse, app_id: str) -> ChatResult:
 
 
 class ChunkState:
-    """Carries the thoughts seen so far to the final chunk (metadata only on the last chunk,
-    because langchain-core concatenates lists and strings when it adds chunks)."""
+    """Which app a stream belongs to (metadata goes on the last chunk only, because
+    langchain-core concatenates lists and strings when it adds chunks)."""
 
     def __init__(self, app_id: str) -> None:
         self.app_id = app_id
-        self.thoughts: list[Any] = []
 
     def feed(self, chunk: AppChunk) -> ChatGenerationChunk:
-        """The LangChain chunk for one app delta."""
+        """The LangChain chunk for one app chunk."""
         return chunk_to_generation(chunk, self)
 
 
 def chunk_to_generation(chunk: AppChunk, state: ChunkState) -> ChatGenerationChunk:
-    """An ``AIMessageChunk`` delta; the final one carries metadata and usage."""
-    state.thoughts.extend(chunk.output.thoughts)
+    """An ``AIMessageChunk`` delta; the final one carries metadata (whole thoughts, citations)
+    and usage."""
     if not chunk.is_final:
         return ChatGenerationChunk(message=AIMessageChunk(content=chunk.output.text))
-    whole = chunk.model_copy(deep=True)
-    whole.output.thoughts = list(state.thoughts)
     message = AIMessageChunk(
         content=chunk.output.text,
-        response_metadata=app_metadata(whole, state.app_id),
+        response_metadata=app_metadata(chunk, state.app_id),
         usage_metadata=usage_metadata(chunk.usage),
         chunk_position="last",
     )

@@ -107,20 +107,19 @@ def to_chat_response(response: AppResponse) -> ChatResponse:
 
 
 class _StreamState:
-    """Accumulates text and thoughts; the final response carries the citations and usage."""
+    """Accumulates the text; the final response carries thoughts, citations and usage."""
 
     def __init__(self) -> None:
         self.text = ""
-        self.thoughts: list[Any] = []
 
     def feed(self, chunk: AppChunk) -> ChatResponse:
         self.text += chunk.output.text
-        self.thoughts.extend(chunk.output.thoughts)
         message = ChatMessage(role=MessageRole.ASSISTANT, content=self.text)
         if not chunk.is_final:
             return ChatResponse(message=message, delta=chunk.output.text, raw=_raw(chunk))
-        whole = chunk.model_copy(deep=True)
-        whole.output.text, whole.output.thoughts = self.text, list(self.thoughts)
+        whole = chunk.model_copy(
+            update={"output": chunk.output.model_copy(update={"text": self.text})}
+        )
         return ChatResponse(
             message=message,
             delta=chunk.output.text,

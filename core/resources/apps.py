@@ -38,7 +38,10 @@ RAG_OPTION_KEYS = frozenset(
 """Keys ``rag_options`` may hold (PROTOCOL.md)."""
 _RAG_LISTS = ("pipeline_ids", "file_ids", "tags", "session_file_ids")
 _RAG_MAPS = ("metadata_filter", "structured_filter")
-FLOW_STREAM_MODES = frozenset({"full_thoughts", "agent_format", "message_format"})
+FLOW_STREAM_MODES = frozenset(
+    {"full_thoughts", "agent_format", "message_format", "message_format_plus"}
+)
+"""Workflow stream modes (Model Studio "Invoke a workflow application")."""
 _ROLES = frozenset({"system", "user", "assistant"})
 
 
