@@ -1,9 +1,11 @@
 """``with_structured_output`` for ChatDashScope: json_schema (default), function_calling, json_mode.
 
 Default ``json_schema``: DashScope's ``response_format={"type": "json_schema", ...}`` constrains
-the answer itself, needs no tool call (so it also works in thinking mode, which rejects forced
-tool choices) and is parsed from the text. ``function_calling`` forces the schema's tool by
-name; ``json_mode`` sends ``{"type": "json_object"}`` (the prompt should ask for JSON).
+the answer itself, needs no tool call and is parsed from the text. ``function_calling`` forces
+the schema's tool by name; ``json_mode`` sends ``{"type": "json_object"}`` (the prompt should ask
+for JSON). DashScope serves none of the three in thinking mode (structured output is listed for
+non-thinking mode only; forced tool choices are rejected), so a thinking model raises here
+instead of having thinking switched off behind the user's back.
 """
 
 from __future__ import annotations
@@ -84,6 +86,11 @@ def structured_output_runnable(
         raise ValueError(f"schema: required for method={method!r}")
     if method == "json_mode" and strict is not None:
         raise ValueError("strict: not supported with method='json_mode'")
+    if llm._thinking(llm.model, llm._default_params):
+        raise ValueError(
+            "with_structured_output: DashScope gives structured output only in non-thinking "
+            "mode, and thinking is not switched off for you; use enable_thinking=False"
+        )
     bound, parser = _bound(llm, schema, method, strict)
     if not include_raw:
         return bound | parser  # type: ignore[no-any-return]  # RunnableSequence of Any

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field
 
 from dashscope_core.errors import DashScopeError
 from langchain_dashscope_ext import _convert
-from langchain_dashscope_ext._common import DashScopeSettings, build_model_kwargs
+from langchain_dashscope_ext._common import DashScopeSettings
+from langchain_dashscope_ext._params import DashScopeParams, check_call_kwargs
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
 __all__ = ["ChatDashScope", "ToolChoiceNotHonoredError"]
 
-_PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "seed", "n", "repetition_penalty",
-           "presence_penalty", "enable_search", "search_options", "enable_thinking",
-           "thinking_budget", "logprobs", "top_logprobs")  # fmt: skip
 _FORCE_INSTRUCTION = (
     "You must answer by calling at least one of these tools: {names}. Do not answer in text."
 )
@@ -33,17 +31,24 @@ class ToolChoiceNotHonoredError(DashScopeError):
     """``tool_choice="any"`` with several tools, and the model answered without a tool call."""
 
 
-class ChatDashScope(DashScopeSettings, BaseChatModel):
+class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
     """Qwen chat models on DashScope (Model Studio): sync and real async, streaming, tools.
 
     ``tool_choice="any"``/``"required"``: one bound tool → that tool is named (server-forced);
     several tools → DashScope has no "required", so the call sends ``auto`` plus a system
     instruction naming the tools, checks the answer and re-asks once; a second answer without a
     tool call raises ``ToolChoiceNotHonoredError`` (a stream raises it after its last chunk).
-    Thinking mode rejects forced choices server-side: binding one raises ``ValueError``.
+    Thinking mode rejects forced choices and structured output (``response_format``)
+    server-side: asking for either with thinking on raises ``ValueError`` before any request;
+    thinking is never switched off for you.
     """
 
     model_config = ConfigDict(populate_by_name=True)
+    PARAMS: ClassVar[tuple[str, ...]] = (
+        "temperature", "top_p", "top_k", "max_tokens", "seed", "n", "repetition_penalty",
+        "presence_penalty", "enable_search", "search_options", "enable_thinking",
+        "thinking_budget", "logprobs", "top_logprobs",
+    )  # fmt: skip
 
     model: str = Field(default="qwen-plus", alias="model_name")
     """Model name, e.g. ``qwen-plus``, ``qwen-max``, ``qwen3-max``, ``qwen-vl-max``."""
@@ -65,42 +70,15 @@ class ChatDashScope(DashScopeSettings, BaseChatModel):
     top_logprobs: int | None = None
     streaming: bool = False
     """``invoke`` goes through the stream when True; ``.stream()`` streams unless set False."""
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Any other ``parameters`` to send (e.g. ``response_format``, ``incremental_output``)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _build_extra(cls, values: Any) -> Any:
-        return build_model_kwargs(cls, values)
 
     @property
     def _llm_type(self) -> str:
         return "dashscope-chat"
 
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "DASHSCOPE_API_KEY"}
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        """ChatDashScope round-trips through ``dumpd``/``load`` (the key stays a secret)."""
-        return True
-
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
         """``["langchain_dashscope_ext", "chat_models"]``."""
         return ["langchain_dashscope_ext", "chat_models"]
-
-    @property
-    def _default_params(self) -> dict[str, Any]:
-        params = {name: getattr(self, name) for name in _PARAMS if getattr(self, name) is not None}
-        if self.stop:
-            params["stop"] = self.stop
-        return {**params, **self.model_kwargs}
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model": self.model, **self._default_params}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = self._get_invocation_params(stop=stop, **kwargs)
@@ -123,6 +101,7 @@ class ChatDashScope(DashScopeSettings, BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
         """Keyword arguments of ``client.generation.call``/``.stream`` for one call."""
+        check_call_kwargs(kwargs)
         params = {**self._default_params, **kwargs}
         params.pop("stream", None)
         params.pop("ls_structured_output_format", None)
@@ -134,19 +113,26 @@ class ChatDashScope(DashScopeSettings, BaseChatModel):
         wire = _convert.to_wire_messages(messages)
         if tools:
             choice = _convert.to_wire_tool_choice(choice, tools)
-            self._check_forcing(model, params, choice)
-            if choice == "any":
-                wire, choice = _force_instruction(wire, tools), "auto"
-                params["_force_tools"] = True
+        self._check_thinking(model, params, choice)
+        if tools and choice == "any":
+            wire, choice = _force_instruction(wire, tools), "auto"
+            params["_force_tools"] = True
         return {"model": model, "messages": wire, "tools": tools, "tool_choice": choice,
                 "result_format": "message", **params}  # fmt: skip
 
-    def _check_forcing(self, model: str, params: Mapping[str, Any], choice: Any) -> None:
-        forced = isinstance(choice, dict) or choice == "any"
-        if forced and self._thinking(model, params):
+    def _check_thinking(self, model: str, params: Mapping[str, Any], choice: Any = None) -> None:
+        """Forced tool choices and structured output fail in thinking mode: say so up front."""
+        fmt = params.get("response_format")
+        if isinstance(choice, dict) or choice == "any":
+            what = f"tool_choice: {choice!r} forces a tool call"
+        elif isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema"):
+            what = f"response_format: {fmt['type']!r} (structured output)"
+        else:
+            return
+        if self._thinking(model, params):
             raise ValueError(
-                f"tool_choice: {choice!r} forces a tool call, which DashScope rejects in "
-                "thinking mode; use tool_choice='auto' or enable_thinking=False"
+                f"{what}, which DashScope rejects in thinking mode; thinking is not switched "
+                "off for you: set enable_thinking=False (or use tool_choice='auto')"
             )
 
     # ------------------------------------------------------------------------- calls
@@ -239,8 +225,8 @@ class ChatDashScope(DashScopeSettings, BaseChatModel):
         formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
         if tool_choice is not None and formatted:
             choice = _convert.to_wire_tool_choice(tool_choice, formatted)
-            self._check_forcing(kwargs.get("model") or self.model, {**self._default_params,
-                                                                    **kwargs}, choice)  # fmt: skip
+            params = {**self._default_params, **kwargs}
+            self._check_thinking(kwargs.get("model") or self.model, params, choice)
             kwargs["tool_choice"] = tool_choice
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls

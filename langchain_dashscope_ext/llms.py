@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field
 
 from langchain_dashscope_ext import _convert_output as _convert
-from langchain_dashscope_ext._common import DashScopeSettings, build_model_kwargs
+from langchain_dashscope_ext._common import DashScopeSettings
+from langchain_dashscope_ext._params import DashScopeParams, check_call_kwargs
 
 __all__ = ["DashScopeLLM"]
 
-_PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "seed", "repetition_penalty",
-           "presence_penalty", "enable_search")  # fmt: skip
 
-
-class DashScopeLLM(DashScopeSettings, BaseLLM):
+class DashScopeLLM(DashScopeParams, DashScopeSettings, BaseLLM):
     """Prompt-in, text-out DashScope models (e.g. ``chatglm3-6b``, qwen with result_format text).
 
     ``history`` (the deprecated DashScope turns ``[{"user": ..., "bot": ...}]`` or
@@ -27,6 +25,10 @@ class DashScopeLLM(DashScopeSettings, BaseLLM):
     """
 
     model_config = ConfigDict(populate_by_name=True)
+    PARAMS: ClassVar[tuple[str, ...]] = (
+        "temperature", "top_p", "top_k", "max_tokens", "seed", "repetition_penalty",
+        "presence_penalty", "enable_search",
+    )  # fmt: skip
 
     model: str = Field(default="qwen-plus", alias="model_name")
     temperature: float | None = None
@@ -42,45 +44,20 @@ class DashScopeLLM(DashScopeSettings, BaseLLM):
     """Earlier turns sent with every prompt (deprecated DashScope ``history``)."""
     streaming: bool = False
     """``invoke``/``generate`` go through the stream (and fire ``on_llm_new_token``) when True."""
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _build_extra(cls, values: Any) -> Any:
-        return build_model_kwargs(cls, values)
 
     @property
     def _llm_type(self) -> str:
         return "dashscope-llm"
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "DASHSCOPE_API_KEY"}
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        """DashScopeLLM round-trips through ``dumpd``/``load`` (the key stays a secret)."""
-        return True
 
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
         """``["langchain_dashscope_ext", "llms"]``."""
         return ["langchain_dashscope_ext", "llms"]
 
-    @property
-    def _default_params(self) -> dict[str, Any]:
-        params = {name: getattr(self, name) for name in _PARAMS if getattr(self, name) is not None}
-        if self.stop:
-            params["stop"] = self.stop
-        return {**params, **self.model_kwargs}
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model": self.model, **self._default_params}
-
     def _request(
         self, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
+        check_call_kwargs(kwargs)
         params = {**self._default_params, **kwargs}
         if stop is not None:
             params["stop"] = stop

@@ -1,0 +1,66 @@
+"""Generation parameters shared by ``ChatDashScope`` and ``DashScopeLLM``.
+
+Both classes send their set fields (``PARAMS``), ``stop`` and ``model_kwargs`` as DashScope
+``parameters``, take unknown constructor kwargs into ``model_kwargs`` with a warning, and
+serialise without the key. Client options are fixed per instance: passed per call they would
+be sent to the server as generation parameters and not honoured, so they raise instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field, model_validator
+
+from langchain_dashscope_ext._common import build_model_kwargs
+
+__all__ = ["CLIENT_OPTIONS", "DashScopeParams", "check_call_kwargs"]
+
+CLIENT_OPTIONS = ("timeout", "max_retries", "api_key", "base_url", "region", "workspace")
+
+
+def check_call_kwargs(kwargs: dict[str, Any]) -> None:
+    """Raise for a client option passed per call (``invoke(..., timeout=5)``), before any I/O."""
+    for name in CLIENT_OPTIONS:
+        if name in kwargs:
+            raise ValueError(
+                f"{name}: a client option, set it on the model (e.g. "
+                f"model.model_copy(update={{{name!r}: ...}})); per-call values are not supported"
+            )
+
+
+class DashScopeParams(BaseModel):
+    """Mixin: the generation parameters a model sends and how it serialises."""
+
+    PARAMS: ClassVar[tuple[str, ...]] = ()
+    """Field names sent as DashScope ``parameters`` when set."""
+
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Any other ``parameters`` to send (e.g. ``response_format``, ``incremental_output``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _build_extra(cls, values: Any) -> Any:
+        return build_model_kwargs(cls, values)
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """The key serialises as a reference to ``DASHSCOPE_API_KEY``, never its value."""
+        return {"api_key": "DASHSCOPE_API_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """Round-trips through ``dumpd``/``load`` (the key stays a secret)."""
+        return True
+
+    @property
+    def _default_params(self) -> dict[str, Any]:
+        params = {name: value for name in self.PARAMS if (value := getattr(self, name)) is not None}
+        stop = getattr(self, "stop", None)
+        if stop:
+            params["stop"] = stop
+        return {**params, **self.model_kwargs}
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model": getattr(self, "model", None), **self._default_params}
