@@ -3,8 +3,8 @@
 Rules of this module:
 - Apps live in a registry per emulator (``registry(emu)``, also ``emu.apps``): register from
   Python (``emu.apps.register(app_id, name=..., pipelines={pipeline_id: [documents]})``) or from
-  a JSON file (``dashscope-emulator --apps apps.json``, ``emu.apps.load(path)``). Every emulator
-  starts with the demo app ``demo-rag-app``; ``emu.reset()`` brings back exactly that.
+  a JSON file (``dashscope-emulator --apps apps.json``, ``load_apps_file(emu, path)``). Every
+  emulator starts with the demo app ``demo-rag-app``; ``emu.reset()`` brings back exactly that.
 - An unknown app id answers 400 ``InvalidParameter`` "App not found" (the status the official
   SDK surfaces for a wrong app id; PROTOCOL.md lists no app-specific code).
 - Sessions are kept server-side: the first call creates a 32-hex ``session_id``; a call with an
@@ -223,13 +223,5 @@ def load_apps_file(emulator: Emulator, path: str | Path) -> list[str]:
     data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     return registry(emulator).load(data)
 
-
-def _apps_property(self: Emulator) -> AppRegistry:
-    return registry(self)
-
-
-# ``emulator.apps``: state.py has no hook for endpoint-owned attributes yet; this stays here, in
-# the apps module, until the Emulator class grows one (reported to the emulator owner).
-Emulator.apps = property(_apps_property)  # type: ignore[attr-defined]  # see the comment above
 
 ROUTES = [Route("POST", "/apps/{app_id}/completion", complete, kind="apps")]

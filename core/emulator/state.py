@@ -16,9 +16,12 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashscope_core.emulator.faults import Faults
+
+if TYPE_CHECKING:
+    from dashscope_core.emulator._apps_registry import AppRegistry
 
 __all__ = ["Emulator", "ReceivedRequest", "Script", "Scripted"]
 
@@ -211,3 +214,10 @@ class Emulator:
         """A dict an endpoint module may keep state in (sessions, tasks...); cleared by reset."""
         with self._lock:
             return self._namespaces.setdefault(name, {})
+
+    @property
+    def apps(self) -> AppRegistry:
+        """The emulated Bailian apps (``register`` / ``load``); the demo app after ``reset()``."""
+        from dashscope_core.emulator.apps import registry  # the endpoint module imports this one
+
+        return registry(self)
