@@ -255,6 +255,19 @@ class DashScope(_BaseClient):
         finally:
             response.close()
 
+    def _download(self, spec: RequestSpec) -> Iterator[bytes]:
+        """Yield a body's raw bytes as they arrive (file outputs): one attempt, never replayed;
+        4xx/5xx raise typed errors; Authorization only for the API host (``_prepare``)."""
+        with mapped_transport_errors():
+            request = self._http.build_request(**self._prepare(spec))
+            response = self._http.send(request, stream=True)
+            try:
+                if response.status_code >= 400:
+                    check_response(self._raw(response, response.read()))
+                yield from response.iter_bytes()
+            finally:
+                response.close()
+
     def request(
         self,
         method: str,
@@ -484,6 +497,20 @@ class AsyncDashScope(_BaseClient):
                 yield check(event)
         finally:
             await stream.aclose()
+
+    async def _download(self, spec: RequestSpec) -> AsyncIterator[bytes]:
+        """``DashScope._download`` for the async client."""
+        with mapped_transport_errors():
+            stream = await self._sender.open(self._prepare(spec), None)
+            try:
+                if stream.status_code >= 400:
+                    check_response(
+                        RawResponse(stream.status_code, stream.headers, await stream.read())
+                    )
+                async for chunk in stream.chunks:
+                    yield chunk
+            finally:
+                await stream.aclose()
 
     async def request(
         self,

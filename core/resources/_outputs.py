@@ -1,9 +1,11 @@
 """File URLs in prediction outputs, wrapped as ``FileOutput``: fetched only when read.
 
 A ``FileOutput`` is a ``str`` (the URL), so printing, JSON-dumping and comparing it behave as
-before. Downloads go through the client hub, which sends the Authorization header only to the
-configured API host, never to a storage host; streaming downloads (``iter_bytes`` /
-``aiter_bytes``) are single attempts, never replayed. ``data:`` URIs are decoded locally.
+before, except that iterating it yields the file's bytes (as replicate-python's ``FileOutput``).
+Downloads go through the client hub (``_send`` / ``_download``), which sends the Authorization
+header only to the configured API host, never to a storage host; streaming downloads
+(``iter_bytes`` / ``aiter_bytes``) are single attempts, never replayed. ``data:`` URIs are
+decoded locally.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from dashscope_core._protocol.request import RawResponse, RequestSpec, check_response
-from dashscope_core._transport import mapped_transport_errors
+from dashscope_core._protocol.request import RequestSpec
 
 __all__ = ["FileOutput", "wrap_outputs"]
 
 _URL_PREFIXES = ("http://", "https://", "data:")
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 def _decode_data_uri(uri: str) -> bytes:
@@ -62,35 +67,24 @@ class FileOutput(str):
     def iter_bytes(self) -> Iterator[bytes]:
         """Stream the file in chunks (sync client): large files never sit in memory whole."""
         if self.url.startswith("data:"):
-            yield _decode_data_uri(self.url)
-            return
-        client = self._client
-        with mapped_transport_errors():
-            request = client._http.build_request(**client._prepare(self._spec()))
-            response = client._http.send(request, stream=True)
-            try:
-                if response.status_code >= 400:
-                    check_response(client._raw(response, response.read()))
-                yield from response.iter_bytes()
-            finally:
-                response.close()
+            return iter([_decode_data_uri(self.url)])
+        download: Iterator[bytes] = self._client._download(self._spec())
+        return download
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
         """Stream the file in chunks (async client)."""
         if self.url.startswith("data:"):
-            yield _decode_data_uri(self.url)
-            return
-        client = self._client
-        with mapped_transport_errors():
-            stream = await client._sender.open(client._prepare(self._spec()), None)
-            try:
-                if stream.status_code >= 400:
-                    raw = RawResponse(stream.status_code, stream.headers, await stream.read())
-                    check_response(raw)
-                async for chunk in stream.chunks:
-                    yield chunk
-            finally:
-                await stream.aclose()
+            return _one(_decode_data_uri(self.url))
+        download: AsyncIterator[bytes] = self._client._download(self._spec())
+        return download
+
+    def __iter__(self) -> Iterator[bytes]:  # type: ignore[override]  # bytes, as replicate's
+        """Iterating a ``FileOutput`` streams its bytes (as replicate-python's does)."""
+        return self.iter_bytes()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """``async for chunk in output`` streams its bytes (async client)."""
+        return self.aiter_bytes()
 
     def __repr__(self) -> str:
         return f"FileOutput({self.url!r})"
