@@ -2,8 +2,9 @@
 
 Rules of this module:
 - Events: ``output`` (text; multi-line data already joined with ``\\n`` by ``SSEDecoder``),
-  ``logs``, ``error`` (JSON; raises), ``done`` (ends the stream). Any other event name is passed
-  through untouched; comments never reach here (the decoder drops them).
+  ``logs``, ``error`` (JSON; raises), ``done`` (yielded last, as the seed client does: nothing
+  after it is read). Any other event name is passed through untouched; comments never reach
+  here (the decoder drops them).
 - ``error`` raises ``PredictionFailedError`` carrying the detail, or the typed HTTP error when
   the JSON names an HTTP ``status`` >= 400 (RFC 7807).
 - ``done`` with ``{"reason": "canceled"}`` raises ``JobCancelledError(reason="server")``: a
@@ -84,7 +85,6 @@ class PredictionStreamReader:
                     reason="server",
                     item=self.prediction,
                 )
-            return []
         return [ServerSentEvent(event.event, event.data, event.id)]
 
     def close(self) -> list[ServerSentEvent]:

@@ -26,6 +26,7 @@ EXPECTED = [
     ServerSentEvent("logs", "step 1 ✓", "2"),
     ServerSentEvent("custom-thing", '{"x": 1}', "2"),
     ServerSentEvent("output", "终わり", "3"),
+    ServerSentEvent("done", "{}", "3"),
 ]
 
 
@@ -57,7 +58,7 @@ def test_whole_bytewise_and_every_split_give_the_same_events() -> None:
 
 
 def test_str_of_an_event_is_its_output_text() -> None:
-    assert [str(e) for e in EXPECTED] == ["Once upon\na time", "", "", "终わり"]
+    assert [str(e) for e in EXPECTED] == ["Once upon\na time", "", "", "终わり", ""]
 
 
 def test_stream_creates_then_reads_stream_url(ds: DS) -> None:
@@ -111,7 +112,8 @@ def test_stream_errors_raise(ds: DS, tail: bytes, error: type[Exception], match:
 def test_stream_stops_reading_after_done(ds: DS) -> None:
     body = b"event: done\ndata: {}\n\nevent: output\ndata: ignored\n\n"
     ds.api.expect("GET", STREAM_URL, chunks=[body])
-    assert ds.collect(ds.client.stream(Prediction.model_validate(_streaming()))) == []
+    events = ds.collect(ds.client.stream(Prediction.model_validate(_streaming())))
+    assert events == [ServerSentEvent("done", "{}", None)]
 
 
 def test_stream_without_stream_url_raises_value_error(ds: DS) -> None:
