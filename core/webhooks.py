@@ -3,8 +3,11 @@
 ``validate_webhook`` answers True/False; ``verify_webhook`` raises ``WebhookVerificationError``
 (a ``DashScopeError``) saying why. Both accept the raw body (bytes or str, exactly as received:
 re-serialised JSON does not verify), headers as any mapping (names case-insensitive), the
-``whsec_...`` secret, and ``tolerance`` seconds between ``webhook-timestamp`` and ``now``
-(default: the current time); ``tolerance=None`` turns the freshness check off.
+``whsec_...`` secret, and ``tolerance``: the most seconds allowed between ``webhook-timestamp``
+and ``now`` (default: the current time). As in the seed clients (replicate-javascript's
+``validateWebhook``, replicate-python's ``validate``), the default ``tolerance=None`` checks the
+signature only; pass ``tolerance=RECOMMENDED_TOLERANCE`` (300 s) to also reject replayed or
+stale deliveries.
 """
 
 from __future__ import annotations
@@ -15,9 +18,16 @@ from collections.abc import Mapping
 from dashscope_core._protocol.webhooks import check_webhook, sign_webhook
 from dashscope_core.errors import DashScopeError
 
-__all__ = ["WebhookVerificationError", "sign_webhook", "validate_webhook", "verify_webhook"]
+__all__ = [
+    "RECOMMENDED_TOLERANCE",
+    "WebhookVerificationError",
+    "sign_webhook",
+    "validate_webhook",
+    "verify_webhook",
+]
 
-DEFAULT_TOLERANCE = 300.0
+RECOMMENDED_TOLERANCE = 300.0
+"""Seconds of clock difference worth accepting when checking freshness (Standard Webhooks)."""
 
 
 class WebhookVerificationError(DashScopeError):
@@ -28,7 +38,7 @@ def verify_webhook(
     headers: Mapping[str, str],
     body: bytes | str,
     secret: str,
-    tolerance: float | None = DEFAULT_TOLERANCE,
+    tolerance: float | None = None,
     now: float | None = None,
 ) -> None:
     """Raise ``WebhookVerificationError`` unless the delivery is authentic and fresh."""
@@ -43,7 +53,7 @@ def validate_webhook(
     headers: Mapping[str, str],
     body: bytes | str,
     secret: str,
-    tolerance: float | None = DEFAULT_TOLERANCE,
+    tolerance: float | None = None,
     now: float | None = None,
 ) -> bool:
     """True when the delivery's signature matches and its timestamp is within ``tolerance``."""
