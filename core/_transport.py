@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
@@ -113,19 +114,26 @@ class Primed:
             self.check(self.first[0])
 
 
-async def idle_bounded(chunks: AsyncIterator[bytes], seconds: float | None) -> AsyncIterator[bytes]:
-    """Yield ``chunks``, raising ``APITimeoutError`` when one takes longer than ``seconds``.
+def idle_bounded(chunks: AsyncIterator[bytes], seconds: float | None) -> AsyncIterator[bytes]:
+    """``chunks``, raising ``APITimeoutError`` when one takes longer than ``seconds`` (if set).
 
     Transport-independent (httpcore, aiohttp, ASGI): the stream idle timeout of the async client.
     """
+    return chunks if seconds is None else _idle_bounded(chunks, seconds)
+
+
+async def _next_within(iterator: AsyncIterator[bytes], seconds: float) -> bytes:
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await anext(iterator)
+    return await asyncio.wait_for(anext(iterator), seconds)  # pragma: no cover (3.10)
+
+
+async def _idle_bounded(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
     iterator = aiter(chunks)
     while True:
         try:
-            if seconds is None:
-                chunk = await anext(iterator)
-            else:
-                async with asyncio.timeout(seconds):
-                    chunk = await anext(iterator)
+            chunk = await _next_within(iterator, seconds)
         except StopAsyncIteration:
             return
         except TimeoutError as exc:
@@ -144,7 +152,7 @@ class OpenStream:
         headers: Mapping[str, str],
         url: str,
         chunks: AsyncIterator[bytes],
-        closer: Any,
+        closer: Callable[[], Awaitable[None]],
     ) -> None:
         self.status_code = status_code
         self.headers = headers
@@ -302,7 +310,7 @@ async def _aiter_body(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
             yield chunk
 
 
-def _closer(response: aiohttp.ClientResponse) -> Any:
+def _closer(response: aiohttp.ClientResponse) -> Callable[[], Awaitable[None]]:
     async def close() -> None:
         if response.content.at_eof():
             response.release()
