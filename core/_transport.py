@@ -67,6 +67,10 @@ def async_sender(
 ) -> HttpxSender | AiohttpSender:
     """The injected client, else aiohttp directly when installed (see above), else httpx."""
     if http_client is not None:
+        if not isinstance(http_client, httpx.AsyncClient):
+            raise TypeError(
+                f"http_client: expected an httpx.AsyncClient, got {type(http_client).__name__}"
+            )
         return HttpxSender(http_client)
     if find_spec("aiohttp") is not None:
         return AiohttpSender(max_connections=DEFAULT_LIMITS.max_connections or 256)

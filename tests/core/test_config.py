@@ -89,3 +89,10 @@ def test_client_without_key_fails_before_io(monkeypatch: pytest.MonkeyPatch, cls
 def test_client_bad_arguments(cls: type, kwargs: dict, error: type, name: str) -> None:
     with pytest.raises(error, match=name):
         cls(api_key="sk-x", **kwargs)
+
+
+def test_async_client_rejects_a_sync_http_client() -> None:
+    import httpx
+
+    with httpx.Client() as sync_http, pytest.raises(TypeError, match="http_client"):
+        AsyncDashScope(api_key="sk-x", http_client=sync_http)  # type: ignore[arg-type]
