@@ -7,7 +7,7 @@ SSE live in ``dashscope_core``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -23,20 +23,21 @@ from llama_index.core.base.llms.types import (
     MessageRole,
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.instrumentation.events.llm import (
+    LLMStructuredPredictEndEvent,
+    LLMStructuredPredictStartEvent,
+)
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
-from llama_index.core.program.streaming_utils import process_streaming_content_incremental
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import PydanticProgramMode
 from llama_index_instrumentation import get_dispatcher
 from pydantic import BaseModel
 
 from dashscope_core import AsyncDashScope, DashScope
-from dashscope_core.types.generation import GenerationResponse
 from llamaindex_dashscope_ext._clients import AsyncClients, client_options
 from llamaindex_dashscope_ext._convert import (
-    ChatStream,
     from_wire_response,
     json_schema_format,
     resolve_tool_choice,
@@ -46,6 +47,13 @@ from llamaindex_dashscope_ext._convert import (
     tool_selections,
 )
 from llamaindex_dashscope_ext._models import ModelInfo, model_info
+from llamaindex_dashscope_ext._streams import (
+    achat_gen,
+    acompletion_gen,
+    apartial_objects,
+    chat_gen,
+    partial_objects,
+)
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -174,7 +182,7 @@ class DashScopeLLM(FunctionCallingLLM):
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Stream the answer: each response has the message so far and ``delta``."""
-        return _chat_gen(self._client.generation.stream(**self._request(messages, kwargs)))
+        return chat_gen(self._client.generation.stream(**self._request(messages, kwargs)))
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -188,7 +196,7 @@ class DashScopeLLM(FunctionCallingLLM):
     ) -> ChatResponseAsyncGen:
         """Async ``stream_chat``."""
         client = self._async_client()
-        return _achat_gen(client.generation.stream(**self._request(messages, kwargs)))
+        return achat_gen(client.generation.stream(**self._request(messages, kwargs)))
 
     # -- completion ------------------------------------------------------------------------
 
@@ -204,7 +212,7 @@ class DashScopeLLM(FunctionCallingLLM):
     ) -> CompletionResponseGen:
         """Stream the answer to ``prompt``."""
         chunks = self._client.generation.stream(**self._request(_user(prompt), kwargs))
-        return (to_completion_response(r) for r in _chat_gen(chunks))
+        return (to_completion_response(r) for r in chat_gen(chunks))
 
     @llm_completion_callback()
     async def acomplete(
@@ -222,7 +230,7 @@ class DashScopeLLM(FunctionCallingLLM):
         """Async ``stream_complete``."""
         client = self._async_client()
         chunks = client.generation.stream(**self._request(_user(prompt), kwargs))
-        return _acompletion_gen(_achat_gen(chunks))
+        return acompletion_gen(achat_gen(chunks))
 
     # -- tools -----------------------------------------------------------------------------
 
@@ -270,6 +278,11 @@ class DashScopeLLM(FunctionCallingLLM):
             and self.model_info.json_schema
         )
 
+    def _schema_messages(
+        self, prompt: PromptTemplate, prompt_args: dict[str, Any]
+    ) -> list[ChatMessage]:
+        return self._extend_messages(prompt.format_messages(llm=self, **prompt_args))
+
     def _schema_kwargs(
         self, llm_kwargs: dict[str, Any] | None, output_cls: type[Model]
     ) -> dict[str, Any]:
@@ -292,9 +305,10 @@ class DashScopeLLM(FunctionCallingLLM):
                 output_cls, prompt, llm_kwargs, **prompt_args
             )
             return result
-        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        _structured_start(output_cls, prompt, prompt_args)
+        messages = self._schema_messages(prompt, prompt_args)
         response = self.chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
-        return _parse_json(output_cls, response)
+        return _structured_end(output_cls, response)
 
     @dispatcher.span
     async def astructured_predict(
@@ -310,9 +324,10 @@ class DashScopeLLM(FunctionCallingLLM):
                 output_cls, prompt, llm_kwargs, **prompt_args
             )
             return result
-        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        _structured_start(output_cls, prompt, prompt_args)
+        messages = self._schema_messages(prompt, prompt_args)
         response = await self.achat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
-        return _parse_json(output_cls, response)
+        return _structured_end(output_cls, response)
 
     def _structured_stream_call(
         self,
@@ -323,9 +338,9 @@ class DashScopeLLM(FunctionCallingLLM):
     ) -> Generator[Any, None, None]:
         if not self._uses_json_schema():
             return super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
-        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        messages = self._schema_messages(prompt, prompt_args)
         responses = self.stream_chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
-        return _partial_objects(responses, output_cls)
+        return partial_objects(responses, output_cls)
 
     async def _structured_astream_call(
         self,
@@ -338,49 +353,26 @@ class DashScopeLLM(FunctionCallingLLM):
             return await super()._structured_astream_call(
                 output_cls, prompt, llm_kwargs, **prompt_args
             )
-        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        messages = self._schema_messages(prompt, prompt_args)
         responses = await self.astream_chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
-        return _apartial_objects(responses, output_cls)
+        return apartial_objects(responses, output_cls)
 
 
 def _user(prompt: str) -> list[ChatMessage]:
     return [ChatMessage(role=MessageRole.USER, content=prompt)]
 
 
-def _chat_gen(chunks: Iterator[GenerationResponse]) -> ChatResponseGen:
-    stream = ChatStream()
-    for chunk in chunks:
-        yield stream.feed(chunk)
+def _structured_start(
+    output_cls: type[Model], prompt: PromptTemplate, args: dict[str, Any]
+) -> None:
+    # the events LLM.structured_predict fires, which the native path bypasses
+    event = LLMStructuredPredictStartEvent(
+        output_cls=output_cls, template=prompt, template_args=args
+    )
+    dispatcher.event(event)
 
 
-async def _achat_gen(chunks: AsyncIterator[GenerationResponse]) -> ChatResponseAsyncGen:
-    stream = ChatStream()
-    async for chunk in chunks:
-        yield stream.feed(chunk)
-
-
-async def _acompletion_gen(responses: ChatResponseAsyncGen) -> CompletionResponseAsyncGen:
-    async for response in responses:
-        yield to_completion_response(response)
-
-
-def _parse_json(output_cls: type[Model], response: ChatResponse) -> Model:
-    return output_cls.model_validate_json(response.message.content or "")
-
-
-def _partial_objects(
-    responses: ChatResponseGen, output_cls: type[Model]
-) -> Generator[Any, None, None]:
-    current = None
-    for response in responses:
-        current = process_streaming_content_incremental(response, output_cls, current)
-        yield current
-
-
-async def _apartial_objects(
-    responses: ChatResponseAsyncGen, output_cls: type[Model]
-) -> AsyncGenerator[Any, None]:
-    current = None
-    async for response in responses:
-        current = process_streaming_content_incremental(response, output_cls, current)
-        yield current
+def _structured_end(output_cls: type[Model], response: ChatResponse) -> Model:
+    result = output_cls.model_validate_json(response.message.content or "")
+    dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+    return result

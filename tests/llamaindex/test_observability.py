@@ -13,7 +13,9 @@ from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.span_handlers import SimpleSpanHandler
 from llama_index.core.llms import ChatMessage
-from pydantic import Field
+from llama_index.core.prompts import PromptTemplate
+from llama_index.core.types import PydanticProgramMode
+from pydantic import BaseModel, Field
 
 from dashscope_core.emulator import Emulator, ServerHandle
 from llamaindex_dashscope_ext import DashScopeLLM
@@ -22,6 +24,12 @@ from ._calls import Calls
 from .conftest import FAKE_KEY
 
 USER = [ChatMessage(role="user", content="Name three rivers")]
+
+
+class River(BaseModel):
+    """A river."""
+
+    name: str
 
 
 class Recorder(BaseCallbackHandler):
@@ -136,3 +144,17 @@ async def test_error_reaches_callbacks(li_server: ServerHandle, emu: Emulator, m
         await Calls(llm, mode).chat(USER)
     ends = [p for kind, t, p in recorder.seen if kind == "end" and t == CBEventType.LLM]
     assert "exception" in ends[0]
+
+
+@pytest.mark.parametrize("program_mode", ["default", "function"])
+async def test_structured_predict_events(
+    li_server: ServerHandle, emu: Emulator, events: EventNames, mode: str, program_mode: str
+) -> None:
+    llm = _llm(li_server)
+    llm.pydantic_program_mode = PydanticProgramMode(program_mode)
+    prompt = PromptTemplate("Make a river called {name}.")
+    river = await Calls(llm, mode).structured_predict(River, prompt, name="Li")
+    assert isinstance(river, River)
+    structured = [n for n in events.names if n.startswith("LLMStructuredPredict")]
+    assert structured == ["LLMStructuredPredictStartEvent", "LLMStructuredPredictEndEvent"]
+    assert "LLMChatEndEvent" in events.names

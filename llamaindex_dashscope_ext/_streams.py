@@ -1,0 +1,64 @@
+"""Generators that turn core chunks into LlamaIndex responses, one per twin (no logic of their own).
+
+``ChatStream`` (``_convert``) does the merging; these loops only drive it sync or async.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from typing import Any, TypeVar
+
+from llama_index.core.base.llms.types import (
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponseAsyncGen,
+)
+from llama_index.core.program.streaming_utils import process_streaming_content_incremental
+from pydantic import BaseModel
+
+from dashscope_core.types.generation import GenerationResponse
+from llamaindex_dashscope_ext._convert import ChatStream, to_completion_response
+
+__all__ = ["achat_gen", "acompletion_gen", "apartial_objects", "chat_gen", "partial_objects"]
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def chat_gen(chunks: Iterator[GenerationResponse]) -> ChatResponseGen:
+    """One ``ChatResponse`` per core chunk (message so far + delta)."""
+    stream = ChatStream()
+    for chunk in chunks:
+        yield stream.feed(chunk)
+
+
+async def achat_gen(chunks: AsyncIterator[GenerationResponse]) -> ChatResponseAsyncGen:
+    """Async ``chat_gen``."""
+    stream = ChatStream()
+    async for chunk in chunks:
+        yield stream.feed(chunk)
+
+
+async def acompletion_gen(responses: ChatResponseAsyncGen) -> CompletionResponseAsyncGen:
+    """The ``CompletionResponse`` view of each streamed chat response."""
+    async for response in responses:
+        yield to_completion_response(response)
+
+
+def partial_objects(
+    responses: ChatResponseGen, output_cls: type[Model]
+) -> Generator[Any, None, None]:
+    """The partial ``output_cls`` object parsed so far, once per streamed response."""
+    current = None
+    for response in responses:
+        current = process_streaming_content_incremental(response, output_cls, current)
+        yield current
+
+
+async def apartial_objects(
+    responses: ChatResponseAsyncGen, output_cls: type[Model]
+) -> AsyncGenerator[Any, None]:
+    """Async ``partial_objects``."""
+    current = None
+    async for response in responses:
+        current = process_streaming_content_incremental(response, output_cls, current)
+        yield current
