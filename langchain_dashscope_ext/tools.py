@@ -5,7 +5,10 @@ model version, argument schema from its OpenAPI ``Input``) and ``DashScopeImageS
 While a run is going, each change of state is sent as the custom callback event
 ``prediction_progress`` (``task_progress`` for image tasks) with ``id``, ``status`` and, when
 the logs carry a tqdm bar, ``percentage``/``current``/``total``: ``astream_events`` shows them
-as ``on_custom_event``. Failures (a failed prediction, a rejected request, a deadline) become a
+as ``on_custom_event``. A sync run stops early when its ``threading.Event`` is set: the tool's
+``cancel_event`` or, per call, ``config={"configurable": {"cancel_event": event}}``; the job is
+cancelled server-side (async runs: cancel the task). Failures (a failed prediction, a rejected
+request, a deadline, a cancellation) become a
 ``ToolException`` whose message tells the model what to do; with ``handle_tool_error=True``
 (the default here) the model receives it as the tool's answer. Both tools answer
 ``(content, artifact)``: content is a summary (iterator output joined, file outputs as URLs,
@@ -16,10 +19,12 @@ id, status and metrics.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
@@ -80,7 +85,16 @@ class _RunSettings(BaseModel):
     """Longer content is truncated with an explicit marker (the artifact keeps all)."""
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
     handle_tool_error: bool | str | Callable[[ToolException], str] | None = True
+    cancel_event: threading.Event | None = Field(default=None, exclude=True, repr=False)
+    """Set it to cancel the sync run in progress (server-side); clear it before the next run.
+    ``config["configurable"]["cancel_event"]`` gives one event per call instead."""
     _twins: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def _cancel(self, config: RunnableConfig | None) -> threading.Event | None:
+        event = ((config or {}).get("configurable") or {}).get("cancel_event")
+        if event is not None and not isinstance(event, threading.Event):
+            raise TypeError("configurable.cancel_event: expected a threading.Event")
+        return event or self.cancel_event
 
     def _sync(self) -> DashScope:
         if self.client is not None:
@@ -185,7 +199,12 @@ class DashScopePredictionTool(_RunSettings, BaseTool):  # type: ignore[misc]  # 
     def _failure(self, exc: DashScopeError) -> ToolException:
         return ToolException(describe_failure(exc, self.identifier.split(":", 1)[0]))
 
-    def _run(self, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any) -> Any:
+    def _run(
+        self,
+        config: RunnableConfig,
+        run_manager: CallbackManagerForToolRun | None = None,
+        **kwargs: Any,
+    ) -> Any:
         try:
             result = runs.run_prediction(
                 self._sync(),
@@ -193,6 +212,7 @@ class DashScopePredictionTool(_RunSettings, BaseTool):  # type: ignore[misc]  # 
                 kwargs,
                 self._options(self.wait),
                 _sync_sink(run_manager),
+                self._cancel(config),
             )
         except DashScopeError as exc:
             raise self._failure(exc) from exc
@@ -243,11 +263,16 @@ class DashScopeImageSynthesisTool(_RunSettings, BaseTool):  # type: ignore[misc]
     def _failure(self, exc: DashScopeError) -> ToolException:
         return ToolException(describe_failure(exc, f"image model {self.model}"))
 
-    def _run(self, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any) -> Any:
-        values = {**self.parameters, **kwargs}
+    def _run(
+        self,
+        config: RunnableConfig,
+        run_manager: CallbackManagerForToolRun | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        values, sink = {**self.parameters, **kwargs}, _sync_sink(run_manager)
         try:
             result = runs.run_images(
-                self._sync(), self.model, values, self._options(), _sync_sink(run_manager)
+                self._sync(), self.model, values, self._options(), sink, self._cancel(config)
             )
         except DashScopeError as exc:
             raise self._failure(exc) from exc

@@ -6,11 +6,14 @@ and every call runs exactly that version. Tools have a sync ``fn`` and a truly a
 ``async_fn`` (``AsyncDashScope``, no threads). A call returns a ``ToolResult``: its text (what
 the agent sees) summarises the output; ``raw_output.output`` keeps all of it. A failed run
 raises ``PredictionToolError`` with a message an agent can act on (agents report it to the
-model as the tool's answer).
+model as the tool's answer). Setting ``cancel_event`` (a ``threading.Event``) stops a sync call
+in progress and cancels its prediction server-side; async calls stop when their task is
+cancelled.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -50,6 +53,7 @@ class DashScopePredictionToolSpec:
         wait: bool | int = 1,
         max_output_chars: int = DEFAULT_MAX_CHARS,
         progress: ProgressHandler | None = None,
+        cancel_event: threading.Event | None = None,
     ) -> None:
         if client is None and async_client is None:
             raise ValueError("client: pass a DashScope client (or async_client=)")
@@ -59,6 +63,9 @@ class DashScopePredictionToolSpec:
             raise TypeError("models: expected a list of 'owner/name[:version]' strings")
         if progress is not None and not callable(progress):
             raise TypeError("progress: expected a callable taking (event_name, data)")
+        if cancel_event is not None and not isinstance(cancel_event, threading.Event):
+            raise TypeError("cancel_event: expected a threading.Event or None")
+        self.cancel_event = cancel_event
         self._client, self._async_client = client, async_client
         self.models = list(models)
         self.options = runs.RunOptions(wait, interval, timeout, max_output_chars)
@@ -88,7 +95,9 @@ class DashScopePredictionToolSpec:
 
         def run(**kwargs: Any) -> ToolResult:
             try:
-                return runs.run_prediction(self.client, spec, kwargs, self.options, self.progress)
+                return runs.run_prediction(
+                    self.client, spec, kwargs, self.options, self.progress, self.cancel_event
+                )
             except DashScopeError as exc:
                 raise self._failure(exc, spec) from exc
 

@@ -200,11 +200,16 @@ def run_prediction(
     values: Mapping[str, Any],
     options: RunOptions,
     sink: EventSink | None = None,
+    cancel: Any = None,
 ) -> ToolResult:
-    """Validate ``values`` against the spec, run the pinned version, summarise its output."""
+    """Validate ``values`` against the spec, run the pinned version, summarise its output.
+
+    ``cancel`` (a ``threading.Event``) set while it runs cancels the prediction server-side.
+    """
     wire = wire_input(spec.args_schema, values)
     recorder = ProgressRecorder(sink)
-    output = client.run(spec.identifier, wire, progress=recorder, **options.run_kwargs())
+    kwargs = options.run_kwargs()
+    output = client.run(spec.identifier, wire, progress=recorder, cancel=cancel, **kwargs)
     return _prediction_result(spec, output, recorder, options)
 
 
@@ -243,10 +248,12 @@ def run_images(
     values: Mapping[str, Any],
     options: RunOptions,
     sink: EventSink | None = None,
+    cancel: Any = None,
 ) -> ToolResult:
-    """Submit an image-synthesis task, wait for it, list the image URLs."""
+    """Submit an image-synthesis task, wait for it, list the image URLs (``cancel`` as above)."""
     recorder = ProgressRecorder(sink, kind="task")
-    task = client.images.generate(model, progress=recorder, **_image_args(values, options))
+    args = _image_args(values, options)
+    task = client.images.generate(model, progress=recorder, cancel=cancel, **args)
     return _image_result(task, options)
 
 

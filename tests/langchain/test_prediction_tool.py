@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -235,6 +236,40 @@ def test_async_task_cancellation_cancels_the_prediction(client: DashScope, emu: 
 
     asyncio.run(main())
     assert len(emu.received("predictions.cancel")) == 1
+
+
+class _CancelOnProgress(BaseCallbackHandler):
+    """Sets ``event`` on the first progress event: the prediction exists and is running."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+        self.ids: list[str] = []
+
+    def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+        self.ids.append(data["id"])
+        self.event.set()
+
+
+@pytest.mark.parametrize("where", ["config", "field"])
+def test_sync_run_cancelled_mid_way_by_an_event(
+    client: DashScope, emu: Emulator, where: str
+) -> None:
+    event = threading.Event()
+    fields: Any = {"cancel_event": event} if where == "field" else {}
+    tool = DashScopePredictionTool.from_model(client, "emulator/slow-counter", wait=False,
+                                              interval=0.05, **fields)  # fmt: skip
+    handler = _CancelOnProgress(event)
+    config: Any = {"callbacks": [handler]}
+    if where == "config":
+        config["configurable"] = {"cancel_event": event}
+    message = tool.invoke(_call(tool, {"steps": 10, "seconds": 30}), config)
+    assert message.status == "error" and "cancelled on request" in message.content
+    assert len(_created(emu)) == 1 and handler.ids[:1] != []
+    cancels = [r.path for r in emu.received("predictions.cancel")]
+    assert cancels == [f"/predictions/{handler.ids[0]}/cancel"]
+    assert emu.received("predictions.get") == []  # cancelled before the first poll
+    with pytest.raises(TypeError, match="cancel_event"):
+        tool.invoke({"steps": 1, "seconds": 0}, {"configurable": {"cancel_event": "yes"}})
 
 
 def test_secrets_never_leak(client: DashScope) -> None:

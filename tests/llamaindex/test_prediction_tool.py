@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,24 @@ def test_failures_raise_actionable_errors(client: DashScope, emu: Emulator) -> N
     with pytest.raises(PredictionToolError, match="stopped before it finished"):
         asyncio.run(slow.acall(steps=10, seconds=30))
     assert len(emu.received("predictions.cancel")) == 1
+
+
+def test_sync_call_cancelled_mid_way_by_the_spec_event(client: DashScope, emu: Emulator) -> None:
+    event = threading.Event()
+    ids: list[str] = []
+
+    def progress(name: str, data: dict[str, Any]) -> None:
+        ids.append(data["id"])
+        event.set()  # the prediction exists: stop it
+
+    spec = DashScopePredictionToolSpec(client, wait=False, interval=0.05, progress=progress,
+                                       cancel_event=event)  # fmt: skip
+    with pytest.raises(PredictionToolError, match="cancelled on request"):
+        spec.to_tool("emulator/slow-counter").call(steps=10, seconds=30)
+    assert [r.path for r in emu.received("predictions.cancel")] == [f"/predictions/{ids[0]}/cancel"]
+    assert emu.received("predictions.get") == []
+    with pytest.raises(TypeError, match="cancel_event"):
+        DashScopePredictionToolSpec(client, cancel_event=True)  # type: ignore[arg-type]
 
 
 async def test_function_agent_calls_the_prediction_tool(
