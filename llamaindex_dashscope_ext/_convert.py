@@ -259,7 +259,8 @@ class ChatStream:
     Each response carries the message so far (text, ``ThinkingBlock``, ``ToolCallBlock``s merged
     by ``index``) and ``delta``; ``additional_kwargs`` has ``thinking_delta`` when reasoning
     arrived, and usage plus ``finish_reason`` on the final chunk only (DashScope repeats the
-    cumulative usage in every frame; counting it once per call keeps handlers right).
+    cumulative usage in every frame; counting it once per call keeps handlers right). ``raw`` is
+    the core chunk model mid-stream (no per-chunk dump) and the JSON dict on the final chunk.
     """
 
     def __init__(self) -> None:
@@ -270,7 +271,7 @@ class ChatStream:
     @property
     def tool_calls(self) -> list[dict[str, Any]]:
         """Copies of the tool calls so far, in index order, arguments as concatenated."""
-        calls = (self._calls[i] for i in sorted(self._calls))
+        calls = (self._calls[i] for i in sorted(self._calls)) if self._calls else ()
         return [{**c, "function": {**c["function"]}} for c in calls]
 
     def feed(self, chunk: GenerationResponse) -> ChatResponse:
@@ -293,7 +294,7 @@ class ChatStream:
         return ChatResponse(
             message=_message(self.text, self.reasoning, self.tool_calls, chunk.usage),
             delta=delta,
-            raw=_raw(chunk),
+            raw=chunk if finish is None else _raw(chunk),
             additional_kwargs=kwargs,
         )
 
@@ -322,9 +323,6 @@ def to_completion_response(response: ChatResponse) -> CompletionResponse:
         raw=response.raw,
         additional_kwargs=response.additional_kwargs,
     )
-
-
-# -- tool calls ------------------------------------------------------------------------------
 
 
 def tool_selections(response: ChatResponse) -> list[ToolSelection]:

@@ -250,6 +250,8 @@ def test_recorded_stream_accumulates_text_and_usage_on_the_last_chunk() -> None:
     assert last.additional_kwargs["finish_reason"] == "stop"
     assert last.additional_kwargs["prompt_tokens"] == frames[-1].usage.input_tokens
     assert last.raw["usage"]["output_tokens"] == frames[-1].usage.output_tokens
+    assert last.raw["request_id"] == frames[-1].request_id  # the final chunk: the JSON dict
+    assert all(r.raw is f for r, f in zip(responses[:-1], frames, strict=False))  # no dump
 
 
 def test_stream_merges_tool_fragments_by_index_without_altering_them() -> None:
