@@ -155,9 +155,10 @@ class DashScopeLLM(FunctionCallingLLM):
         """Context window, output limit and capabilities (table values plus overrides)."""
         info = self.model_info
         fc = self.is_function_calling_model
+        sent = self.additional_kwargs.get("max_tokens", self.max_tokens)  # as _request sends it
         return LLMMetadata(
             context_window=self.context_window or info.context_window,
-            num_output=self.max_tokens or -1,
+            num_output=sent if isinstance(sent, int) and sent > 0 else -1,
             is_chat_model=info.is_chat_model,
             is_function_calling_model=info.function_calling if fc is None else fc,
             model_name=self.model,

@@ -124,6 +124,9 @@ def test_metadata_defaults_and_overrides(li_server: ServerHandle) -> None:
     assert tuned.metadata.context_window == 65_536
     assert tuned.metadata.is_function_calling_model
     assert tuned.metadata.model_name == "my-finetune"
+    extra = {"max_tokens": 512}  # additional_kwargs win over the field on the wire
+    via_kwargs = DashScopeLLM(api_key=FAKE_KEY, max_tokens=64, additional_kwargs=extra)
+    assert via_kwargs.metadata.num_output == 512
 
 
 async def test_thinking(calls: Calls, emu: Emulator) -> None:
