@@ -1,7 +1,8 @@
 """Client settings shared by every LangChain class: key, endpoint, timeout, retries, clients.
 
-The core clients are built once per model instance, on first use (``DashScope`` for sync calls,
-``AsyncDashScope`` for async ones), so constructing a model stays cheap and calls build nothing.
+The core clients are built on first use (one ``DashScope`` per model instance for sync calls,
+one ``AsyncDashScope`` per model and event loop for async ones: connections belong to a loop),
+so constructing a model stays cheap and calls build nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field, PrivateAttr, SecretStr, model_validator
 
 if TYPE_CHECKING:
     from dashscope_core import AsyncDashScope, DashScope
+    from dashscope_core._loop_clients import LoopClients
 
 __all__ = ["DashScopeSettings", "build_model_kwargs"]
 
@@ -47,7 +49,7 @@ class DashScopeSettings(BaseModel):
     """Retries after the first attempt (429, 5xx, connection errors), done by the core client."""
 
     _client: DashScope | None = PrivateAttr(default=None)
-    _async_client: AsyncDashScope | None = PrivateAttr(default=None)
+    _async_clients: LoopClients | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _check_key(self) -> DashScopeSettings:
@@ -84,11 +86,19 @@ class DashScopeSettings(BaseModel):
 
     @property
     def async_client(self) -> AsyncDashScope:
-        """The asynchronous core client (built on first use, then reused)."""
-        if self._async_client is None:
+        """The running event loop's asynchronous core client (one per loop, reused)."""
+        if self._async_clients is None:
             from dashscope_core import AsyncDashScope
+            from dashscope_core._loop_clients import LoopClients
 
             with _LOCK:
-                if self._async_client is None:
-                    self._async_client = AsyncDashScope(**self._client_kwargs())
-        return self._async_client
+                if self._async_clients is None:
+                    kwargs = self._client_kwargs()
+                    self._async_clients = LoopClients(lambda: AsyncDashScope(**kwargs))
+        return self._async_clients.get()
+
+    async def aclose(self) -> None:
+        """Close the running event loop's async client (clients of finished loops close
+        themselves)."""
+        if self._async_clients is not None:
+            await self._async_clients.aclose_current()
