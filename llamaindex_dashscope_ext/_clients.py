@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from typing import Any
 
 import httpx
 
 from dashscope_core import AsyncDashScope
+from dashscope_core._loop_clients import LoopClients
 
 __all__ = ["AsyncClients", "client_options"]
 
@@ -21,13 +20,12 @@ def client_options(owner: Any) -> dict[str, Any]:
 
 
 class AsyncClients:
-    """One ``AsyncDashScope`` per event loop: pooled connections cannot move between loops."""
+    """One ``AsyncDashScope`` per event loop (core ``LoopClients``), or one over a caller's
+    ``http_client``: pooled connections cannot move between loops."""
 
     def __init__(self, options: dict[str, Any]) -> None:
         self._options = options
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncDashScope] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._by_loop = LoopClients(lambda: AsyncDashScope(**options))
         self._shared: AsyncDashScope | None = None
 
     def get(self, http_client: httpx.AsyncClient | None = None) -> AsyncDashScope:
@@ -36,14 +34,8 @@ class AsyncClients:
             if self._shared is None:
                 self._shared = AsyncDashScope(http_client=http_client, **self._options)
             return self._shared
-        loop = asyncio.get_running_loop()
-        client = self._by_loop.get(loop)
-        if client is None:
-            client = self._by_loop[loop] = AsyncDashScope(**self._options)
-        return client
+        return self._by_loop.get()
 
     async def close_current(self) -> None:
         """Close and forget the running loop's client."""
-        client = self._by_loop.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
+        await self._by_loop.aclose_current()
