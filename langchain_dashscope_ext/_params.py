@@ -14,7 +14,10 @@ from pydantic import BaseModel, Field, model_validator
 
 from langchain_dashscope_ext._common import build_model_kwargs
 
-__all__ = ["CLIENT_OPTIONS", "DashScopeParams", "check_call_kwargs"]
+__all__ = ["CLIENT_OPTIONS", "DashScopeParams", "Stop", "check_call_kwargs"]
+
+Stop = str | list[str] | list[int] | list[list[int]]
+"""``stop``: a string, strings, or token ids (``[[37763, 367]]`` in the recorded requests)."""
 
 CLIENT_OPTIONS = ("timeout", "max_retries", "api_key", "base_url", "region", "workspace")
 

@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field
 from dashscope_core.errors import DashScopeError
 from langchain_dashscope_ext import _convert
 from langchain_dashscope_ext._common import DashScopeSettings
-from langchain_dashscope_ext._params import DashScopeParams, check_call_kwargs
+from langchain_dashscope_ext._params import DashScopeParams, Stop, check_call_kwargs
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -56,7 +56,7 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
     top_p: float | None = None
     top_k: int | None = None
     max_tokens: int | None = Field(default=None, ge=1)
-    stop: list[str] | str | None = Field(default=None, alias="stop_sequences")
+    stop: Stop | None = Field(default=None, alias="stop_sequences")
     seed: int | None = None
     n: int | None = Field(default=None, ge=1)
     repetition_penalty: float | None = None
@@ -89,7 +89,8 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
                 ls[key] = params[name]  # type: ignore[literal-required]  # keys from the loop
         stops = stop or params.get("stop") or self.stop
         if stops:
-            ls["ls_stop"] = [stops] if isinstance(stops, str) else list(stops)
+            stops = [stops] if isinstance(stops, str) else list(stops)
+            ls["ls_stop"] = [s for s in stops if isinstance(s, str)]  # token ids are not text
         return ls
 
     # ---------------------------------------------------------------- request (shared)

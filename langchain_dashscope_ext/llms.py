@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field
 
 from langchain_dashscope_ext import _convert_output as _convert
 from langchain_dashscope_ext._common import DashScopeSettings
-from langchain_dashscope_ext._params import DashScopeParams, check_call_kwargs
+from langchain_dashscope_ext._params import DashScopeParams, Stop, check_call_kwargs
 
 __all__ = ["DashScopeLLM"]
 
@@ -35,7 +35,7 @@ class DashScopeLLM(DashScopeParams, DashScopeSettings, BaseLLM):
     top_p: float | None = None
     top_k: int | None = None
     max_tokens: int | None = Field(default=None, ge=1)
-    stop: list[str] | str | None = None
+    stop: Stop | None = None
     seed: int | None = None
     repetition_penalty: float | None = None
     presence_penalty: float | None = None
