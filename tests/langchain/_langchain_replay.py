@@ -1,0 +1,133 @@
+"""A local DashScope stand-in that replays recorded production answers (not our emulator).
+
+Rules of this module:
+- stdlib only (``http.server`` in a thread): nothing is shared with the package under test or
+  with ``dashscope_core.emulator``, so neither can hide a mistake in the other.
+- Replies are queued per test; a request with nothing queued gets a 400, so a test never passes
+  on an invented answer. Recorded headers are sent as recorded (``content-encoding: gzip``
+  included, so such bodies are gzipped), bodies in ``chunk``-byte pieces that split SSE lines,
+  field names and UTF-8 characters.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
+_HOP_HEADERS = {"transfer-encoding", "content-length", "connection"}
+
+
+def load(name: str) -> bytes:
+    """A recorded file's bytes (a UTF-8 BOM some files were saved with is not wire data)."""
+    return (RECORDED / name).read_bytes().removeprefix(b"\xef\xbb\xbf")
+
+
+def recorded_request(name: str) -> dict[str, Any]:
+    """The recorded request body of exchange ``name``."""
+    parsed: dict[str, Any] = json.loads(load(f"{name}.request.body.json"))
+    return parsed
+
+
+@dataclass
+class Reply:
+    """One HTTP answer."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    chunk: int = 7
+
+
+def recorded(name: str, *, body: bytes | None = None, chunk: int = 7) -> Reply:
+    """The recorded response ``name``; ``body`` replaces the recorded body (hostile variants)."""
+    head = load(f"{name}.response.header.txt").decode().splitlines()
+    headers = {}
+    for line in head[1:]:
+        key, _, value = line.partition(":")
+        if key.strip() and key.strip().lower() not in _HOP_HEADERS:
+            headers[key.strip().lower()] = value.strip()
+    raw = load(f"{name}.response.body.txt") if body is None else body
+    return Reply(int(head[0].split()[1]), headers, raw, chunk)
+
+
+@dataclass
+class Received:
+    """A request as the server saw it."""
+
+    path: str
+    headers: dict[str, str]
+    json: Any
+
+
+class ReplayState:
+    """Queued replies and the received-request log of one server."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.queue: deque[Reply] = deque()
+        self.received: list[Received] = []
+        self.lock = threading.Lock()
+
+    def queue_recorded(self, *names: str, chunk: int = 7) -> None:
+        """Queue the recorded responses ``names``, in order."""
+        self.queue.extend(recorded(name, chunk=chunk) for name in names)
+
+    def next_reply(self, request: Received) -> Reply:
+        """Log ``request``; the next queued reply, or a 400 when nothing is queued."""
+        with self.lock:
+            self.received.append(request)
+            if self.queue:
+                return self.queue.popleft()
+        body = {"code": "InvalidParameter", "message": "replay: nothing queued", "request_id": "r"}
+        return Reply(400, {"content-type": "application/json"}, json.dumps(body).encode())
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    state: ReplayState
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        reply = self.state.next_reply(Received(self.path, headers, json.loads(raw or b"null")))
+        body = reply.body
+        if reply.headers.get("content-encoding") == "gzip":
+            body = gzip.compress(body)
+        self.send_response(reply.status)
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for i in range(0, len(body), reply.chunk):
+            piece = body[i : i + reply.chunk]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def replay_server() -> Iterator[ReplayState]:
+    """Serve a fresh ``ReplayState`` on a free loopback port (``base_url`` ends in /api/v1)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    state = ReplayState(f"http://127.0.0.1:{server.server_address[1]}/api/v1")
+    server.RequestHandlerClass = type("Handler", (_Handler,), {"state": state})
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
