@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from dashscope_core._protocol.sse import SSEEvent
 from dashscope_core.errors import APIResponseValidationError, error_from_response
@@ -88,3 +89,27 @@ def check_event(event: SSEEvent) -> SSEEvent:
     if event.event == "error" or (event.status is not None and event.status >= 400):
         raise error_from_response(event.status or 500, None, event.data)
     return event
+
+
+_T = TypeVar("_T")
+
+
+def response_parser(parse: Callable[[RawResponse], _T]) -> Callable[[RawResponse], _T]:
+    """Decorate a ``parse_*`` function: a 2xx body that is not JSON or not the promised shape
+    raises ``APIResponseValidationError`` (typed, with status and request_id), never a bare
+    pydantic ``ValidationError``/``ValueError``."""
+
+    @functools.wraps(parse)
+    def parse_checked(raw: RawResponse) -> _T:
+        try:
+            return parse(raw)
+        except APIResponseValidationError:
+            raise
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+            raise APIResponseValidationError(
+                f"unexpected response body ({type(exc).__name__}): {raw.content[:200]!r}",
+                status_code=raw.status_code,
+                request_id=raw.request_id,
+            ) from exc
+
+    return parse_checked

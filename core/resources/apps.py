@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from dashscope_core._protocol.app_stream import AppStreamStage
-from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none
+from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none, response_parser
 from dashscope_core.errors import APIResponseValidationError
 from dashscope_core.resources._app_session import AppSession, AsyncAppSession
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
@@ -185,6 +185,7 @@ def build_call(
     return RequestSpec("POST", path, json=body, headers=headers, stream=stream)
 
 
+@response_parser
 def parse_call(raw: RawResponse) -> AppResponse:
     """The typed answer of a non-streaming app call."""
     body = raw.json()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashscope_core._protocol.identifiers import check_segment
-from dashscope_core._protocol.request import RawResponse, RequestSpec
+from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources.predictions import build_list
 from dashscope_core.types.predictions import Collection, Page
@@ -16,11 +16,13 @@ def build_get(slug: str) -> RequestSpec:
     return RequestSpec("GET", f"/collections/{check_segment(slug, argument='slug')}")
 
 
+@response_parser
 def parse_collection(raw: RawResponse) -> Collection:
     """A Collection with its models."""
     return Collection.model_validate_json(raw.content)
 
 
+@response_parser
 def parse_collections(raw: RawResponse) -> Page[Collection]:
     """A page of collections."""
     return Page[Collection].model_validate_json(raw.content)

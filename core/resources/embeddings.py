@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from dashscope_core._protocol.request import RawResponse, RequestSpec
+from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
 from dashscope_core.errors import APIResponseValidationError
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._generation_checks import check_model
@@ -95,6 +95,7 @@ def build_calls(
     return [RequestSpec("POST", EMBEDDINGS_PATH, json=body) for body in bodies]
 
 
+@response_parser
 def parse_call(raw: RawResponse) -> EmbeddingResponse:
     """Parse one embeddings answer."""
     return EmbeddingResponse.model_validate_json(raw.content)

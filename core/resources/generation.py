@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from dashscope_core._protocol.generation_stream import GenerationStream
-from dashscope_core._protocol.request import RawResponse, RequestSpec
+from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._generation_checks import (
     check_history,
@@ -84,6 +84,7 @@ def build_stream(
                   parameters, stream=True)  # fmt: skip
 
 
+@response_parser
 def parse_call(raw: RawResponse) -> GenerationResponse:
     """Parse a generation answer (one pass over the bytes)."""
     response = GenerationResponse.model_validate_json(raw.content)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter
 
-from dashscope_core._protocol.request import RawResponse, RequestSpec
+from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.types.predictions import Hardware as HardwareOption
 
@@ -18,6 +18,7 @@ def build_list() -> RequestSpec:
     return RequestSpec("GET", "/hardware")
 
 
+@response_parser
 def parse_list(raw: RawResponse) -> list[HardwareOption]:
     """The hardware options (``[{"name": "CPU", "sku": "cpu"}, ...]``)."""
     return _LIST.validate_json(raw.content)

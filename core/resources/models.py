@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dashscope_core._protocol.identifiers import check_segment
-from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none
+from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none, response_parser
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources.predictions import build_list
 from dashscope_core.types.predictions import Model, Page, Version
@@ -47,21 +47,25 @@ def build_version_get(owner: str, name: str, version_id: str) -> RequestSpec:
     return RequestSpec("GET", f"{_model_path(owner, name)}/versions/{vid}")
 
 
+@response_parser
 def parse_model(raw: RawResponse) -> Model:
     """A Model."""
     return Model.model_validate_json(raw.content)
 
 
+@response_parser
 def parse_models(raw: RawResponse) -> Page[Model]:
     """A page of models."""
     return Page[Model].model_validate_json(raw.content)
 
 
+@response_parser
 def parse_version(raw: RawResponse) -> Version:
     """A Version (with its OpenAPI schema)."""
     return Version.model_validate_json(raw.content)
 
 
+@response_parser
 def parse_versions(raw: RawResponse) -> Page[Version]:
     """A page of versions, newest first."""
     return Page[Version].model_validate_json(raw.content)

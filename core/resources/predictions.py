@@ -16,7 +16,7 @@ from dashscope_core._protocol.files import encode_input
 from dashscope_core._protocol.identifiers import check_segment, parse_identifier
 from dashscope_core._protocol.polling import PREDICTIONS, PollJob, check_poll_args, report
 from dashscope_core._protocol.prediction_stream import ServerSentEvent
-from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none
+from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none, response_parser
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._drivers import poll_async, poll_sync, stream_async, stream_sync
 from dashscope_core.resources._outputs import wrap_outputs
@@ -156,11 +156,13 @@ def build_list(path: str, cursor: str | None) -> RequestSpec:
     return RequestSpec("GET", cursor)
 
 
+@response_parser
 def parse_prediction(raw: RawResponse) -> Prediction:
     """A Prediction from a response body."""
     return Prediction.model_validate_json(raw.content)
 
 
+@response_parser
 def parse_page(raw: RawResponse) -> Page[Prediction]:
     """A page of predictions."""
     return Page[Prediction].model_validate_json(raw.content)

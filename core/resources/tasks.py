@@ -14,7 +14,7 @@ from typing import Any
 
 from dashscope_core._protocol.identifiers import check_segment
 from dashscope_core._protocol.polling import TASKS, PollJob, check_poll_args
-from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none
+from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none, response_parser
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._drivers import poll_async, poll_sync
 from dashscope_core.types.tasks import Task, TaskList, TaskOutput
@@ -67,11 +67,13 @@ def build_list(page_no: int = 1, page_size: int = 10, **filters: Any) -> Request
     return RequestSpec("GET", "/tasks", params=params)
 
 
+@response_parser
 def parse_task(raw: RawResponse) -> Task:
     """A Task."""
     return Task.model_validate_json(raw.content)
 
 
+@response_parser
 def parse_list(raw: RawResponse) -> TaskList:
     """One page of tasks."""
     return TaskList.model_validate_json(raw.content)

@@ -7,7 +7,7 @@ from typing import Any
 
 from dashscope_core._protocol.identifiers import check_segment, parse_owner_name
 from dashscope_core._protocol.polling import TRAININGS, PollJob, check_poll_args
-from dashscope_core._protocol.request import RawResponse, RequestSpec
+from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._drivers import poll_async, poll_sync
 from dashscope_core.resources.predictions import build_body, build_list
@@ -50,11 +50,13 @@ def build_cancel(training_id: str) -> RequestSpec:
     return RequestSpec("POST", f"/trainings/{tid}/cancel", replay_safe=False)
 
 
+@response_parser
 def parse_training(raw: RawResponse) -> Training:
     """A Training."""
     return Training.model_validate_json(raw.content)
 
 
+@response_parser
 def parse_page(raw: RawResponse) -> Page[Training]:
     """A page of trainings."""
     return Page[Training].model_validate_json(raw.content)
