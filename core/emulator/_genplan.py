@@ -8,6 +8,7 @@ from typing import Any
 
 from dashscope_core.emulator import _text as tx
 from dashscope_core.emulator._genparams import GenParams
+from dashscope_core.emulator._rag import rag_answer
 from dashscope_core.emulator._schema import (
     Hints,
     build_tool_call,
@@ -166,13 +167,19 @@ def _tool_calls(params: GenParams, question: str, key: int) -> list[dict[str, An
 def _answer(params: GenParams, question: str, key: int) -> str:
     fmt = params.response_format
     if fmt is None:
-        return tx.answer_text(question, key)
+        return _rag_answer(params) or tx.answer_text(question, key)
     if fmt["type"] == "json_schema":
         schema = fmt["json_schema"].get("schema") or {"type": "object"}
         value = instance(schema, Hints.from_text(question), root=schema)
     else:
         value = {"answer": tx.answer_text(question, key)}
     return json.dumps(value, ensure_ascii=False)
+
+
+def _rag_answer(params: GenParams) -> str | None:
+    # RAG prompts (LlamaIndex / LangChain templates) are answered from their context: _rag.py
+    pairs = [(str(m.get("role")), tx.content_text(m.get("content"))) for m in params.messages]
+    return rag_answer(pairs)
 
 
 def _limit(choice: Choice, params: GenParams) -> Choice:
