@@ -26,7 +26,7 @@ import httpx
 
 from dashscope_core._protocol.request import RawResponse, check_event
 from dashscope_core._protocol.sse import SSEDecoder, SSEEvent
-from dashscope_core.errors import APIConnectionError, APITimeoutError
+from dashscope_core.errors import APIConnectionError, APIResponseValidationError, APITimeoutError
 
 if TYPE_CHECKING:
     import aiohttp
@@ -94,6 +94,10 @@ def mapped_transport_errors() -> Iterator[None]:
         kind = APITimeoutError if timeout else APIConnectionError
         what = "request timed out" if timeout else "connection error"
         raise kind(f"{what} ({type(exc).__name__}): {exc}", request_sent=not unsent) from exc
+    except httpx.DecodingError as exc:  # a body that claims gzip/deflate/br and is not
+        raise APIResponseValidationError(
+            f"the response body could not be decoded: {exc}", status_code=None
+        ) from exc
 
 
 class Primed:
