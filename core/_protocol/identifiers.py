@@ -49,4 +49,7 @@ def check_segment(value: str, *, argument: str) -> str:
     """Validate one path segment (owner, name, id, slug) before it goes into a URL."""
     if not isinstance(value, str) or not value or "/" in value or value in (".", ".."):
         raise ValueError(f"{argument}: expected a non-empty name without '/', got {value!r}")
+    # control characters, '?' and '#' would break or re-route the URL (httpx raises untyped)
+    if not value.isprintable() or any(c in value for c in "?# "):
+        raise ValueError(f"{argument}: unexpected character in {value!r}")
     return value
