@@ -161,7 +161,8 @@ class Answer:
             yield self._message(piece, "", [])
         # PROTOCOL.md: the first fragment has id and name, later ones "id":"" and argument pieces
         for i, call in enumerate(self.tool_calls):
-            for j, piece in enumerate(_pieces(call["arguments"], self.pieces) or [""]):
+            pieces = call.get("fragments") or _pieces(call["arguments"], self.pieces) or [""]
+            for j, piece in enumerate(pieces):
                 fn = {"name": call["name"] if j == 0 else "", "arguments": piece}
                 wire = {"index": i, "id": call["id"] if j == 0 else "", "type": "function",
                         "function": fn}  # fmt: skip
@@ -215,7 +216,7 @@ class IndependentDashScope:
         self.base_url = ""
 
     def answer(self, text: str = "", **options: Any) -> None:
-        """Queue a generation answer (``tool_calls=[{"id","name","arguments"}]``, ...)."""
+        """Queue a generation answer (``tool_calls=[{"id","name","arguments"[,"fragments"]}]``)."""
         self.queue.append(Answer(text, **options))
 
     def replay(self, reply: Reply) -> None:

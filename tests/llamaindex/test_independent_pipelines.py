@@ -162,8 +162,11 @@ async def test_agent_workflow_keeps_streamed_argument_fragments(ds: IndependentD
         return f"{city}: 21 degrees {unit}"
 
     workflow = AgentWorkflow.from_tools_or_functions([weather])
-    arguments = '{"city": "New York", "unit": "fahrenheit"}'
-    ds.answer(tool_calls=[{"id": "call_ny", "name": "weather", "arguments": arguments}], pieces=9)
+    # fragments cut at the space inside "New York" (llama-index-llms-dashscope strips them)
+    fragments = ['{"city": "New', " ", 'York", "unit": ', '"fahrenheit"}']
+    arguments = "".join(fragments)
+    call = {"id": "call_ny", "name": "weather", "arguments": arguments, "fragments": fragments}
+    ds.answer(tool_calls=[call])
     ds.answer("It is 21 degrees in New York.")
     result: AgentOutput = await workflow.run(user_msg="Weather in New York?")
     assert seen == ["New York"]
