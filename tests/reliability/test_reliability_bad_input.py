@@ -69,8 +69,9 @@ def _outcome(call: Callable[[], Any]) -> Any:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 # shapes close to the real ones, with wrong types in the leaves
@@ -218,9 +219,14 @@ def _answering_client(sent: list[httpx.Request]) -> DashScope:
 ARGUMENTS: dict[str, tuple[str, Callable[[DashScope, Any], Any]]] = {
     "generation.model": ("model", lambda c, v: c.generation.call(model=v, messages=MSGS)),
     "generation.messages": ("messages", lambda c, v: c.generation.call(model="q", messages=v)),
-    "generation.tools": ("tools", lambda c, v: c.generation.call(model="q", messages=MSGS, tools=v)),
+    "generation.tools": (
+        "tools",
+        lambda c, v: c.generation.call(model="q", messages=MSGS, tools=v),
+    ),
     "generation.stream.messages": (
-        "messages", lambda c, v: list(c.generation.stream(model="q", messages=v))),
+        "messages",
+        lambda c, v: list(c.generation.stream(model="q", messages=v)),
+    ),
     "apps.app_id": ("app_id", lambda c, v: c.apps.call(v, "hi")),
     "apps.prompt": ("prompt", lambda c, v: c.apps.call("app1", v)),
     "embeddings.texts": ("texts", lambda c, v: c.embeddings.call(model="m", texts=v)),
@@ -229,8 +235,12 @@ ARGUMENTS: dict[str, tuple[str, Callable[[DashScope, Any], Any]]] = {
     "run.identifier": ("identifier", lambda c, v: c.run(v, input={})),
     "models.get": ("owner", lambda c, v: c.models.get(v, "n")),
 }
-any_value = json_values | st.just(object()) | st.binary(max_size=8) | st.sampled_from(
-    ["", " ", "a/b", "o/n:v", "../x", "\x00", "qwen-plus", "x" * 300])
+any_value = (
+    json_values
+    | st.just(object())
+    | st.binary(max_size=8)
+    | st.sampled_from(["", " ", "a/b", "o/n:v", "../x", "\x00", "qwen-plus", "x" * 300])
+)
 
 
 @FAST
