@@ -4,9 +4,10 @@ Rules of this module:
 - stdlib only (``http.server`` in a thread): nothing is shared with the package under test or
   with ``dashscope_core.emulator``, so neither can hide a mistake in the other.
 - Replies are queued per test; a request with nothing queued gets a 400, so a test never passes
-  on an invented answer. Recorded headers are sent as recorded (``content-encoding: gzip``
-  included, so such bodies are gzipped), bodies in ``chunk``-byte pieces that split SSE lines,
-  field names and UTF-8 characters.
+  on an invented answer, unless ``replay_recorded`` is on: then every generation call gets the
+  recorded message answer (SSE or not, as asked) and embeddings the recorded vector per text.
+- Recorded headers are sent as recorded (``content-encoding: gzip`` included, so such bodies are
+  gzipped), bodies in ``chunk``-byte pieces that split SSE lines, field names and UTF-8.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class ReplayState:
         self.queue: deque[Reply] = deque()
         self.received: list[Received] = []
         self.lock = threading.Lock()
+        self.replay_recorded = False
 
     def queue_recorded(self, *names: str, chunk: int = 7) -> None:
         """Queue the recorded responses ``names``, in order."""
@@ -87,8 +89,26 @@ class ReplayState:
             self.received.append(request)
             if self.queue:
                 return self.queue.popleft()
+        if self.replay_recorded:
+            return _recorded_answer(request)
         body = {"code": "InvalidParameter", "message": "replay: nothing queued", "request_id": "r"}
         return Reply(400, {"content-type": "application/json"}, json.dumps(body).encode())
+
+
+def _recorded_answer(request: Received) -> Reply:
+    """The recorded answer that fits ``request``: embeddings, a stream or a JSON message."""
+    if request.path.endswith("/text-embedding"):
+        reply = recorded("text-embedding-nosse")
+        body = json.loads(reply.body)
+        vector = body["output"]["embeddings"][0]["embedding"]
+        texts = request.json["input"]["texts"]
+        body["output"]["embeddings"] = [{"embedding": vector, "text_index": i}
+                                        for i in range(len(texts))]  # fmt: skip
+        reply.body = json.dumps(body).encode()
+        return reply
+    if request.headers.get("x-dashscope-sse") == "enable":
+        return recorded("single-generation-message-sse")
+    return recorded("single-generation-message-nosse")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -3,7 +3,7 @@
 Every capability flag is set to what we support. Where a test needs the model to follow an
 instruction (call this tool, answer with that JSON), ``_script`` queues the emulator's reply in
 set-up; the client code path under test stays real. The suites' one internet fixture (an image
-fetched with ``httpx.get``) is served by the emulator's static PNG instead.
+fetched with ``httpx.get``) is served locally (``offline_images`` in conftest).
 """
 
 from __future__ import annotations
@@ -11,19 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from langchain_core.messages import AIMessage
 from langchain_tests.integration_tests import ChatModelIntegrationTests, EmbeddingsIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests
 
 from dashscope_core.emulator._serve import ServerHandle
-from dashscope_core.emulator.png import png_for_name
 from langchain_dashscope_ext import ChatDashScope, DashScopeEmbeddings
 
 FAKE_KEY = "sk-test-langchain"
 UNIT_URL = "http://127.0.0.1:9/api/v1"  # never contacted: unit suites make no calls
 _STATE: dict[str, ServerHandle] = {}
+pytestmark = pytest.mark.usefixtures("offline_images")
 
 
 @pytest.fixture(autouse=True)
@@ -33,20 +32,6 @@ def _live(server: ServerHandle, request: pytest.FixtureRequest) -> Iterator[None
     _script(server, request.node.name)
     yield
     server.emulator.reset()
-
-
-@pytest.fixture(autouse=True)
-def _offline_images(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``test_image_inputs`` downloads a PNG from GitHub: answer it locally (no internet)."""
-    real_get = httpx.get
-
-    def get(url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
-        if str(url).startswith("https://raw.githubusercontent.com/"):
-            return httpx.Response(200, content=png_for_name("standard-tests"),
-                                  request=httpx.Request("GET", str(url)))  # fmt: skip
-        return real_get(url, *args, **kwargs)
-
-    monkeypatch.setattr(httpx, "get", get)
 
 
 @pytest.fixture(autouse=True)
