@@ -39,6 +39,7 @@ __all__ = [
     "PollJob",
     "PollLoop",
     "Step",
+    "check_not_cancelled",
     "check_poll_args",
     "report",
 ]
@@ -135,6 +136,15 @@ def check_poll_args(interval: Any, timeout: Any, progress: Any, cancel: Any = No
         raise TypeError("progress: expected a callable taking the polled object")
     if cancel is not None and not callable(getattr(cancel, "is_set", None)):
         raise TypeError("cancel: expected a threading.Event (or anything with is_set()) or None")
+
+
+def check_not_cancelled(cancel: Any, what: str) -> None:
+    """Raise ``JobCancelledError`` when ``cancel`` is already set: no job is created to be
+    cancelled at once (the caller's event may still be set from an earlier run)."""
+    if cancel is not None and cancel.is_set():
+        raise JobCancelledError(
+            f"{what}: cancel was already set; nothing was sent", reason="cancel"
+        )
 
 
 @dataclass(frozen=True)

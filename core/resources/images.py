@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashscope_core._protocol.polling import check_poll_args, report
+from dashscope_core._protocol.polling import check_not_cancelled, check_poll_args, report
 from dashscope_core._protocol.request import RequestSpec
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources.tasks import TaskProgress, build_submit, parse_task
@@ -47,6 +47,7 @@ def plan_generate(
     request; ``interval``/``progress``/``timeout``/``cancel`` behave as in ``tasks.wait``.
     """
     check_poll_args(interval, timeout, progress, cancel)
+    check_not_cancelled(cancel, f"image synthesis with {model}")
     return build_generate(model, prompt, **parameters), (interval, progress, timeout, cancel)
 
 

@@ -14,7 +14,13 @@ from urllib.parse import urlsplit
 
 from dashscope_core._protocol.files import encode_input
 from dashscope_core._protocol.identifiers import check_segment, parse_identifier
-from dashscope_core._protocol.polling import PREDICTIONS, PollJob, check_poll_args, report
+from dashscope_core._protocol.polling import (
+    PREDICTIONS,
+    PollJob,
+    check_not_cancelled,
+    check_poll_args,
+    report,
+)
 from dashscope_core._protocol.prediction_stream import ServerSentEvent
 from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none, response_parser
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
@@ -249,7 +255,8 @@ def plan_run(
         progress: called with the prediction after create, on each non-terminal poll and once
             at the end.
         cancel: a ``threading.Event`` (or ``asyncio.Event`` for the async client); when set the
-            prediction is cancelled server-side and ``JobCancelledError`` is raised.
+            prediction is cancelled server-side and ``JobCancelledError`` is raised (already
+            set before the call: raised at once, nothing is sent).
         timeout: seconds; past it the prediction is cancelled server-side and
             ``DeadlineExceededError`` (a ``CancelledError``) is raised.
         interval: seconds between polls.
@@ -259,6 +266,7 @@ def plan_run(
         identifier, input, wait=wait, webhook=webhook, webhook_events_filter=webhook_events_filter
     )
     check_poll_args(interval, timeout, progress, cancel)
+    check_not_cancelled(cancel, f"run {identifier}")
     return RunPlan(spec, (interval, progress, timeout, cancel), use_file_output)
 
 

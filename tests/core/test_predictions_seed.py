@@ -54,6 +54,7 @@ class Seed:
     def __init__(self, mode: str) -> None:
         self.mode = mode
         self.script: list[tuple[str, str, httpx.Response]] = []
+        self.hooks: dict[int, Any] = {}
         self.requests: list[httpx.Request] = []
         self.sleeps: list[float] = []
         transport = httpx.MockTransport(self._handle)
@@ -73,6 +74,8 @@ class Seed:
     def reply(self, method: str, url: str, status: int = 200, body: Any = None, **kw: Any) -> Seed:
         """Queue the answer to the next request, which must be ``method url``."""
         full = url if url.startswith("http") else BASE + url
+        if "then" in kw:  # called while the request is on the wire (nock's body callback)
+            self.hooks[len(self.requests) + len(self.script)] = kw.pop("then")
         if "pieces" in kw:
             response = httpx.Response(status, stream=Body(kw.pop("pieces")), **kw)
         else:
@@ -85,6 +88,9 @@ class Seed:
         assert self.script, f"unexpected request {request.method} {request.url}"
         method, url, response = self.script.pop(0)
         assert (request.method, str(request.url)) == (method, url)
+        hook = self.hooks.pop(len(self.requests) - 1, None)
+        if hook is not None:
+            hook()
         return response
 
     def run(self, value: Any) -> Any:
@@ -250,6 +256,32 @@ def test_trainings_create_route_and_destination(seed: Seed) -> None:
     assert len(seed.requests) == 1
 
 
+def test_models_create_versions_and_trainings_routes(seed: Seed) -> None:
+    seed.reply("POST", "/models", 201, {"owner": "alice", "name": "my-model"})
+    seed.reply("GET", "/models/alice/my-model/versions", body={"results": [{"id": VERSION}]})
+    seed.reply("GET", f"/models/alice/my-model/versions/{VERSION}", body={"id": VERSION})
+    seed.reply("GET", "/trainings/zz4", body={"id": "zz4", "status": "processing"})
+    seed.reply("POST", "/trainings/zz4/cancel", body={"id": "zz4", "status": "canceled"})
+    seed.reply("GET", "/trainings", body={"results": [{"id": "zz4"}], "next": None})
+    created = seed.client.models.create(
+        "alice", "my-model", visibility="public", hardware="gpu-a40-large", description="x"
+    )
+    assert seed.run(created).name == "my-model"
+    assert seed.body(0) == {
+        "owner": "alice",
+        "name": "my-model",
+        "visibility": "public",
+        "hardware": "gpu-a40-large",
+        "description": "x",
+    }
+    versions = seed.run(seed.client.models.versions.list("alice", "my-model"))
+    assert [v.id for v in versions] == [VERSION]
+    assert seed.run(seed.client.models.versions.get("alice", "my-model", VERSION)).id == VERSION
+    assert seed.run(seed.client.trainings.get("zz4")).status == "processing"
+    assert seed.run(seed.client.trainings.cancel("zz4")).status == "canceled"
+    assert [t.id for t in seed.run(seed.client.trainings.list())] == ["zz4"]
+
+
 # -- run: exact request sequences and progress ----------------------------------------------------
 
 
@@ -297,6 +329,12 @@ def test_run_rejects_invalid_identifiers_before_any_request(seed: Seed, identifi
     assert seed.requests == []
 
 
+def test_run_rejects_an_invalid_webhook_before_any_request(seed: Seed) -> None:
+    with pytest.raises(ValueError, match="webhook"):
+        seed.run(seed.client.run(f"o/m:{VERSION}", input={}, webhook="invalid-url"))
+    assert seed.requests == []
+
+
 def test_identifier_with_hyphen_and_full_stop(seed: Seed) -> None:
     seed.reply("POST", "/predictions", 201, _prediction("succeeded", output="ok"))
     assert seed.run(seed.client.run(f"my-org.ai/my_model-1.5:{VERSION}", input={})) == "ok"
@@ -316,12 +354,16 @@ def test_abort_during_create_cancels_and_raises(seed: Seed) -> None:
     from dashscope_core import JobCancelledError
 
     event: Any = threading.Event() if seed.mode == "sync" else asyncio.Event()
-    seed.reply("POST", "/predictions", 201, _prediction("processing"))
+    seed.reply("POST", "/predictions", 201, _prediction("processing"), then=event.set)
     seed.reply("POST", f"/predictions/{PID}/cancel", body=_prediction("canceled"))
-    event.set()
-    with pytest.raises(JobCancelledError):
+    with pytest.raises(JobCancelledError, match="cancelled on request") as info:
         seed.run(seed.client.run(f"o/m:{VERSION}", input={}, cancel=event))
     assert [u.rsplit("/", 1)[-1] for _, u in seed.calls] == ["predictions", "cancel"]
+    assert info.value.item.status == "canceled"
+    # still set: the next run sends nothing at all (no prediction created just to cancel it)
+    with pytest.raises(JobCancelledError, match="nothing was sent"):
+        seed.run(seed.client.run(f"o/m:{VERSION}", input={}, cancel=event))
+    assert len(seed.requests) == 2
 
 
 # -- file outputs --------------------------------------------------------------------------------
