@@ -1,26 +1,21 @@
 """``DashScope`` and ``AsyncDashScope``: the only code that sends requests.
 
-Everything else (building requests, parsing answers, retry decisions, SSE decoding) is pure and
-shared; this module prepares headers, sends, maps transport errors, runs the one retry loop
-(tenacity, built from ``RetryPolicy``) and turns error responses and ``event:error`` frames into
-typed exceptions.
+Everything else (building requests, parsing answers, retry decisions, SSE decoding, request
+preparation in ``_hub``) is shared; the twins here only send or await: they map transport
+errors, run the one retry loop (tenacity, built from ``RetryPolicy``) and hand responses and
+stream events to the shared checks that raise the typed errors.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
-from tenacity import AsyncRetrying, RetryCallState, Retrying
+from tenacity import AsyncRetrying, Retrying
 
-from dashscope_core._protocol.config import ClientConfig, resolve_config
+from dashscope_core._hub import BaseClient, Namespace, decode_body, request_spec
 from dashscope_core._protocol.request import RawResponse, RequestSpec, check_event, check_response
 from dashscope_core._protocol.retry import RetryPolicy
 from dashscope_core._protocol.sse import SSEEvent
@@ -30,11 +25,9 @@ from dashscope_core._transport import (
     Primed,
     async_sender,
     idle_bounded,
-    make_timeout,
     mapped_transport_errors,
     set_read_timeout,
 )
-from dashscope_core._version import __version__
 from dashscope_core.errors import DashScopeError
 
 if TYPE_CHECKING:
@@ -52,115 +45,12 @@ if TYPE_CHECKING:
     from dashscope_core.resources.trainings import AsyncTrainings, Trainings
     from dashscope_core.types.predictions import Prediction
 
-logger = logging.getLogger("dashscope_core")
 _T = TypeVar("_T")
 EventCheck = Callable[[SSEEvent], SSEEvent]
 """Judges each stream event (default ``check_event``: error frames raise)."""
 
 
-class _BaseClient:
-    """Configuration and request preparation shared by both clients."""
-
-    def __init__(
-        self,
-        api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        region: str | None = None,
-        workspace: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        default_headers: Mapping[str, str] | None = None,
-        user_agent: str | None = None,
-        *,
-        stream_idle_timeout: float | None = None,
-        retry_policy: RetryPolicy | None = None,
-    ) -> None:
-        self._config: ClientConfig = resolve_config(
-            api_key=api_key, base_url=base_url, region=region, workspace=workspace, env=os.environ
-        )
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int):
-            raise TypeError(f"max_retries: expected an int, got {type(max_retries).__name__}")
-        self._policy = retry_policy or RetryPolicy(max_retries=max_retries)
-        self._timeout = make_timeout(timeout)
-        if stream_idle_timeout is not None and stream_idle_timeout <= 0:
-            raise ValueError("stream_idle_timeout: expected a positive number of seconds")
-        self._stream_idle_timeout = stream_idle_timeout
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": user_agent or f"dashscope-ext/{__version__}",
-        }
-        if self._config.workspace:
-            headers["X-DashScope-WorkSpace"] = self._config.workspace
-        headers.update(default_headers or {})
-        self._headers = headers
-
-    @property
-    def base_url(self) -> str:
-        """The API base URL, e.g. ``https://dashscope.aliyuncs.com/api/v1``."""
-        return self._config.base_url
-
-    @property
-    def max_retries(self) -> int:
-        """Retries after the first attempt."""
-        return self._policy.max_retries
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
-
-    def _url(self, path: str) -> str:
-        if path.startswith(("http://", "https://")):
-            return path
-        return self._config.base_url + path
-
-    def _is_api_host(self, url: str) -> bool:
-        parts = urlsplit(url)
-        return (parts.scheme, parts.netloc) == self._config.origin
-
-    def _prepare(self, spec: RequestSpec) -> dict[str, Any]:
-        url = self._url(spec.path)
-        headers = dict(self._headers)
-        if self._is_api_host(url):
-            headers["Authorization"] = f"Bearer {self._config.api_key.get_secret_value()}"
-        if spec.stream:
-            headers["X-DashScope-SSE"] = "enable"
-            headers["Accept"] = "text/event-stream"
-        headers.update(spec.headers)
-        timeout = self._timeout
-        if spec.timeout is not None:
-            timeout = httpx.Timeout(spec.timeout, connect=self._timeout.connect)
-        content = None
-        if spec.json is not None:
-            content = json.dumps(spec.json, ensure_ascii=False, separators=(",", ":")).encode()
-        else:
-            headers.pop("Content-Type", None)
-        return {
-            "method": spec.method,
-            "url": url,
-            "headers": headers,
-            "content": content,
-            "params": dict(spec.params) if spec.params else None,
-            "timeout": timeout,
-        }
-
-    def _first_retry_delay(self, spec: RequestSpec, exc: DashScopeError) -> float:
-        """The wait before the second attempt; re-raises ``exc`` when it is not retried."""
-        delay = self._policy.first_retry_delay(exc, replay_safe=spec.replay_safe)
-        if delay is None:
-            raise exc
-        logger.debug("retrying after attempt 1: %r", exc)
-        return delay
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        if logger.isEnabledFor(logging.DEBUG):
-            exc = state.outcome.exception() if state.outcome else None
-            logger.debug("retrying after attempt %d: %r", state.attempt_number, exc)
-
-    @staticmethod
-    def _raw(response: httpx.Response, content: bytes) -> RawResponse:
-        return RawResponse(response.status_code, response.headers, content, str(response.url))
-
-
-class DashScope(_BaseClient):
+class DashScope(BaseClient):
     """Synchronous DashScope client: generation, apps, embeddings, tasks and predictions."""
 
     def __init__(
@@ -191,14 +81,6 @@ class DashScope(_BaseClient):
             sleep = time.sleep
         self._sleep: Callable[[float], None] = sleep
 
-    def _retrying(self, spec: RequestSpec, attempts_done: int = 0) -> Retrying:
-        return Retrying(
-            **self._policy.tenacity_kwargs(
-                sleep=self._sleep, replay_safe=spec.replay_safe, before_sleep=self._log_retry,
-                attempts_done=attempts_done,
-            )
-        )  # fmt: skip
-
     def _with_retries(self, spec: RequestSpec, attempt: Callable[..., _T], *args: Any) -> _T:
         """``attempt(*args)``, retried per the policy; the first try runs outside tenacity."""
         try:
@@ -206,7 +88,7 @@ class DashScope(_BaseClient):
         except DashScopeError as exc:
             delay = self._first_retry_delay(spec, exc)
         self._sleep(delay)
-        return self._retrying(spec, attempts_done=1)(attempt, *args)
+        return Retrying(**self._retry_kwargs(spec, self._sleep))(attempt, *args)
 
     def _send(self, spec: RequestSpec) -> RawResponse:
         """Send with retries; return the 2xx response or raise its typed error."""
@@ -243,15 +125,11 @@ class DashScope(_BaseClient):
         is sent when iteration starts; once an event was yielded nothing is replayed."""
         response, chunks, primed = self._with_retries(spec, self._open, spec, check)
         try:
-            for event in primed.first:
-                yield check(event)
-            decoder = primed.decoder
+            yield from primed.opening()
             with mapped_transport_errors():
                 for chunk in chunks:
-                    for event in decoder.feed(chunk):
-                        yield check(event)
-            for event in decoder.close():
-                yield check(event)
+                    yield from primed.events(chunk)
+            yield from primed.ending()
         finally:
             response.close()
 
@@ -278,10 +156,7 @@ class DashScope(_BaseClient):
         headers: Mapping[str, str] | None = None,
     ) -> Any:
         """Low-level call: send ``method route`` and return the decoded JSON (or None)."""
-        spec = RequestSpec(method.upper(), route, json=json, params=params, headers=headers or {},
-                           replay_safe=method.upper() != "POST")  # fmt: skip
-        raw = self._send(spec)
-        return raw.json() if raw.content.strip() else None
+        return decode_body(self._send(request_spec(method, route, params, json, headers)))
 
     def close(self) -> None:
         """Close the HTTP client if this object created it."""
@@ -294,83 +169,20 @@ class DashScope(_BaseClient):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @cached_property
-    def generation(self) -> Generation:
-        """Qwen text generation (and multimodal generation)."""
-        from dashscope_core.resources.generation import Generation
-
-        return Generation(self)
-
-    @cached_property
-    def embeddings(self) -> Embeddings:
-        """Text embeddings."""
-        from dashscope_core.resources.embeddings import Embeddings
-
-        return Embeddings(self)
-
-    @cached_property
-    def apps(self) -> Apps:
-        """Bailian application completion."""
-        from dashscope_core.resources.apps import Apps
-
-        return Apps(self)
-
+    generation: Namespace[Generation] = Namespace(
+        "generation", "Generation", "Qwen text generation."
+    )
+    embeddings: Namespace[Embeddings] = Namespace("embeddings", "Embeddings", "Text embeddings.")
+    apps: Namespace[Apps] = Namespace("apps", "Apps", "Bailian applications.")
     # prediction API and async tasks (issue 5): one-line delegations into resources/
-    @cached_property
-    def tasks(self) -> Tasks:
-        """DashScope async tasks: submit, get, cancel, list, wait."""
-        from dashscope_core.resources.tasks import Tasks
-
-        return Tasks(self)
-
-    @cached_property
-    def images(self) -> Images:
-        """Image synthesis (async tasks)."""
-        from dashscope_core.resources.images import Images
-
-        return Images(self)
-
-    @cached_property
-    def predictions(self) -> Predictions:
-        """Predictions: create, get, cancel, list, wait, stream."""
-        from dashscope_core.resources.predictions import Predictions
-
-        return Predictions(self)
-
-    @cached_property
-    def models(self) -> Models:
-        """Models and their versions."""
-        from dashscope_core.resources.models import Models
-
-        return Models(self)
-
-    @cached_property
-    def collections(self) -> Collections:
-        """Collections of models."""
-        from dashscope_core.resources.collections import Collections
-
-        return Collections(self)
-
-    @cached_property
-    def hardware(self) -> Hardware:
-        """Hardware options."""
-        from dashscope_core.resources.hardware import Hardware
-
-        return Hardware(self)
-
-    @cached_property
-    def trainings(self) -> Trainings:
-        """Trainings."""
-        from dashscope_core.resources.trainings import Trainings
-
-        return Trainings(self)
-
-    @cached_property
-    def deployments(self) -> Deployments:
-        """Deployments and their predictions."""
-        from dashscope_core.resources.deployments import Deployments
-
-        return Deployments(self)
+    tasks: Namespace[Tasks] = Namespace("tasks", "Tasks", "DashScope async tasks.")
+    images: Namespace[Images] = Namespace("images", "Images", "Image synthesis.")
+    predictions: Namespace[Predictions] = Namespace("predictions", "Predictions", "Predictions.")
+    models: Namespace[Models] = Namespace("models", "Models", "Models and versions.")
+    collections: Namespace[Collections] = Namespace("collections", "Collections", "Collections.")
+    hardware: Namespace[Hardware] = Namespace("hardware", "Hardware", "Hardware options.")
+    trainings: Namespace[Trainings] = Namespace("trainings", "Trainings", "Trainings.")
+    deployments: Namespace[Deployments] = Namespace("deployments", "Deployments", "Deployments.")
 
     def run(self, identifier: str, input: Mapping[str, Any] | None = None, **options: Any) -> Any:
         """Run ``owner/name[:version]`` and return its output (see ``predictions.run``)."""
@@ -394,7 +206,7 @@ class DashScope(_BaseClient):
         return paginate_sync(list_method, *args, **kwargs)
 
 
-class AsyncDashScope(_BaseClient):
+class AsyncDashScope(BaseClient):
     """Asynchronous DashScope client with the same surface as ``DashScope``."""
 
     def __init__(
@@ -425,14 +237,6 @@ class AsyncDashScope(_BaseClient):
             sleep = asyncio.sleep
         self._sleep: Callable[[float], Awaitable[None]] = sleep
 
-    def _retrying(self, spec: RequestSpec, attempts_done: int = 0) -> AsyncRetrying:
-        return AsyncRetrying(
-            **self._policy.tenacity_kwargs(
-                sleep=self._sleep, replay_safe=spec.replay_safe, before_sleep=self._log_retry,
-                attempts_done=attempts_done,
-            )
-        )  # fmt: skip
-
     async def _with_retries(
         self, spec: RequestSpec, attempt: Callable[..., Awaitable[_T]], *args: Any
     ) -> _T:
@@ -442,7 +246,7 @@ class AsyncDashScope(_BaseClient):
         except DashScopeError as exc:
             delay = self._first_retry_delay(spec, exc)
         await self._sleep(delay)
-        return await self._retrying(spec, attempts_done=1)(attempt, *args)
+        return await AsyncRetrying(**self._retry_kwargs(spec, self._sleep))(attempt, *args)
 
     async def _send(self, spec: RequestSpec) -> RawResponse:
         """Send with retries; return the 2xx response or raise its typed error."""
@@ -486,15 +290,14 @@ class AsyncDashScope(_BaseClient):
         opened = await self._with_retries(spec, self._open, spec, check)
         stream, chunks, primed = opened
         try:
-            for event in primed.first:
-                yield check(event)
-            decoder = primed.decoder
+            for event in primed.opening():
+                yield event
             with mapped_transport_errors():
                 async for chunk in chunks:
-                    for event in decoder.feed(chunk):
-                        yield check(event)
-            for event in decoder.close():
-                yield check(event)
+                    for event in primed.events(chunk):
+                        yield event
+            for event in primed.ending():
+                yield event
         finally:
             await stream.aclose()
 
@@ -522,10 +325,7 @@ class AsyncDashScope(_BaseClient):
         headers: Mapping[str, str] | None = None,
     ) -> Any:
         """Low-level call: send ``method route`` and return the decoded JSON (or None)."""
-        spec = RequestSpec(method.upper(), route, json=json, params=params, headers=headers or {},
-                           replay_safe=method.upper() != "POST")  # fmt: skip
-        raw = await self._send(spec)
-        return raw.json() if raw.content.strip() else None
+        return decode_body(await self._send(request_spec(method, route, params, json, headers)))
 
     async def close(self) -> None:
         """Close the HTTP client if this object created it."""
@@ -538,83 +338,28 @@ class AsyncDashScope(_BaseClient):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    @cached_property
-    def generation(self) -> AsyncGeneration:
-        """Qwen text generation (and multimodal generation)."""
-        from dashscope_core.resources.generation import AsyncGeneration
-
-        return AsyncGeneration(self)
-
-    @cached_property
-    def embeddings(self) -> AsyncEmbeddings:
-        """Text embeddings."""
-        from dashscope_core.resources.embeddings import AsyncEmbeddings
-
-        return AsyncEmbeddings(self)
-
-    @cached_property
-    def apps(self) -> AsyncApps:
-        """Bailian application completion."""
-        from dashscope_core.resources.apps import AsyncApps
-
-        return AsyncApps(self)
-
+    generation: Namespace[AsyncGeneration] = Namespace(
+        "generation", "AsyncGeneration", "Qwen text generation."
+    )
+    embeddings: Namespace[AsyncEmbeddings] = Namespace(
+        "embeddings", "AsyncEmbeddings", "Text embeddings."
+    )
+    apps: Namespace[AsyncApps] = Namespace("apps", "AsyncApps", "Bailian applications.")
     # prediction API and async tasks (issue 5): one-line delegations into resources/
-    @cached_property
-    def tasks(self) -> AsyncTasks:
-        """DashScope async tasks: submit, get, cancel, list, wait."""
-        from dashscope_core.resources.tasks import AsyncTasks
-
-        return AsyncTasks(self)
-
-    @cached_property
-    def images(self) -> AsyncImages:
-        """Image synthesis (async tasks)."""
-        from dashscope_core.resources.images import AsyncImages
-
-        return AsyncImages(self)
-
-    @cached_property
-    def predictions(self) -> AsyncPredictions:
-        """Predictions: create, get, cancel, list, wait, stream."""
-        from dashscope_core.resources.predictions import AsyncPredictions
-
-        return AsyncPredictions(self)
-
-    @cached_property
-    def models(self) -> AsyncModels:
-        """Models and their versions."""
-        from dashscope_core.resources.models import AsyncModels
-
-        return AsyncModels(self)
-
-    @cached_property
-    def collections(self) -> AsyncCollections:
-        """Collections of models."""
-        from dashscope_core.resources.collections import AsyncCollections
-
-        return AsyncCollections(self)
-
-    @cached_property
-    def hardware(self) -> AsyncHardware:
-        """Hardware options."""
-        from dashscope_core.resources.hardware import AsyncHardware
-
-        return AsyncHardware(self)
-
-    @cached_property
-    def trainings(self) -> AsyncTrainings:
-        """Trainings."""
-        from dashscope_core.resources.trainings import AsyncTrainings
-
-        return AsyncTrainings(self)
-
-    @cached_property
-    def deployments(self) -> AsyncDeployments:
-        """Deployments and their predictions."""
-        from dashscope_core.resources.deployments import AsyncDeployments
-
-        return AsyncDeployments(self)
+    tasks: Namespace[AsyncTasks] = Namespace("tasks", "AsyncTasks", "DashScope async tasks.")
+    images: Namespace[AsyncImages] = Namespace("images", "AsyncImages", "Image synthesis.")
+    predictions: Namespace[AsyncPredictions] = Namespace(
+        "predictions", "AsyncPredictions", "Predictions."
+    )
+    models: Namespace[AsyncModels] = Namespace("models", "AsyncModels", "Models and versions.")
+    collections: Namespace[AsyncCollections] = Namespace(
+        "collections", "AsyncCollections", "Collections."
+    )
+    hardware: Namespace[AsyncHardware] = Namespace("hardware", "AsyncHardware", "Hardware options.")
+    trainings: Namespace[AsyncTrainings] = Namespace("trainings", "AsyncTrainings", "Trainings.")
+    deployments: Namespace[AsyncDeployments] = Namespace(
+        "deployments", "AsyncDeployments", "Deployments."
+    )
 
     async def run(
         self, identifier: str, input: Mapping[str, Any] | None = None, **options: Any

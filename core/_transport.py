@@ -121,6 +121,18 @@ class Primed:
         if self.first:
             self.check(self.first[0])
 
+    def opening(self) -> Iterator[SSEEvent]:
+        """The events decoded while opening, each checked as it is yielded."""
+        return map(self.check, self.first)
+
+    def events(self, chunk: bytes) -> Iterator[SSEEvent]:
+        """The checked events of a later chunk (an error frame raises when it is reached)."""
+        return map(self.check, self.decoder.feed(chunk))
+
+    def ending(self) -> Iterator[SSEEvent]:
+        """The checked events completed at the end of the body."""
+        return map(self.check, self.decoder.close())
+
 
 def idle_bounded(chunks: AsyncIterator[bytes], seconds: float | None) -> AsyncIterator[bytes]:
     """``chunks``, raising ``APITimeoutError`` when one takes longer than ``seconds`` (if set).
