@@ -279,18 +279,19 @@ class DashScopeLLM(FunctionCallingLLM):
             and self.model_info.json_schema
         )
 
-    def _schema_messages(
-        self, prompt: PromptTemplate, prompt_args: dict[str, Any]
-    ) -> list[ChatMessage]:
-        return self._extend_messages(prompt.format_messages(llm=self, **prompt_args))
-
-    def _schema_kwargs(
-        self, llm_kwargs: dict[str, Any] | None, output_cls: type[Model]
-    ) -> dict[str, Any]:
+    def _schema_request(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None,
+        prompt_args: dict[str, Any],
+    ) -> tuple[list[ChatMessage], dict[str, Any]]:
+        """Messages and ``chat`` arguments asking for ``output_cls`` by JSON schema."""
+        messages = self._extend_messages(prompt.format_messages(llm=self, **prompt_args))
         kwargs = dict(llm_kwargs or {})
         kwargs.pop("tool_choice", None)
         kwargs["response_format"] = json_schema_format(output_cls)
-        return kwargs
+        return messages, kwargs
 
     @dispatcher.span
     def structured_predict(
@@ -307,9 +308,8 @@ class DashScopeLLM(FunctionCallingLLM):
             )
             return result
         _structured_start(output_cls, prompt, prompt_args)
-        messages = self._schema_messages(prompt, prompt_args)
-        response = self.chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
-        return _structured_end(output_cls, response)
+        messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
+        return _structured_end(output_cls, self.chat(messages, **kwargs))
 
     @dispatcher.span
     async def astructured_predict(
@@ -326,9 +326,8 @@ class DashScopeLLM(FunctionCallingLLM):
             )
             return result
         _structured_start(output_cls, prompt, prompt_args)
-        messages = self._schema_messages(prompt, prompt_args)
-        response = await self.achat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
-        return _structured_end(output_cls, response)
+        messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
+        return _structured_end(output_cls, await self.achat(messages, **kwargs))
 
     def _structured_stream_call(
         self,
@@ -339,9 +338,8 @@ class DashScopeLLM(FunctionCallingLLM):
     ) -> Generator[Any, None, None]:
         if not self._uses_json_schema():
             return super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
-        messages = self._schema_messages(prompt, prompt_args)
-        responses = self.stream_chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
-        return partial_objects(responses, output_cls)
+        messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
+        return partial_objects(self.stream_chat(messages, **kwargs), output_cls)
 
     async def _structured_astream_call(
         self,
@@ -354,9 +352,8 @@ class DashScopeLLM(FunctionCallingLLM):
             return await super()._structured_astream_call(
                 output_cls, prompt, llm_kwargs, **prompt_args
             )
-        messages = self._schema_messages(prompt, prompt_args)
-        responses = await self.astream_chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
-        return apartial_objects(responses, output_cls)
+        messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
+        return apartial_objects(await self.astream_chat(messages, **kwargs), output_cls)
 
 
 def _user(prompt: str) -> list[ChatMessage]:
