@@ -237,9 +237,8 @@ def _langchain(env: Env) -> None:
         env.keep(await chat.ainvoke("hi", config=cfg))
         env.keep([c async for c in chat.astream("hi", config=cfg)])
         env.keep(await app.ainvoke("Pair?", config=cfg), await emb.aembed_query("q"))
-        await chat.async_client.close()
-        await app.async_client.close()
-        await emb.async_client.close()
+        for model in (chat, app, emb):
+            await model.aclose()
 
     asyncio.run(go())
 

@@ -77,7 +77,7 @@ def lc_astream(url: str, _: bool) -> Any:
     async def go() -> Any:
         model = ChatDashScope(api_key=KEY, base_url=url)
         out = [chunk.content async for chunk in model.astream(QUESTION)]
-        await model.async_client.close()
+        await model.aclose()
         return out
 
     return _arun(go)
@@ -96,7 +96,7 @@ def lc_app_astream(url: str, _: bool) -> Any:
     async def go() -> Any:
         model = ChatDashScopeApp(api_key=KEY, base_url=url, app_id=APP)
         out = [chunk.content async for chunk in model.astream([HumanMessage(QUESTION)])]
-        await model.async_client.close()
+        await model.aclose()
         return out
 
     return _arun(go)
