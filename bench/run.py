@@ -68,10 +68,10 @@ class Row:
 
 
 @contextmanager
-def server(chunks: int) -> Iterator[str]:
-    """Start bench/server.py in a separate process; yield its base URL."""
+def server(chunks: int, module: str = "bench.server") -> Iterator[str]:
+    """Start bench/server.py (or ``module``) in a separate process; yield its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.server", "--chunks", str(chunks)],
+        [sys.executable, "-m", module, "--chunks", str(chunks)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer iterations")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--chunks", type=int, default=200, help="SSE chunks per stream")
+    parser.add_argument(
+        "--frameworks", action="store_true", help="then the framework rows (bench/frameworks.py)"
+    )
     args = parser.parse_args(argv)
     settings = Settings(chunks=args.chunks).scaled(args.quick)
     began = time.perf_counter()
@@ -241,7 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, chunks/stream "
           f"{settings.chunks}, {time.perf_counter() - began:.0f} s")  # fmt: skip
     checks = report(rows, imports)
-    return 1 if args.check and not all(ok for _, ok in checks) else 0
+    failed = args.check and not all(ok for _, ok in checks)
+    if args.frameworks:
+        from bench import frameworks
+
+        print()
+        rest = ["--quick"] * args.quick + ["--check"] * args.check
+        failed = bool(frameworks.main(rest)) or failed
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

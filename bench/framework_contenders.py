@@ -1,0 +1,135 @@
+"""The framework rows: our LangChain / LlamaIndex classes and the anchors they must beat.
+
+Each class does what a user of the framework does: one ``invoke``/``complete`` (``call``), one
+``stream``/``stream_complete`` read to the end, counting the chunks the caller receives
+(``stream``), one ``ainvoke``/``acomplete`` (``acall``). The anchors (ChatTongyi from
+langchain-community, ``DashScope`` from llama-index-llms-dashscope, both over the official
+``dashscope`` SDK) exist only in the bench venv; their imports sit inside ``__init__`` so a
+missing package skips the row (``ImportError``). The SDK is pointed at the bench server through
+``DASHSCOPE_HTTP_BASE_URL`` and ``dashscope.base_http_api_url``, with a fake key.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from bench.contenders import API_KEY, Contender
+
+MODEL = "qwen-turbo"
+PROMPT = "Say hello."
+
+
+def _point_sdk_at(base_url: str) -> None:
+    """Make the official SDK (read at import and per call) talk to the bench server."""
+    os.environ["DASHSCOPE_HTTP_BASE_URL"] = base_url
+    os.environ["DASHSCOPE_API_KEY"] = API_KEY
+    import dashscope
+
+    dashscope.base_http_api_url = base_url
+    dashscope.api_key = API_KEY
+
+
+class _LangChainRow(Contender):
+    """``invoke`` / ``stream`` / ``ainvoke`` on a LangChain chat model held in ``self.model``."""
+
+    model: Any
+
+    def call(self) -> None:
+        self.model.invoke(PROMPT)
+
+    def stream(self) -> int:
+        return sum(1 for _ in self.model.stream(PROMPT))
+
+    async def acall(self) -> None:
+        await self.model.ainvoke(PROMPT)
+
+
+class _LlamaIndexRow(Contender):
+    """``complete`` / ``stream_complete`` / ``acomplete`` on a LlamaIndex LLM in ``self.llm``."""
+
+    llm: Any
+
+    def call(self) -> None:
+        self.llm.complete(PROMPT)
+
+    def stream(self) -> int:
+        return sum(1 for _ in self.llm.stream_complete(PROMPT))
+
+    async def acall(self) -> None:
+        await self.llm.acomplete(PROMPT)
+
+
+class OurChatDashScope(_LangChainRow):
+    """``langchain_dashscope_ext.ChatDashScope`` (core client; aiohttp sender for async)."""
+
+    name = "ChatDashScope"
+
+    def __init__(self, base_url: str) -> None:
+        from langchain_dashscope_ext import ChatDashScope
+
+        super().__init__(base_url)
+        self.model = ChatDashScope(model=MODEL, api_key=API_KEY, base_url=base_url)
+
+    def close(self) -> None:
+        self.model.client.close()
+
+    async def aclose(self) -> None:
+        await self.model.aclose()
+
+
+class ChatTongyiRow(_LangChainRow):
+    """langchain-community ``ChatTongyi`` over the ``dashscope`` SDK (async = thread wrapper)."""
+
+    name = "ChatTongyi"
+    async_divisor = 3  # a thread per call: a few hundred calls/s
+
+    def __init__(self, base_url: str) -> None:
+        _point_sdk_at(base_url)
+        from langchain_community.chat_models.tongyi import ChatTongyi
+
+        super().__init__(base_url)
+        self.model = ChatTongyi(model=MODEL, api_key=API_KEY)  # type: ignore[call-arg]
+        # its .stream() yields one chunk unless streaming=True: give it its best streaming path
+        self.streaming_model = ChatTongyi(model=MODEL, api_key=API_KEY, streaming=True)  # type: ignore[call-arg]
+
+    def stream(self) -> int:
+        return sum(1 for _ in self.streaming_model.stream(PROMPT))
+
+
+class OurDashScopeLLM(_LlamaIndexRow):
+    """``llamaindex_dashscope_ext.DashScopeLLM`` (core client; aiohttp sender for async)."""
+
+    name = "DashScopeLLM (li)"
+
+    def __init__(self, base_url: str) -> None:
+        from llamaindex_dashscope_ext import DashScopeLLM
+
+        super().__init__(base_url)
+        self.llm = DashScopeLLM(model=MODEL, api_key=API_KEY, base_url=base_url)
+
+    def close(self) -> None:
+        self.llm.close()
+
+    async def aclose(self) -> None:
+        await self.llm.aclose()
+
+
+class LlamaIndexDashScopeRow(_LlamaIndexRow):
+    """llama-index-llms-dashscope ``DashScope`` over the ``dashscope`` SDK (AioGeneration)."""
+
+    name = "li-llms-dashscope"
+
+    def __init__(self, base_url: str) -> None:
+        _point_sdk_at(base_url)
+        from llama_index.llms.dashscope import DashScope
+
+        super().__init__(base_url)
+        self.llm = DashScope(model_name=MODEL, api_key=API_KEY)
+
+
+PAIRS: list[tuple[str, type[Contender], type[Contender]]] = [
+    ("langchain", OurChatDashScope, ChatTongyiRow),
+    ("llamaindex", OurDashScopeLLM, LlamaIndexDashScopeRow),
+]
+"""(framework, ours, anchor) in table order."""
