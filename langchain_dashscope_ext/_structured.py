@@ -56,9 +56,8 @@ def _bound(llm: ChatDashScope, schema: Any, method: str, strict: bool | None) ->
     ls_kwargs: dict[str, Any] = {"method": method}
     if strict is not None:
         ls_kwargs["strict"] = strict
-    ls_format: dict[str, Any] = {"kwargs": ls_kwargs}
-    if schema is not None:
-        ls_format["schema"] = convert_to_openai_tool(schema)
+    # langchain-core reads ["schema"] unconditionally (None is skipped as not convertible)
+    ls_format: dict[str, Any] = {"kwargs": ls_kwargs, "schema": schema}
     if method == "function_calling":
         name = convert_to_openai_tool(schema)["function"]["name"]
         bound = llm.bind_tools([schema], tool_choice=name, strict=strict,
