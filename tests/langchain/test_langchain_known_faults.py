@@ -275,6 +275,14 @@ def test_function_calling_forces_the_schema_tool_by_name(
     assert params["tool_choice"] == {"type": "function", "function": {"name": "Person"}}
 
 
+def test_json_mode_without_a_schema_sends_json_object(server: ServerHandle, emu: Emulator) -> None:
+    emu.script.generation(text='{"a": 1}')
+    assert chat(server).with_structured_output(method="json_mode").invoke("JSON with a") == {"a": 1}
+    assert emu.received("generation")[0].json["parameters"]["response_format"] == {
+        "type": "json_object"
+    }
+
+
 # --------------------------------------------------------------------------- thinking
 
 
