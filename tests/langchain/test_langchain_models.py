@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.load import dumpd, load
 from langchain_core.tools import tool
 
@@ -234,9 +234,45 @@ async def test_llm_astream_and_ainvoke(server: ServerHandle) -> None:
     assert "".join(pieces) == await model.ainvoke("Hello")
 
 
-def test_llm_streaming_true_aggregates_with_usage(server: ServerHandle) -> None:
-    result = llm(server, streaming=True).generate(["Hello"])
-    assert result.generations[0][0].generation_info["finish_reason"] == "stop"
+def test_llm_streaming_true_aggregates_with_usage(server: ServerHandle, emu: Emulator) -> None:
+    handler = Tokens()
+    result = llm(server, streaming=True).generate(["Hello there"], callbacks=[handler])
+    gen = result.generations[0][0]
+    info = gen.generation_info or {}
+    assert info["finish_reason"] == "stop" and info["token_usage"]["output_tokens"] > 0
+    assert len(handler.tokens) > 2 and "".join(handler.tokens) == gen.text
+    assert emu.received("generation")[0].headers["x-dashscope-sse"] == "enable"
+
+
+class AsyncTokens(AsyncCallbackHandler):
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+
+    async def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        self.tokens.append(token)
+
+
+async def test_llm_abatch_astream_callbacks_and_stop(server: ServerHandle, emu: Emulator) -> None:
+    model = llm(server)
+    texts = await model.abatch(["Hello", "Hi there"], stop=["answer"])
+    assert len(texts) == 2 and all(t and "answer" not in t for t in texts)
+    handler = AsyncTokens()
+    pieces = [p async for p in model.astream("Hello there", config={"callbacks": [handler]})]
+    assert len(pieces) > 2 and handler.tokens == pieces
+    sent = emu.received("generation")
+    assert [r.json["parameters"].get("stop") for r in sent] == [["answer"], ["answer"], None]
+    assert sent[-1].json["parameters"]["incremental_output"] is True
+
+
+def test_llm_round_trips_without_the_key(server: ServerHandle) -> None:
+    model = llm(server, model="chatglm3-6b", temperature=0.2)
+    dumped = dumpd(model)
+    assert KEY not in json.dumps(dumped)
+    secrets = {"DASHSCOPE_API_KEY": KEY}
+    loaded = load(dumped, valid_namespaces=["langchain_dashscope_ext"],
+                  allowed_objects=[DashScopeLLM], secrets_map=secrets)  # fmt: skip
+    assert loaded.model == "chatglm3-6b" and loaded.temperature == 0.2
+    assert loaded.api_key.get_secret_value() == KEY and KEY not in repr(loaded)
 
 
 # ------------------------------------------------------------------ DashScopeEmbeddings
