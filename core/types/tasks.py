@@ -28,6 +28,8 @@ class TaskOutput(WireModel):
     scheduled_time: str | None = None
     end_time: str | None = None
     results: list[TaskResult] | None = None
+    url: str | None = None
+    """The result file of a finished batch embedding task (``client.embeddings.batch``)."""
     task_metrics: dict[str, Any] | None = None
     code: str | None = None
     """Set on a FAILED task (PROTOCOL.md: ``code``/``message`` live inside ``output``)."""
