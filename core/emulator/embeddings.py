@@ -5,7 +5,8 @@ trigrams, each hashed (with a sign) into ``dimension`` buckets and L2-normalised
 share words are close and unrelated texts are nearly orthogonal. They depend only on the text and
 the dimension (not on the seed). Limits follow the real service: text-embedding-v1/v2 take up to
 25 texts and have 1536 dimensions; v3/v4 take up to 10 texts and default to 1024 dimensions
-(v3: 64..1024, v4: 64..2048). Shape: recorded ``text-embedding-nosse``.
+(v3: 64..1024, v4: 64..2048). Shape: recorded ``text-embedding-nosse``. With
+``X-DashScope-Async: enable`` the same path submits a batch task (``_embeddings_batch``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 import re
 from typing import Any
 
+from dashscope_core.emulator._embeddings_batch import RESULT_ROUTE, is_batch, submit_batch
 from dashscope_core.emulator._text import count_tokens
 from dashscope_core.emulator.routing import ApiError, JSONResponse, Request, Response, Route
 from dashscope_core.emulator.state import Emulator
@@ -118,7 +120,9 @@ def _item(text: str, index: int, dimension: int, output_type: str) -> dict[str, 
 
 
 async def handle(request: Request, emulator: Emulator) -> Response:
-    """Embed ``input.texts``."""
+    """Embed ``input.texts`` (with ``X-DashScope-Async: enable``: submit a batch task)."""
+    if is_batch(request):
+        return await submit_batch(request, emulator)
     model, texts, params = _parse(request.json)
     dimension = _dimension(params, model)
     output_type = str(params.get("output_type", "dense"))
@@ -128,4 +132,4 @@ async def handle(request: Request, emulator: Emulator) -> Response:
     return JSONResponse(body)
 
 
-ROUTES = [Route("POST", PATH, handle, kind="embeddings")]
+ROUTES = [Route("POST", PATH, handle, kind="embeddings"), RESULT_ROUTE]

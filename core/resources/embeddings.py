@@ -4,6 +4,10 @@ Long inputs are split into batches of the server's per-call limit (PROTOCOL.md "
 10 texts for text-embedding-v3/v4, 25 for v1/v2) and merged back in input order, ``text_index``
 renumbered to the global position and usage summed. The async twin sends up to
 ``MAX_CONCURRENCY`` batches at once.
+
+``batch`` submits DashScope's async batch embedding task (same path, ``X-DashScope-Async:
+enable``, ``input.url``: a text file with one text per line); ``client.tasks.wait(task)`` then
+returns the finished task whose ``output.url`` is the result file.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from dashscope_core._protocol.request import RawResponse, RequestSpec, response_
 from dashscope_core.errors import APIResponseValidationError
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._generation_checks import check_model
+from dashscope_core.resources.tasks import build_submit, parse_task
 from dashscope_core.types.embeddings import EmbeddingResponse, EmbeddingUsage
+from dashscope_core.types.tasks import Task
 
 __all__ = [
     "EMBEDDINGS_PATH",
@@ -24,6 +30,7 @@ __all__ = [
     "AsyncEmbeddings",
     "Embeddings",
     "batch_limit",
+    "build_batch",
     "build_calls",
     "merge_responses",
     "parse_call",
@@ -93,6 +100,19 @@ def build_calls(
         for i in range(0, len(items), size)
     ]
     return [RequestSpec("POST", EMBEDDINGS_PATH, json=body) for body in bodies]
+
+
+def build_batch(
+    *, model: str, url: str, text_type: str | None = None, **parameters: Any
+) -> RequestSpec:
+    """The async batch task for the texts in the file at ``url``; bad arguments raise here."""
+    check_model(model)
+    if not isinstance(url, str) or not url.startswith(("http://", "https://", "data:")):
+        raise ValueError(f"url: expected an http(s) URL of a text file (one text per line), "
+                         f"got {url!r}")  # fmt: skip
+    _check_options(text_type, parameters.get("dimension"), None, None)
+    params = {k: v for k, v in {**parameters, "text_type": text_type}.items() if v is not None}
+    return build_submit(EMBEDDINGS_PATH, model=model, input={"url": url}, parameters=params)
 
 
 @response_parser
@@ -169,6 +189,12 @@ class Embeddings(SyncNamespace):
                             batch_size=batch_size, **parameters)  # fmt: skip
         return merge_responses([parse_call(self._client._send(s)) for s in specs], specs)
 
+    def batch(self, *, model: str, url: str, text_type: str | None = None,
+              **parameters: Any) -> Task:  # fmt: skip
+        """Submit a batch embedding task (PENDING); ``client.tasks.wait`` it for ``output.url``."""
+        spec = build_batch(model=model, url=url, text_type=text_type, **parameters)
+        return parse_task(self._client._send(spec))
+
 
 class AsyncEmbeddings(AsyncNamespace):
     """Text embeddings (async; batches are sent concurrently)."""
@@ -190,3 +216,9 @@ class AsyncEmbeddings(AsyncNamespace):
                             batch_size=batch_size, **parameters)  # fmt: skip
         raws = await _bounded(self._client._send, specs, MAX_CONCURRENCY)
         return merge_responses([parse_call(raw) for raw in raws], specs)
+
+    async def batch(self, *, model: str, url: str, text_type: str | None = None,
+                    **parameters: Any) -> Task:  # fmt: skip
+        """Submit a batch embedding task (PENDING); ``client.tasks.wait`` it for ``output.url``."""
+        spec = build_batch(model=model, url=url, text_type=text_type, **parameters)
+        return parse_task(await self._client._send(spec))

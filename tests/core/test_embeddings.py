@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
+import httpx
 import pytest
 
 from dashscope_core import EmbeddingResponse
 from dashscope_core.emulator import Emulator
+from dashscope_core.emulator.embeddings import embed as embed_text
+from dashscope_core.emulator.prediction_runs import state
 from dashscope_core.errors import APIResponseValidationError, BadRequestError
 from dashscope_core.resources.embeddings import (
     EMBEDDINGS_PATH,
@@ -106,3 +111,55 @@ def test_server_errors_are_typed(gen_ds: GenClient, gen_emu: Emulator) -> None:
     with pytest.raises(TypeError, match="texts"):
         embed(gen_ds, model="text-embedding-v3", texts="one text")
     assert gen_emu.received() == []
+
+
+BATCH_FILE = (
+    "data:text/plain;base64," + base64.b64encode("第一行\nsecond line\n\n".encode()).decode()
+)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"model": "", "url": "https://x/f.txt"}, "model"),
+        ({"model": "text-embedding-async-v2", "url": "f.txt"}, "url"),
+        ({"model": "text-embedding-async-v2", "url": None}, "url"),
+        ({"model": "text-embedding-async-v2", "url": "https://x/f", "text_type": "q"}, "text_type"),
+    ],
+)
+def test_batch_bad_arguments_name_the_argument(
+    gen_ds: GenClient, gen_emu: Emulator, kwargs: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        gen_ds.run(gen_ds.client.embeddings.batch(**kwargs))
+    assert gen_emu.received() == []
+
+
+def test_batch_is_an_async_task_whose_result_file_has_one_vector_per_line(
+    gen_ds: GenClient, gen_emu: Emulator
+) -> None:
+    state(gen_emu).settings.time_scale = 0.0
+    task = gen_ds.run(gen_ds.client.embeddings.batch(
+        model="text-embedding-async-v2", url=BATCH_FILE, text_type="document"))  # fmt: skip
+    assert task.status == "PENDING" and task.task_id
+    (sent,) = gen_emu.received("embeddings")
+    assert sent.headers["x-dashscope-async"] == "enable"
+    assert sent.json == {
+        "model": "text-embedding-async-v2",
+        "input": {"url": BATCH_FILE},
+        "parameters": {"text_type": "document"},
+    }
+    done = gen_ds.run(gen_ds.client.tasks.wait(task, interval=0.01, timeout=10))
+    assert done.status == "SUCCEEDED" and done.output.url and done.output.results is None
+    with httpx.Client() as http:  # the result file is a plain link, as on OSS
+        lines = http.get(done.output.url).raise_for_status().text.splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["text_index"] for r in rows] == [0, 1]
+    assert rows[1]["embedding"] == embed_text("second line", 1536)
+
+
+def test_batch_rejects_a_model_without_async_support(gen_ds: GenClient, gen_emu: Emulator) -> None:
+    with pytest.raises(BadRequestError, match="async") as info:
+        gen_ds.run(gen_ds.client.embeddings.batch(model="text-embedding-v3", url=BATCH_FILE))
+    assert info.value.request_id and info.value.code == "InvalidParameter"
+    assert len(gen_emu.received("embeddings")) == 1  # a create is never replayed
