@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.load import dumpd, load
+from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
 from langchain_core.tools import tool
 
 from dashscope_core.emulator._serve import ServerHandle
@@ -299,3 +300,31 @@ def test_no_warnings_on_plain_construction(server: ServerHandle) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         chat(server)
+
+
+# ------------------------------------------------------------------------ multimodal
+
+
+@pytest.mark.parametrize("mode", ["invoke", "stream"])
+def test_images_go_to_the_multimodal_endpoint_as_native_parts(
+    server: ServerHandle, emu: Emulator, mode: str
+) -> None:
+    question = HumanMessage(content=[
+        {"type": "text", "text": "What is in this picture?"},
+        {"type": "image", "url": "https://example.com/cat.png"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+    ])  # fmt: skip
+    model = chat(server, model="qwen-vl-max")
+    if mode == "invoke":
+        answer = model.invoke([SystemMessage("Be brief."), question])
+    else:
+        answer = sum(model.stream([SystemMessage("Be brief."), question]), AIMessageChunk(""))
+    request = emu.received()[0]
+    assert request.path == "/services/aigc/multimodal-generation/generation"
+    assert request.json["input"]["messages"] == [
+        {"role": "system", "content": [{"text": "Be brief."}]},
+        {"role": "user", "content": [{"text": "What is in this picture?"},
+                                     {"image": "https://example.com/cat.png"},
+                                     {"image": "data:image/png;base64,iVBORw0KGgo="}]},
+    ]  # fmt: skip
+    assert "2 image" in answer.text and answer.usage_metadata["input_tokens"] > 0
