@@ -11,6 +11,7 @@ from dashscope_core.emulator import Emulator, ServerHandle, serve
 from llamaindex_dashscope_ext import DashScopeEmbedding, DashScopeLLM
 
 from ._calls import Calls
+from ._independent import IndependentDashScope, start
 
 FAKE_KEY = "sk-test-llamaindex-0123456789"
 
@@ -60,3 +61,20 @@ def mode(request: pytest.FixtureRequest) -> str:
 def calls(mode: str, llm: DashScopeLLM) -> Calls:
     """The LLM's sync or async methods behind one awaitable surface."""
     return Calls(llm, mode)
+
+
+@pytest.fixture(scope="session")
+def independent_server() -> Iterator[IndependentDashScope]:
+    """The independent stdlib DashScope server of ``_independent`` (not our emulator)."""
+    state, http = start()
+    yield state
+    http.shutdown()
+    http.server_close()
+
+
+@pytest.fixture
+def ds(independent_server: IndependentDashScope) -> IndependentDashScope:
+    """The independent server with no queued answers and an empty request log."""
+    independent_server.queue.clear()
+    independent_server.received.clear()
+    return independent_server

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from llamaindex_dashscope_ext import DashScopeEmbedding, DashScopeLLM
 
-from ._independent import EMBEDDING, IndependentDashScope, load, recorded, start
+from ._independent import EMBEDDING, IndependentDashScope, load, recorded
 
 KEY = "sk-independent-acceptance-0123"
 DOCS = [
@@ -41,27 +41,15 @@ WEATHER = {
 RECORDED_TOOLS = json.loads(load("single-generation-message-with-tools-sse.request.body.json"))
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[IndependentDashScope]:
-    state, http = start()
-    yield state
-    http.shutdown()
-    http.server_close()
-
-
-@pytest.fixture
-def ds(
-    server: IndependentDashScope, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[IndependentDashScope]:
-    """The server, emptied; env and ``Settings`` set as a user would, restored afterwards."""
-    server.queue.clear()
-    server.received.clear()
+@pytest.fixture(autouse=True)
+def user_setup(ds: IndependentDashScope, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Env and ``Settings`` set as a user would, restored afterwards."""
     monkeypatch.setenv("DASHSCOPE_API_KEY", KEY)
-    monkeypatch.setenv("DASHSCOPE_BASE_URL", server.base_url)
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", ds.base_url)
     saved = Settings._llm, Settings._embed_model, Settings._callback_manager
     Settings.llm = DashScopeLLM()
     Settings.embed_model = DashScopeEmbedding()
-    yield server
+    yield
     Settings._llm, Settings._embed_model, Settings._callback_manager = saved
 
 

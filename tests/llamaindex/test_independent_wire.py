@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,7 +33,6 @@ from ._independent import (
     error,
     load,
     recorded,
-    start,
 )
 
 KEY = "sk-independent-wire-0123456789"
@@ -45,21 +43,6 @@ AUTH = json.loads(load("auth-error-nosse.response.body.txt"))
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[IndependentDashScope]:
-    state, http = start()
-    yield state
-    http.shutdown()
-    http.server_close()
-
-
-@pytest.fixture
-def ds(server: IndependentDashScope) -> IndependentDashScope:
-    server.queue.clear()
-    server.received.clear()
-    return server
 
 
 def _llm(ds: IndependentDashScope, **fields: Any) -> DashScopeLLM:
