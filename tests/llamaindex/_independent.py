@@ -117,6 +117,8 @@ class Answer:
     """Stop the stream after this many frames, without the final one."""
     error_after: int | None = None
     """Send an ``event:error`` frame (``:HTTP_STATUS/429``) after this many frames."""
+    finish: str = ""
+    """The final ``finish_reason`` (default ``tool_calls`` with calls, else ``stop``)."""
     _parts: bool = False
 
     def render(self, request: Received) -> Reply:
@@ -149,7 +151,7 @@ class Answer:
         return message
 
     def _body(self, message: dict[str, Any], finish: str) -> dict[str, Any]:
-        finish = finish or ("tool_calls" if self.tool_calls else "stop")
+        finish = finish or self.finish or ("tool_calls" if self.tool_calls else "stop")
         out = len(self.text.split()) + len(self.tool_calls) * 8 + len(self.reasoning.split())
         return {"output": {"choices": [{"message": message, "finish_reason": finish}]},
                 "usage": _usage(20, out)}  # fmt: skip

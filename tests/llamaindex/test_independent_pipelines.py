@@ -208,19 +208,19 @@ async def test_structured_predict_native_schema(ds: IndependentDashScope) -> Non
     assert partials[-1] == city
 
 
-def test_structured_predict_by_forced_tool_call(ds: IndependentDashScope) -> None:
+async def test_structured_predict_by_forced_tool_call(ds: IndependentDashScope) -> None:
     llm = DashScopeLLM("qwen2.5-7b-instruct")  # no native JSON schema: a forced tool call
-    ds.answer(
-        tool_calls=[
-            {"id": "c1", "name": "City", "arguments": '{"name": "Rome", "population": 2800000}'}
-        ]
-    )
+    rome = {"id": "c1", "name": "City", "arguments": '{"name": "Rome", "population": 2800000}'}
+    ds.answer(tool_calls=[rome], finish="stop")  # PROTOCOL.md: a forced call may end in "stop"
     assert llm.structured_predict(City, PROMPT, city="Rome") == City(
         name="Rome", population=2800000
     )
     parameters = ds.requests()[0].json["parameters"]
     assert parameters["tool_choice"] == {"type": "function", "function": {"name": "City"}}
     assert "response_format" not in parameters
+    ds.answer(tool_calls=[rome], finish="stop", pieces=5)
+    partials = [p async for p in await llm.astream_structured_predict(City, PROMPT, city="Rome")]
+    assert partials[-1] == City(name="Rome", population=2800000)
 
 
 def test_token_counting_handler_counts_server_usage(ds: IndependentDashScope) -> None:
