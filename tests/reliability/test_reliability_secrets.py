@@ -204,10 +204,8 @@ def _langchain(env: Env) -> None:
         DashScopeAppRetriever,
         DashScopeAppTool,
         DashScopeEmbeddings,
-        DashScopeImageSynthesisTool,
         DashScopeLLM,
-        DashScopePredictionTool,
-    )  # fmt: skip
+    )
 
     cfg: Any = {"callbacks": [env.lc]}
     common = {"api_key": KEY, "base_url": env.base_url}
@@ -226,11 +224,7 @@ def _langchain(env: Env) -> None:
     env.keep(tool, tool.invoke("battery?", config=cfg))
     emb = DashScopeEmbeddings(**common)
     env.keep(emb, emb.embed_documents(["a"]), emb.embed_query("b"))
-    client = DashScope(api_key=KEY, base_url=env.base_url)
-    ptool = DashScopePredictionTool.from_model(client, "emulator/hello-world")
-    env.keep(ptool, ptool.invoke({"text": "x"}, config=cfg))
-    itool = DashScopeImageSynthesisTool(client=client, interval=0.01)
-    env.keep(itool, itool.invoke({"prompt": "a cat"}, config=cfg))
+    _langchain_tools(env, cfg)
     env.error(lambda: ChatDashScope(model="no-such-model", **common).invoke("hi", config=cfg))
 
     async def go() -> None:
@@ -241,6 +235,16 @@ def _langchain(env: Env) -> None:
             await model.aclose()
 
     asyncio.run(go())
+
+
+def _langchain_tools(env: Env, cfg: Any) -> None:
+    from langchain_dashscope_ext import DashScopeImageSynthesisTool, DashScopePredictionTool
+
+    client = DashScope(api_key=KEY, base_url=env.base_url)
+    ptool = DashScopePredictionTool.from_model(client, "emulator/hello-world")
+    env.keep(ptool, ptool.invoke({"text": "x"}, config=cfg))
+    itool = DashScopeImageSynthesisTool(client=client, interval=0.01)
+    env.keep(itool, itool.invoke({"prompt": "a cat"}, config=cfg))
 
 
 def test_langchain_entry_points(env: Env) -> None:
