@@ -100,8 +100,8 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
 
     def _request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Keyword arguments of ``client.generation.call``/``.stream`` for one call."""
+    ) -> tuple[dict[str, Any], bool]:
+        """``client.generation.call``/``.stream`` kwargs, and whether a tool call is required."""
         check_call_kwargs(kwargs)
         params = {**self._default_params, **kwargs}
         params.pop("stream", None)
@@ -115,11 +115,12 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
         if tools:
             choice = _convert.to_wire_tool_choice(choice, tools)
         self._check_thinking(model, params, choice)
-        if tools and choice == "any":
+        force = bool(tools) and choice == "any"
+        if force:
             wire, choice = _force_instruction(wire, tools), "auto"
-            params["_force_tools"] = True
-        return {"model": model, "messages": wire, "tools": tools, "tool_choice": choice,
-                "result_format": "message", **params}  # fmt: skip
+        request = {"model": model, "messages": wire, "tools": tools, "tool_choice": choice,
+                   "result_format": "message", **params}  # fmt: skip
+        return request, force
 
     def _check_thinking(self, model: str, params: Mapping[str, Any], choice: Any = None) -> None:
         """Forced tool choices and structured output fail in thinking mode: say so up front."""
@@ -145,16 +146,12 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, kwargs)
-        force = request.pop("_force_tools", False)
-        result = _convert.from_wire_response(
-            self.client.generation.call(**request), request["model"]
-        )
-        if force and not _has_tool_call(result):
-            result = _convert.from_wire_response(
-                self.client.generation.call(**request), request["model"]
-            )
-            _require_tool_call(result)
+        request, force = self._request(messages, stop, kwargs)
+        call = self.client.generation.call
+        result = _convert.from_wire_response(call(**request), request["model"])
+        if force and not _has_tool_call(result):  # asked once more, then raise
+            again = call(**request)
+            result = _require_tool_call(_convert.from_wire_response(again, request["model"]))
         return result
 
     async def _agenerate(
@@ -164,13 +161,12 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, kwargs)
-        force = request.pop("_force_tools", False)
+        request, force = self._request(messages, stop, kwargs)
         call = self.async_client.generation.call
         result = _convert.from_wire_response(await call(**request), request["model"])
-        if force and not _has_tool_call(result):
-            result = _convert.from_wire_response(await call(**request), request["model"])
-            _require_tool_call(result)
+        if force and not _has_tool_call(result):  # asked once more, then raise
+            again = await call(**request)
+            result = _require_tool_call(_convert.from_wire_response(again, request["model"]))
         return result
 
     def _stream(
@@ -180,8 +176,7 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, kwargs)
-        force = request.pop("_force_tools", False)
+        request, force = self._request(messages, stop, kwargs)
         converter = _convert.ChunkConverter(request["model"])
         for response in self.client.generation.stream(**request):
             chunk = converter.feed(response)
@@ -198,8 +193,7 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, kwargs)
-        force = request.pop("_force_tools", False)
+        request, force = self._request(messages, stop, kwargs)
         converter = _convert.ChunkConverter(request["model"])
         async for response in self.async_client.generation.stream(**request):
             chunk = converter.feed(response)
@@ -268,9 +262,10 @@ def _has_tool_call(result: ChatResult) -> bool:
     return isinstance(message, AIMessage) and bool(message.tool_calls or message.invalid_tool_calls)
 
 
-def _require_tool_call(result: ChatResult | None) -> None:
+def _require_tool_call(result: ChatResult | None) -> ChatResult:
+    """``result`` if it holds a tool call; else ``ToolChoiceNotHonoredError``."""
     if result is not None and _has_tool_call(result):
-        return
+        return result
     request_id = None
     if result is not None:
         request_id = result.generations[0].message.response_metadata.get("request_id")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, ClassVar
+import asyncio
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from typing import Any, ClassVar, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.llms import BaseLLM
@@ -15,6 +16,8 @@ from langchain_dashscope_ext._common import DashScopeSettings
 from langchain_dashscope_ext._params import DashScopeParams, Stop, check_call_kwargs
 
 __all__ = ["DashScopeLLM"]
+
+_T = TypeVar("_T")
 
 
 class DashScopeLLM(DashScopeParams, DashScopeSettings, BaseLLM):
@@ -72,15 +75,12 @@ class DashScopeLLM(DashScopeParams, DashScopeSettings, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        generations: list[list[Generation]] = []
-        for prompt in prompts:
-            if self.streaming:
-                generations.append([_join(self._stream(prompt, stop, run_manager, **kwargs))])
-                continue
-            request = self._request(prompt, stop, kwargs)
-            response = self.client.generation.call(**request)
-            generations.append([_generation(response, request["model"])])
-        return LLMResult(generations=generations, llm_output={"model_name": self.model})
+        if self.streaming:
+            answers = [_join(self._stream(p, stop, run_manager, **kwargs)) for p in prompts]
+        else:
+            requests = [self._request(p, stop, kwargs) for p in prompts]  # all checked first
+            answers = [_generation(self.client.generation.call(**r), r["model"]) for r in requests]
+        return self._result(answers)
 
     async def _agenerate(
         self,
@@ -89,16 +89,21 @@ class DashScopeLLM(DashScopeParams, DashScopeSettings, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        generations: list[list[Generation]] = []
-        for prompt in prompts:
-            if self.streaming:
-                chunks = [c async for c in self._astream(prompt, stop, run_manager, **kwargs)]
-                generations.append([_join(chunks)])
-                continue
-            request = self._request(prompt, stop, kwargs)
-            response = await self.async_client.generation.call(**request)
-            generations.append([_generation(response, request["model"])])
-        return LLMResult(generations=generations, llm_output={"model_name": self.model})
+        answers: list[Generation] = []
+        if self.streaming:  # one after the other: the tokens share one run manager
+            for p in prompts:
+                answers.append(
+                    _join([c async for c in self._astream(p, stop, run_manager, **kwargs)])
+                )
+        else:  # concurrently: DashScope takes one prompt per request
+            requests = [self._request(p, stop, kwargs) for p in prompts]
+            client = self.async_client
+            responses = await _all([client.generation.call(**r) for r in requests])
+            answers = [_generation(a, r["model"]) for a, r in zip(responses, requests, strict=True)]
+        return self._result(answers)
+
+    def _result(self, answers: list[Generation]) -> LLMResult:
+        return LLMResult(generations=[[a] for a in answers], llm_output={"model_name": self.model})
 
     def _stream(
         self,
@@ -127,6 +132,17 @@ class DashScopeLLM(DashScopeParams, DashScopeSettings, BaseLLM):
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
+
+
+async def _all(calls: list[Coroutine[Any, Any, _T]]) -> list[_T]:
+    """Run ``calls`` concurrently; the first failure cancels the others, then raises."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
 
 
 def _generation(response: Any, model: str) -> Generation:
