@@ -328,3 +328,16 @@ def test_images_go_to_the_multimodal_endpoint_as_native_parts(
                                      {"image": "data:image/png;base64,iVBORw0KGgo="}]},
     ]  # fmt: skip
     assert "2 image" in answer.text and answer.usage_metadata["input_tokens"] > 0
+
+
+async def test_llm_agenerate_answers_every_prompt_in_order_or_raises_typed(
+    server: ServerHandle, emu: Emulator
+) -> None:
+    model = llm(server, max_retries=0)
+    result = await model.agenerate(["alpha question", "beta question", "gamma question"])
+    texts = [g[0].text for g in result.generations]
+    assert [w in t for w, t in zip(["alpha", "beta", "gamma"], texts, strict=True)] == [True] * 3
+    assert len(emu.received("generation")) == 3
+    emu.script.error(429, "Throttling", kind="generation")
+    with pytest.raises(RateLimitError):
+        await model.agenerate(["one", "two"])
