@@ -10,16 +10,30 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, model_validator
+from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 
-from langchain_dashscope_ext._common import build_model_kwargs
-
-__all__ = ["CLIENT_OPTIONS", "DashScopeParams", "Stop", "check_call_kwargs"]
+__all__ = ["CLIENT_OPTIONS", "DashScopeParams", "Stop", "build_extra", "check_call_kwargs"]
 
 Stop = str | list[str] | list[int] | list[list[int]]
 """``stop``: a string, strings, or token ids (``[[37763, 367]]`` in the recorded requests)."""
 
 CLIENT_OPTIONS = ("timeout", "max_retries", "api_key", "base_url", "region", "workspace")
+
+
+def build_extra(cls: type[BaseModel], values: Any) -> Any:
+    """Move unknown constructor kwargs into ``model_kwargs`` with a warning (as ChatOpenAI).
+
+    Names a field accepts through ``AliasChoices`` (``model_name``, ``stop_sequences``) are
+    known names: validation aliases keep ``model=`` the typed constructor argument.
+    """
+    if not isinstance(values, dict):
+        return values
+    names = get_pydantic_field_names(cls)
+    for field in cls.model_fields.values():
+        if isinstance(field.validation_alias, AliasChoices):
+            names.update(c for c in field.validation_alias.choices if isinstance(c, str))
+    return _build_model_kwargs(values, names)
 
 
 def check_call_kwargs(kwargs: dict[str, Any]) -> None:
@@ -44,7 +58,7 @@ class DashScopeParams(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _build_extra(cls, values: Any) -> Any:
-        return build_model_kwargs(cls, values)
+        return build_extra(cls, values)
 
     @property
     def lc_secrets(self) -> dict[str, str]:

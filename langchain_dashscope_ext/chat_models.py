@@ -10,7 +10,7 @@ from langchain_core.language_models import BaseChatModel, LangSmithParams, Langu
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from pydantic import ConfigDict, Field
+from pydantic import AliasChoices, ConfigDict, Field
 
 from dashscope_core.errors import DashScopeError
 from langchain_dashscope_ext import _convert
@@ -50,13 +50,13 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
         "thinking_budget", "logprobs", "top_logprobs",
     )  # fmt: skip
 
-    model: str = Field(default="qwen-plus", alias="model_name")
+    model: str = Field(default="qwen-plus", validation_alias=AliasChoices("model", "model_name"))
     """Model name, e.g. ``qwen-plus``, ``qwen-max``, ``qwen3-max``, ``qwen-vl-max``."""
     temperature: float | None = None
     top_p: float | None = None
     top_k: int | None = None
     max_tokens: int | None = Field(default=None, ge=1)
-    stop: Stop | None = Field(default=None, alias="stop_sequences")
+    stop: Stop | None = Field(default=None, validation_alias=AliasChoices("stop", "stop_sequences"))
     seed: int | None = None
     n: int | None = Field(default=None, ge=1)
     repetition_penalty: float | None = None

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, model_validator
 
-from langchain_dashscope_ext._common import DashScopeSettings, build_model_kwargs
+from langchain_dashscope_ext._common import DashScopeSettings
+from langchain_dashscope_ext._params import build_extra
 
 __all__ = ["DashScopeEmbeddings"]
 
@@ -22,7 +23,9 @@ class DashScopeEmbeddings(DashScopeSettings, Embeddings):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    model: str = Field(default="text-embedding-v4", alias="model_name")
+    model: str = Field(
+        default="text-embedding-v4", validation_alias=AliasChoices("model", "model_name")
+    )
     """Embedding model: ``text-embedding-v4`` (default), ``text-embedding-v3``, v2, v1."""
     dimension: int | None = Field(default=None, ge=1)
     """Vector size (None: the model's default)."""
@@ -32,7 +35,7 @@ class DashScopeEmbeddings(DashScopeSettings, Embeddings):
     @model_validator(mode="before")
     @classmethod
     def _build_extra(cls, values: Any) -> Any:
-        return build_model_kwargs(cls, values)
+        return build_extra(cls, values)
 
     def _params(self, text_type: str) -> dict[str, Any]:
         return {"model": self.model, "text_type": text_type, "dimension": self.dimension,

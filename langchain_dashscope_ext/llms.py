@@ -9,7 +9,7 @@ from typing import Any, ClassVar, TypeVar
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from pydantic import ConfigDict, Field
+from pydantic import AliasChoices, ConfigDict, Field
 
 from langchain_dashscope_ext import _convert_output as _convert
 from langchain_dashscope_ext._common import DashScopeSettings
@@ -33,7 +33,7 @@ class DashScopeLLM(DashScopeParams, DashScopeSettings, BaseLLM):
         "presence_penalty", "enable_search",
     )  # fmt: skip
 
-    model: str = Field(default="qwen-plus", alias="model_name")
+    model: str = Field(default="qwen-plus", validation_alias=AliasChoices("model", "model_name"))
     temperature: float | None = None
     top_p: float | None = None
     top_k: int | None = None

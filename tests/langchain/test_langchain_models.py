@@ -296,10 +296,15 @@ async def test_embeddings_async(server: ServerHandle) -> None:
     assert await emb.aembed_query("a") == emb.embed_query("a")
 
 
-def test_no_warnings_on_plain_construction(server: ServerHandle) -> None:
+def test_no_warnings_on_plain_construction_and_langchain_aliases(server: ServerHandle) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         chat(server)
+        aliased = chat(server, model_name="qwen-max", stop_sequences=["x"])
+        text = DashScopeLLM(api_key=KEY, model_name="chatglm3-6b")
+        emb = DashScopeEmbeddings(api_key=KEY, model_name="text-embedding-v3")
+    assert (aliased.model, aliased.stop, aliased.model_kwargs) == ("qwen-max", ["x"], {})
+    assert (text.model, emb.model) == ("chatglm3-6b", "text-embedding-v3")
 
 
 # ------------------------------------------------------------------------ multimodal
