@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import sys
 import warnings
+from typing import TYPE_CHECKING, Any
 
 from _backend import Backend, backend
 from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
 from langchain_dashscope_ext import ChatDashScope
+
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
 
 
 @tool
@@ -32,7 +36,7 @@ def add(a: int, b: int) -> int:
 QUESTION = "What is the weather in 'Hangzhou'? Also add 2 and 3."
 
 
-def build_agent(api_key: str, base_url: str | None) -> object:
+def build_agent(api_key: str, base_url: str | None) -> CompiledStateGraph[Any, Any, Any, Any]:
     """A ReAct agent (LangGraph's prebuilt graph) over ChatDashScope."""
     from langgraph.prebuilt import create_react_agent
 
@@ -49,7 +53,7 @@ def run(where: Backend, question: str = QUESTION) -> None:
     print(f"question> {question}")
     agent = build_agent(where.api_key, where.base_url)
     inputs = {"messages": [HumanMessage(question)]}
-    for message, _meta in agent.stream(inputs, stream_mode="messages"):  # type: ignore[attr-defined]
+    for message, _meta in agent.stream(inputs, stream_mode="messages"):
         if isinstance(message, AIMessageChunk):
             print(message.text, end="", flush=True)
             for call in message.tool_call_chunks:
