@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from dashscope_core._protocol.polling import CANCEL, POLL, PollJob
 from dashscope_core._protocol.prediction_stream import PredictionStreamReader, ServerSentEvent
-from dashscope_core._protocol.request import RequestSpec
+from dashscope_core._protocol.request import RawResponse, RequestSpec
 from dashscope_core._protocol.sse import SSEEvent
 from dashscope_core.errors import APIResponseValidationError, APIStatusError
 from dashscope_core.types.predictions import Prediction
@@ -114,6 +114,30 @@ async def poll_async(client: AsyncDashScope, job: PollJob[T], item: T, cancel: A
         except APIStatusError as exc:
             note = _cancel_note(exc)
     return loop.finish(item, step, note)
+
+
+async def create_async(
+    client: AsyncDashScope,
+    create: RequestSpec,
+    parse: Callable[[RawResponse], T],
+    cancel_of: Callable[[T], RequestSpec],
+    hold: float,
+) -> T:
+    """Send a create whose server-side result outlives the caller's cancellation.
+
+    If the calling task is cancelled while the create is in flight (a ``Prefer: wait`` create
+    holds its answer up to ``hold`` seconds), the create still completes, what it made is
+    cancelled server-side, and ``asyncio.CancelledError`` propagates: the only way to learn the
+    id of the prediction to cancel is the create's own answer.
+    """
+    task = asyncio.ensure_future(client._send(create))
+    try:
+        return parse(await asyncio.shield(task))
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            made = parse(await asyncio.wait_for(task, hold + CANCEL_GRACE))
+            await asyncio.wait_for(client._send(cancel_of(made)), CANCEL_GRACE)
+        raise
 
 
 async def _shielded(request: Awaitable[Any]) -> None:

@@ -24,7 +24,13 @@ from dashscope_core._protocol.polling import (
 from dashscope_core._protocol.prediction_stream import ServerSentEvent
 from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none, response_parser
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
-from dashscope_core.resources._drivers import poll_async, poll_sync, stream_async, stream_sync
+from dashscope_core.resources._drivers import (
+    create_async,
+    poll_async,
+    poll_sync,
+    stream_async,
+    stream_sync,
+)
 from dashscope_core.resources._outputs import wrap_outputs
 from dashscope_core.types.predictions import Page, Prediction
 
@@ -226,6 +232,15 @@ class RunPlan:
         """The created prediction, reported to ``progress``."""
         return report(self.wait_args[1], parse_prediction(raw))
 
+    @property
+    def hold(self) -> float:
+        """Seconds the create may hold its answer (``Prefer: wait[=N]``; the API caps it at 60)."""
+        prefer = self.create.headers.get("Prefer", "")
+        if not prefer.startswith("wait"):
+            return 0.0
+        _, _, seconds = prefer.partition("=")
+        return float(seconds) if seconds.isdigit() else 60.0
+
     def output(self, done: Prediction, client: Any) -> Any:
         """The finished prediction's output, file URLs wrapped as ``FileOutput``s."""
         return wrap_outputs(done.output, client) if self.use_file_output else done.output
@@ -352,7 +367,9 @@ class AsyncPredictions(AsyncNamespace):
     ) -> Any:
         """Run a model and return its output; ``options`` as in ``plan_run``."""
         plan = plan_run(identifier, input, **options)
-        created = plan.created(await self._client._send(plan.create))
+        created = await create_async(
+            self._client, plan.create, plan.created, lambda made: build_cancel(made.id), plan.hold
+        )
         return plan.output(await self.wait(created, *plan.wait_args), self._client)
 
     def stream(
