@@ -201,6 +201,9 @@ class ChunkConverter:
             chunk.response_metadata = meta
             chunk.chunk_position = "last"
             info = {"finish_reason": meta["finish_reason"]}
+        elif (logprobs := _get(choice, "logprobs")) is not None:
+            # each frame carries its own tokens' logprobs; chunk + chunk concatenates the lists
+            chunk.response_metadata = {"logprobs": _dump(logprobs)}
         return ChatGenerationChunk(message=chunk, generation_info=info)
 
     def _tool_call_chunks(self, raw_calls: Sequence[Any] | None) -> list[ToolCallChunk]:
