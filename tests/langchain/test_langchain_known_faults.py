@@ -300,3 +300,28 @@ def test_thinking_is_never_switched_off_as_a_side_effect(
     with pytest.raises(ValueError, match=r"tool_choice.*thinking mode"):
         chat(server).bind_tools([add], tool_choice="add").invoke("Hi", enable_thinking=True)
     assert len(emu.received()) == 1  # the rejected calls never left the machine
+
+
+# ------------------------------------------------------------------ logprobs, n choices
+
+
+@pytest.mark.parametrize("mode", ["invoke", "stream"])
+def test_logprobs_when_asked_cover_every_token(
+    server: ServerHandle, emu: Emulator, mode: str
+) -> None:
+    model = chat(server, logprobs=True, top_logprobs=2)
+    if mode == "invoke":
+        message = model.invoke("Tell me about the sea")
+    else:
+        message = _join(list(model.stream("Tell me about the sea")))
+    tokens = message.response_metadata["logprobs"]["content"]
+    assert "".join(t["token"] for t in tokens) == message.text  # none dropped while streaming
+    params = emu.received("generation")[0].json["parameters"]
+    assert (params["logprobs"], params["top_logprobs"]) == (True, 2)
+
+
+def test_n_choices_become_n_generations(server: ServerHandle, emu: Emulator) -> None:
+    result = chat(server, n=2, seed=1).generate([[HumanMessage("Hello")]])
+    assert len(result.generations[0]) == 2
+    assert all(g.message.usage_metadata for g in result.generations[0])
+    assert emu.received("generation")[0].json["parameters"]["n"] == 2
