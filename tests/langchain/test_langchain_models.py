@@ -346,3 +346,20 @@ async def test_llm_agenerate_answers_every_prompt_in_order_or_raises_typed(
     emu.script.error(429, "Throttling", kind="generation")
     with pytest.raises(RateLimitError):
         await model.agenerate(["one", "two"])
+
+
+def test_workspace_region_and_env_reach_the_client(
+    server: ServerHandle, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat(server, workspace="ws-123").invoke("Hello")
+    headers = emu.received("generation")[0].headers
+    assert headers["x-dashscope-workspace"] == "ws-123"
+    assert headers["authorization"] == f"Bearer {KEY}"
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-from-env")
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", server.base_url)
+    DashScopeEmbeddings().embed_query("q")
+    assert emu.received()[-1].headers["authorization"] == "Bearer sk-from-env"
+    with pytest.raises(ValueError, match="region"):
+        chat(server, region="mars-1")
+    intl = ChatDashScope(api_key=KEY, region="ap-southeast-1")
+    assert intl.client.base_url.startswith("https://dashscope-intl.aliyuncs.com")
