@@ -276,6 +276,12 @@ class ChatStream:
 
     def feed(self, chunk: GenerationResponse) -> ChatResponse:
         """Merge ``chunk`` and return the response to yield for it."""
+        delta, kwargs, raw = self.absorb(chunk)
+        message = _message(self.text, self.reasoning, self.tool_calls, chunk.usage)
+        return ChatResponse(message=message, delta=delta, raw=raw, additional_kwargs=kwargs)
+
+    def absorb(self, chunk: GenerationResponse) -> tuple[str, dict[str, Any], Any]:
+        """Merge ``chunk``: its text delta, its response's ``additional_kwargs`` and ``raw``."""
         message = chunk.message
         delta = thinking = ""
         if message is not None:
@@ -291,12 +297,7 @@ class ChatStream:
         kwargs = _response_kwargs(chunk, finish) if finish is not None else {}
         if thinking:
             kwargs["thinking_delta"] = thinking
-        return ChatResponse(
-            message=_message(self.text, self.reasoning, self.tool_calls, chunk.usage),
-            delta=delta,
-            raw=chunk if finish is None else _raw(chunk),
-            additional_kwargs=kwargs,
-        )
+        return delta, kwargs, chunk if finish is None else _raw(chunk)
 
     def _merge_call(
         self, index: int | None, call_id: str | None, name: str | None, args: str

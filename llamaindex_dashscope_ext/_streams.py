@@ -11,15 +11,24 @@ from typing import Any, TypeVar
 from llama_index.core.base.llms.types import (
     ChatResponseAsyncGen,
     ChatResponseGen,
+    CompletionResponse,
     CompletionResponseAsyncGen,
+    CompletionResponseGen,
 )
 from llama_index.core.program.streaming_utils import process_streaming_content_incremental
 from pydantic import BaseModel
 
 from dashscope_core.types.generation import GenerationResponse
-from llamaindex_dashscope_ext._convert import ChatStream, to_completion_response
+from llamaindex_dashscope_ext._convert import ChatStream
 
-__all__ = ["achat_gen", "acompletion_gen", "apartial_objects", "chat_gen", "partial_objects"]
+__all__ = [
+    "achat_gen",
+    "acompletion_gen",
+    "apartial_objects",
+    "chat_gen",
+    "completion_gen",
+    "partial_objects",
+]
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -38,10 +47,24 @@ async def achat_gen(chunks: AsyncIterator[GenerationResponse]) -> ChatResponseAs
         yield stream.feed(chunk)
 
 
-async def acompletion_gen(responses: ChatResponseAsyncGen) -> CompletionResponseAsyncGen:
-    """The ``CompletionResponse`` view of each streamed chat response."""
-    async for response in responses:
-        yield to_completion_response(response)
+def _completion(stream: ChatStream, chunk: GenerationResponse) -> CompletionResponse:
+    # what to_completion_response(stream.feed(chunk)) gives, without the chat message's models
+    delta, kwargs, raw = stream.absorb(chunk)
+    return CompletionResponse(text=stream.text, delta=delta, raw=raw, additional_kwargs=kwargs)
+
+
+def completion_gen(chunks: Iterator[GenerationResponse]) -> CompletionResponseGen:
+    """One ``CompletionResponse`` per core chunk (text so far + delta)."""
+    stream = ChatStream()
+    for chunk in chunks:
+        yield _completion(stream, chunk)
+
+
+async def acompletion_gen(chunks: AsyncIterator[GenerationResponse]) -> CompletionResponseAsyncGen:
+    """Async ``completion_gen``."""
+    stream = ChatStream()
+    async for chunk in chunks:
+        yield _completion(stream, chunk)
 
 
 def partial_objects(

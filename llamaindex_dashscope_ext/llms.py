@@ -52,6 +52,7 @@ from llamaindex_dashscope_ext._streams import (
     acompletion_gen,
     apartial_objects,
     chat_gen,
+    completion_gen,
     partial_objects,
 )
 
@@ -213,7 +214,7 @@ class DashScopeLLM(FunctionCallingLLM):
     ) -> CompletionResponseGen:
         """Stream the answer to ``prompt``."""
         chunks = self._client.generation.stream(**self._request(_user(prompt), kwargs))
-        return (to_completion_response(r) for r in chat_gen(chunks))
+        return completion_gen(chunks)
 
     @llm_completion_callback()
     async def acomplete(
@@ -231,7 +232,7 @@ class DashScopeLLM(FunctionCallingLLM):
         """Async ``stream_complete``."""
         client = self._async_client()
         chunks = client.generation.stream(**self._request(_user(prompt), kwargs))
-        return acompletion_gen(achat_gen(chunks))
+        return acompletion_gen(chunks)
 
     # -- tools -----------------------------------------------------------------------------
 
