@@ -126,19 +126,18 @@ class BaseClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
-    def _url(self, path: str) -> str:
-        if path.startswith(("http://", "https://")):
-            return path
-        return self._config.base_url + path
-
     def _is_api_host(self, url: str) -> bool:
         parts = urlsplit(url)
         return (parts.scheme, parts.netloc) == self._config.origin
 
     def _prepare(self, spec: RequestSpec) -> dict[str, Any]:
-        url = self._url(spec.path)
+        url = spec.path
+        if url.startswith(("http://", "https://")):  # a page's next, a file output: check host
+            to_api = self._is_api_host(url)
+        else:  # below the base URL: the API host by construction (no urlsplit per call)
+            url, to_api = self._config.base_url + url, True
         headers = dict(self._headers)
-        if self._is_api_host(url):
+        if to_api:
             headers["Authorization"] = f"Bearer {self._config.api_key.get_secret_value()}"
         if spec.stream:
             headers["X-DashScope-SSE"] = "enable"

@@ -94,15 +94,17 @@ class SSEDecoder:
         return events
 
     def _lines(self, lines: list[str], events: list[SSEEvent]) -> None:
-        # The hot loop of every stream: frame state lives in locals while it runs.
+        # The hot loop of every stream: frame state lives in locals while it runs, and the
+        # first character picks the branch (DashScope frames are id:, event:, :HTTP_STATUS, data:).
         event, data, id_, retry = self._event, self._data, self._id, self._retry
         status, touched, framed_id = self._status, self._touched, self._framed_id
         for line in lines:
-            if line[:5] == "data:":  # the common case first
+            first = line[:1]
+            if first == "d" and line[:5] == "data:":  # the common case first
                 data.append(line[6:] if line[5:6] == " " else line[5:])
                 touched = True
                 continue
-            if not line or (line[:3] == "id:" and framed_id and data):
+            if not first or (first == "i" and framed_id and data and line[:3] == "id:"):
                 if data or (touched and event is not None):
                     events.append(SSEEvent(event or "message", "\n".join(data), id_, retry, status))
                 if touched:
@@ -114,12 +116,12 @@ class SSEDecoder:
                         False,
                         False,
                     )
-                if not line:
+                if not first:
                     continue
-            if line[:13] == ":HTTP_STATUS/" and line[13:].isdigit():  # DashScope's layout
-                status, touched = int(line[13:]), True
-                continue
-            if line[0] == ":":
+            if first == ":":
+                if line[1:13] == _STATUS_PREFIX and line[13:].isdigit():  # DashScope's layout
+                    status, touched = int(line[13:]), True
+                    continue
                 comment = line[1:].strip()
                 if comment.startswith(_STATUS_PREFIX) and comment[_STATUS_LEN:].isdigit():
                     status, touched = int(comment[_STATUS_LEN:]), True
@@ -127,11 +129,11 @@ class SSEDecoder:
             name, sep, value = line.partition(":")
             if sep and value[:1] == " ":
                 value = value[1:]
-            if name == "id":
+            if name == "event":
+                event = value
+            elif name == "id":
                 if "\x00" not in value:
                     id_, framed_id = value, True
-            elif name == "event":
-                event = value
             elif name == "retry" and value.isdigit():
                 retry = int(value)
             elif name == "data":  # "data" without a colon: an empty data line
