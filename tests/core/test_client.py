@@ -142,3 +142,46 @@ def test_per_request_timeout_reaches_transport(hub_make: Any) -> None:
     first, second = (r.extensions["timeout"] for r in seen)
     assert (first["read"], first["connect"]) == (2.5, 10.0)
     assert (second["read"], second["connect"]) == (30, 10.0)
+
+
+# DESIGN.md "Public API": every name a user of either client may call
+DESIGN_SURFACE = [
+    "generation.call", "generation.stream", "apps.call", "apps.stream", "apps.session",
+    "embeddings.call", "embeddings.batch", "tasks.submit", "tasks.get", "tasks.cancel",
+    "tasks.list", "tasks.wait", "images.generate", "run", "predictions.create",
+    "predictions.get", "predictions.cancel", "predictions.list", "wait", "stream", "models.get",
+    "models.list", "models.create", "models.versions.list", "models.versions.get",
+    "collections.get", "collections.list", "hardware.list", "trainings.create", "trainings.get",
+    "trainings.cancel", "trainings.list", "deployments.predictions.create", "paginate", "request",
+    "close",
+]  # fmt: skip
+DESIGN_ERRORS = [
+    "DashScopeError", "APIStatusError", "AuthenticationError", "PermissionDeniedError",
+    "NotFoundError", "BadRequestError", "RateLimitError", "InternalServerError",
+    "APIConnectionError", "APITimeoutError", "PredictionFailedError",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("cls", [DashScope, AsyncDashScope])
+def test_design_surface_exists(cls: type[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import inspect
+
+    from dashscope_core import errors
+
+    params = list(inspect.signature(cls).parameters)
+    assert params[:9] == ["api_key", "base_url", "region", "workspace", "timeout", "max_retries",
+                          "http_client", "default_headers", "user_agent"]  # fmt: skip
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-env")
+    client = cls()
+    for dotted in DESIGN_SURFACE:
+        target: Any = client
+        for part in dotted.split("."):
+            target = getattr(target, part)
+        assert callable(target), dotted
+        assert (inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)
+                or cls is DashScope or dotted in {"stream", "paginate", "apps.session",
+                "generation.stream", "apps.stream"}), dotted  # fmt: skip
+    assert issubclass(errors.APITimeoutError, errors.APIConnectionError)
+    assert all(issubclass(getattr(errors, name), errors.DashScopeError) for name in DESIGN_ERRORS)
+    assert client.generation is client.generation  # namespaces are built once per client
+    assert type(client).generation.__doc__  # and documented on the class
