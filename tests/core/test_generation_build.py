@@ -225,3 +225,28 @@ def test_bad_arguments_name_the_argument(
 def test_boundaries_are_accepted() -> None:
     spec = build_call(model="qwen-plus", messages=USER, temperature=0, top_p=1, n=1, max_tokens=1)
     assert spec.json["parameters"]["temperature"] == 0
+
+
+# PROTOCOL.md "Text generation": every parameter, with a value the real server accepts
+PROTOCOL_PARAMETERS: dict[str, Any] = {
+    "temperature": 0.7, "top_p": 0.8, "top_k": 50, "max_tokens": 64, "seed": 42,
+    "stop": ["END"], "repetition_penalty": 1.05, "presence_penalty": 0.5,
+    "enable_search": True, "search_options": {"forced_search": True},
+    "parallel_tool_calls": True, "enable_thinking": True, "thinking_budget": 128, "n": 2,
+    "logprobs": True, "top_logprobs": 3, "response_format": {"type": "json_object"},
+    "incremental_output": False,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("builder", [build_call, build_stream])
+def test_every_protocol_parameter_reaches_the_wire(builder: Any) -> None:
+    params = dict(PROTOCOL_PARAMETERS)
+    if builder is build_stream:
+        params["incremental_output"] = True
+    spec = builder(model="qwen-plus", messages=[{"role": "user", "content": "hi"}],
+                   result_format="message", tools=[WEATHER], tool_choice="auto",
+                   **params)  # fmt: skip
+    sent = json.loads(json.dumps(spec.json))
+    assert sent["parameters"] == {**params, "result_format": "message", "tools": [WEATHER],
+                                  "tool_choice": "auto"}  # fmt: skip
+    assert "stream" not in sent and "stream" not in sent["parameters"]
