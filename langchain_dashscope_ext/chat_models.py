@@ -81,7 +81,9 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
         return ["langchain_dashscope_ext", "chat_models"]
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = self._get_invocation_params(stop=stop, **kwargs)
+        # not _get_invocation_params: that rebuilds the call's params via the deprecated
+        # .dict() under a warnings filter, which langchain-core has just done for this call
+        params = {**self._default_params, **kwargs}
         ls = LangSmithParams(ls_provider="dashscope", ls_model_type="chat",
                              ls_model_name=kwargs.get("model") or self.model)  # fmt: skip
         for key, name in (("ls_temperature", "temperature"), ("ls_max_tokens", "max_tokens")):
