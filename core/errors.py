@@ -256,6 +256,31 @@ def _retry_after(headers: Mapping[str, str] | None, now: datetime | None) -> flo
     return None
 
 
+def _fields(
+    parsed: Any, status: int | None, request_id: str | None
+) -> tuple[str | None, str | None, int | None, str | None]:
+    """code, message, status and request_id of a parsed error body (DashScope or RFC 7807)."""
+    code: str | None = None
+    message: str | None = None
+    if isinstance(parsed, Mapping):
+        raw_code = parsed.get("code")
+        code = str(raw_code) if raw_code not in (None, "") else None
+        message = parsed.get("message") or parsed.get("detail") or parsed.get("title")
+        request_id = request_id or parsed.get("request_id")
+        if status is None and isinstance(parsed.get("status"), int):
+            status = parsed["status"]
+    elif isinstance(parsed, str) and parsed.strip():
+        message = parsed.strip()[:500]
+    return code, message, status, request_id
+
+
+def _header_request_id(headers: Mapping[str, str] | None) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() in ("x-request-id", "x-dashscope-request-id"):
+            return value
+    return None
+
+
 def error_from_response(
     status: int | None,
     headers: Mapping[str, str] | None,
@@ -270,26 +295,8 @@ def error_from_response(
     documents from the prediction API (``{"status","detail","title"}``).
     """
     parsed = _parse_body(body)
-    code: str | None = None
-    message: str | None = None
-    if isinstance(parsed, Mapping):
-        raw_code = parsed.get("code")
-        code = str(raw_code) if raw_code not in (None, "") else None
-        message = parsed.get("message") or parsed.get("detail") or parsed.get("title")
-        request_id = request_id or parsed.get("request_id")
-        if status is None and isinstance(parsed.get("status"), int):
-            status = parsed["status"]
-    elif isinstance(parsed, str) and parsed.strip():
-        message = parsed.strip()[:500]
-    if headers and not request_id:
-        request_id = next(
-            (
-                v
-                for k, v in headers.items()
-                if k.lower() in ("x-request-id", "x-dashscope-request-id")
-            ),
-            None,
-        )
+    code, message, status, request_id = _fields(parsed, status, request_id)
+    request_id = request_id or _header_request_id(headers)
     cls = _class_for(status, code)
     text = str(message) if message else f"the server answered HTTP {status} without a message"
     hint = _HINTS.get(cls)

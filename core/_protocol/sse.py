@@ -94,8 +94,7 @@ class SSEDecoder:
         return events
 
     def _lines(self, lines: list[str], events: list[SSEEvent]) -> None:
-        # The hot loop of every stream: frame state lives in locals while it runs, and the
-        # first character picks the branch (DashScope frames are id:, event:, :HTTP_STATUS, data:).
+        # The hot loop of every stream: frame state in locals, a line's first character branches.
         event, data, id_, retry = self._event, self._data, self._id, self._retry
         status, touched, framed_id = self._status, self._touched, self._framed_id
         for line in lines:
@@ -108,23 +107,14 @@ class SSEDecoder:
                 if data or (touched and event is not None):
                     events.append(SSEEvent(event or "message", "\n".join(data), id_, retry, status))
                 if touched:
-                    event, data, retry, status, touched, framed_id = (
-                        None,
-                        [],
-                        None,
-                        None,
-                        False,
-                        False,
-                    )
+                    event, data, retry, status = None, [], None, None
+                    touched = framed_id = False
                 if not first:
                     continue
-            if first == ":":
-                if line[1:13] == _STATUS_PREFIX and line[13:].isdigit():  # DashScope's layout
-                    status, touched = int(line[13:]), True
-                    continue
-                comment = line[1:].strip()
-                if comment.startswith(_STATUS_PREFIX) and comment[_STATUS_LEN:].isdigit():
-                    status, touched = int(comment[_STATUS_LEN:]), True
+            if first == ":":  # a comment; DashScope's ``:HTTP_STATUS/NNN`` sets the status
+                found = _comment_status(line)
+                if found is not None:
+                    status, touched = found, True
                 continue
             name, sep, value = line.partition(":")
             if sep and value[:1] == " ":
@@ -146,6 +136,15 @@ class SSEDecoder:
 
     def _dispatch(self, events: list[SSEEvent]) -> None:
         self._lines([""], events)
+
+
+def _comment_status(line: str) -> int | None:
+    if line[1:13] == _STATUS_PREFIX and line[13:].isdigit():  # the recorded layout, no spaces
+        return int(line[13:])
+    comment = line[1:].strip()
+    if comment.startswith(_STATUS_PREFIX) and comment[_STATUS_LEN:].isdigit():
+        return int(comment[_STATUS_LEN:])
+    return None
 
 
 def encode_event(
