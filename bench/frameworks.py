@@ -102,11 +102,16 @@ def measure_sync(contenders: list[Contender], rows: dict[str, Row], s: Settings)
             rows[c.name].cpu_chunk.append(per_stream / seen[c.name])
 
 
+# as a user's interpreter runs: bytecode cached (installed wheels have .pyc; our editable
+# sources would otherwise be compiled on every import when PYTHONDONTWRITEBYTECODE is set)
+_CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _child_run(code: str) -> tuple[float, float]:
     """(wall ms, CPU ms) of ``python -c code`` in a fresh interpreter."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, cwd="/")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd="/", env=_CHILD_ENV)
     wall = (time.perf_counter() - start) * 1000
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
@@ -116,7 +121,7 @@ def _child_run(code: str) -> tuple[float, float]:
 def import_times(n: int) -> dict[str, tuple[float, float]]:
     """Median (wall ms, CPU ms) of each fresh import in ``IMPORTS``, runs interleaved."""
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in IMPORTS}
-    for code in IMPORTS.values():  # warm the file cache
+    for code in IMPORTS.values():  # warm the file cache, write bytecode
         _child_run(code)
     for _ in range(n):
         for name, code in IMPORTS.items():
