@@ -102,15 +102,12 @@ async def test_cancelling_100_calls_and_streams_leaves_nothing_open(
 
 @pytest.mark.parametrize(
     "wait",
-    [
-        False,
-        pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=(
-            "known gap: a run cancelled while its blocking create (Prefer: wait) is in flight "
-            "has no prediction id yet, so it cannot be cancelled server-side"))),
-    ],
-)  # fmt: skip
+    # wait=2: the create holds its answer up to 2 s (Prefer: wait=2); a run cancelled during
+    # it waits for that answer, then cancels the prediction it names
+    [False, 2],
+)
 async def test_cancelled_runs_are_cancelled_server_side(
-    quiet_server: ServerHandle, wait: bool
+    quiet_server: ServerHandle, wait: bool | int
 ) -> None:
     emu = quiet_server.emulator
     emu.reset()
