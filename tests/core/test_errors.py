@@ -25,7 +25,7 @@ from dashscope_core.errors import (
     error_from_response,
 )
 
-RECORDED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 
 
 def recorded(name: str) -> tuple[int, dict[str, str], bytes]:

@@ -16,7 +16,7 @@ from dashscope_core._protocol.generation_stream import GenerationStream
 from dashscope_core._protocol.sse import SSEDecoder, SSEEvent
 from dashscope_core.errors import APIResponseValidationError, IncompleteStreamError
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 
 
 def frame(output: dict[str, Any], n: int = 1, rid: str = "rid-1") -> SSEEvent:

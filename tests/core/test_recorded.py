@@ -22,7 +22,7 @@ from dashscope_core.errors import AuthenticationError, BadRequestError
 from dashscope_core.resources.embeddings import build_calls
 from dashscope_core.resources.generation import build_call, build_stream
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 BASE = "https://dashscope.aliyuncs.com/api/v1"
 FAMILIES = ("single-generation-", "text-embedding-", "auth-error-", "parameter-error-")
 NAMES = sorted(
@@ -240,3 +240,14 @@ def test_recorded_errors_are_typed(mode: str, name: str) -> None:
 def test_every_relevant_recording_is_covered() -> None:
     covered = set(EXPECTED) | set(ERRORS) | {"text-embedding-nosse"}
     assert set(NAMES) == covered
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="no shared/ beside this checkout (a fresh clone)")
+def test_the_in_repo_copy_is_the_shared_recording() -> None:
+    # tests read tests/fixtures/recorded so a fresh clone runs alone; it must stay verbatim
+    names = sorted(p.name for p in SHARED.iterdir())
+    assert names == sorted(p.name for p in RECORDED.iterdir())
+    assert all((SHARED / n).read_bytes() == (RECORDED / n).read_bytes() for n in names)

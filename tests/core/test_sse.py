@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dashscope_core._protocol.sse import SSEDecoder, SSEEvent, encode_comment, encode_event
 
-RECORDED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 BOM = b"\xef\xbb\xbf"
 SSE_BODIES = sorted(RECORDED.glob("*-sse.response.body.txt"))
 

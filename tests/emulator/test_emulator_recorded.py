@@ -10,7 +10,7 @@ import httpx
 import pytest
 from emulator_helpers import decode
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 OUR_PATHS = ("/api/v1/services/aigc/text-generation/", "/api/v1/services/embeddings/")
 
 

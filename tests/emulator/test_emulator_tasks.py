@@ -17,7 +17,7 @@ from dashscope_core.emulator import Emulator, create_app
 from dashscope_core.emulator.prediction_http import after_handler_faults
 from dashscope_core.emulator.predictions import settings
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 SUBMIT = "/services/aigc/text2image/image-synthesis"
 ASYNC = {"X-DashScope-Async": "enable"}
 TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
