@@ -16,7 +16,7 @@ from dashscope_core._protocol.app_stream import AppStreamStage
 from dashscope_core._protocol.sse import SSEDecoder
 from dashscope_core.resources.apps import build_call
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 NAMES = sorted(p.name.split(".")[0] for p in RECORDED.glob("application-*.request.body.json"))
 
 

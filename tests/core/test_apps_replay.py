@@ -20,7 +20,7 @@ import pytest
 from dashscope_core import AsyncDashScope, DashScope, accumulate_app
 from dashscope_core.errors import IncompleteStreamError, RateLimitError
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 RAG = "application-single-generation-text-nosse"
 THOUGHTS = "application-conversation-generation-session-id-nosse"
 SSE = "application-single-generation-text-sse"

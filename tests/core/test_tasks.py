@@ -20,7 +20,7 @@ from dashscope_core.resources.tasks import build_submit
 
 __all__ = ["ds"]
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 SYNTH = "/services/aigc/text2image/image-synthesis"
 TASK_ID = "9e2b6ef6-285d-4efa-8651-4dbda7d571fa"
 

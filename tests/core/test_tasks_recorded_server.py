@@ -23,7 +23,7 @@ import pytest
 from dashscope_core import AsyncDashScope, DashScope
 from dashscope_core.errors import TaskFailedError
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 KEY = "sk-recorded-replay-key"
 
 

@@ -15,7 +15,7 @@ from dashscope_core.emulator.apps import DEMO_APP_ID, registry
 from dashscope_core.emulator.cli import build_emulator, build_parser
 
 AUTH = {"Authorization": "Bearer sk-emulator-apps"}
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 XUNIT = {
     "thie5bysoj": [
         {"doc_id": "file_d129d632800c45aa9e7421b30561f447_10207234",

@@ -13,7 +13,7 @@ from dashscope_core._protocol.sse import SSEDecoder
 from dashscope_core.types.generation import GenerationResponse
 from langchain_dashscope_ext import _convert, _convert_output
 
-RECORDED = Path("/work/shared/fixtures/recorded")
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 
 
 def _load(name: str) -> str:

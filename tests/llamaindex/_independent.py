@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 GENERATION = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL = "/api/v1/services/aigc/multimodal-generation/generation"
 EMBEDDING = "/api/v1/services/embeddings/text-embedding/text-embedding"

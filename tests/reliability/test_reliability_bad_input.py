@@ -24,7 +24,7 @@ from dashscope_core._protocol.generation_stream import accumulate
 from dashscope_core._protocol.sse import SSEDecoder, encode_event
 from dashscope_core.errors import DashScopeError
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MSGS = [{"role": "user", "content": "hi"}]
 
