@@ -44,12 +44,18 @@ def _text(content: Any) -> str:
     return ""
 
 
+_IS_MAPPING: dict[type, bool] = {}
+"""Per type: is it a ``Mapping``? (``isinstance`` against the ABC is slow, and ``_get`` runs
+about ten times per streamed chunk.)"""
+
+
 def _get(obj: Any, name: str) -> Any:
     if obj is None:
         return None
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
+    is_mapping = _IS_MAPPING.get(type(obj))
+    if is_mapping is None:
+        is_mapping = _IS_MAPPING[type(obj)] = isinstance(obj, Mapping)
+    return obj.get(name) if is_mapping else getattr(obj, name, None)
 
 
 def from_wire_tool_calls(raw_calls: Sequence[Any] | None) -> tuple[list[ToolCall], list[Any]]:
