@@ -33,6 +33,16 @@ _STOP_TEXT = (
     "current info data tool function run make value"
 )
 _STOP_WORDS = frozenset(_STOP_TEXT.split())
+# Common words that are capitalised only because they open a sentence ("... in Paris? Also add
+# 2 and 3."): never a value, so dropped from the front of a capitalised phrase.
+_STARTERS = (
+    "also then and but or so now next finally first second third lastly additionally plus "
+    "however meanwhile afterwards after before thanks thank ok okay yes no hey hmm oh well sure "
+    "would should let lets just there here if as by about both each every some any all our "
+    "your their his her they we he she them us that these those not kindly are was were did "
+    "have has"
+)
+_LEADING_SKIP = _STOP_WORDS | frozenset(_STARTERS.split())
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 
@@ -48,13 +58,14 @@ class Hints:
     def from_text(cls, text: str, ignore: frozenset[str] = frozenset()) -> Hints:
         """Extract quoted strings, capitalised phrases and numbers from ``text``.
 
-        Leading words of a capitalised phrase that are stop words or in ``ignore`` (e.g. the
-        words of the tool names: "Weather in Paris") are dropped.
+        Leading words of a capitalised phrase that are stop words, common sentence openers
+        ("Also", "Then") or in ``ignore`` (e.g. the words of the tool names: "Weather in
+        Paris") are dropped.
         """
         strings = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(text)]
         for phrase in _CAPITALISED.findall(text):
             words = phrase.split()
-            while words and (words[0].lower() in _STOP_WORDS or words[0].lower() in ignore):
+            while words and (words[0].lower() in _LEADING_SKIP or words[0].lower() in ignore):
                 words.pop(0)
             if words and " ".join(words) not in strings:
                 strings.append(" ".join(words))
