@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from dashscope_core.emulator._genrules import check_rules, thinks_only
 from dashscope_core.emulator.routing import ApiError
 
 __all__ = ["GenParams", "parse_generation"]
@@ -68,9 +69,9 @@ def parse_generation(body: Any) -> GenParams:
     fmt = params.get("result_format")
     if fmt is not None and fmt not in ("text", "message"):
         raise bad("result_format must be 'text' or 'message'.")
-    thinking = params.get("enable_thinking") is True
+    thinking = params.get("enable_thinking") is True or thinks_only(model)
     _check_sampling(params)
-    return GenParams(
+    result = GenParams(
         model=model,
         messages=messages,
         parameters=params,
@@ -85,6 +86,8 @@ def parse_generation(body: Any) -> GenParams:
         thinking=thinking,
         response_format=_response_format(params.get("response_format")),
     )
+    check_rules(result)  # combinations: thinking, JSON mode, tool-message order (_genrules)
+    return result
 
 
 def _messages(inp: dict[str, Any]) -> list[dict[str, Any]]:

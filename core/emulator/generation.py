@@ -7,6 +7,10 @@ Behaviour (PROTOCOL.md, recorded ``single-generation-*`` fixtures):
   ``Model.NotExist`` (PROTOCOL.md's table); missing input → 400 ``BadRequest.EmptyInput``;
   empty ``messages`` → the recorded ``parameter-error`` reply; bad role, ``max_tokens`` < 1,
   ``temperature`` outside [0, 2), ``top_p`` outside (0, 1], ``n`` outside [1, 4] → 400.
+  Combinations the real service rejects (``_genrules``, sources cited there): thinking mode
+  (``enable_thinking`` or a thinking-only model: qwq-*, qvq-*, *thinking*) with a forced
+  ``tool_choice`` or a JSON ``response_format``; ``json_object`` without the word "json" in a
+  system/user message; a ``tool`` message not answering an assistant ``tool_calls`` message.
 - The answer is deterministic: a short reply quoting the last user message, varied by ``seed``
   (default: the emulator's seed) and the choice index; after ``tool`` messages it uses the
   tool results. ``stop`` cuts before the stop string, ``max_tokens`` truncates
@@ -18,7 +22,7 @@ Behaviour (PROTOCOL.md, recorded ``single-generation-*`` fixtures):
   ``parallel_tool_calls: true`` → one call per value), ``none`` never calls, a named function is
   always called. Auto calls finish with ``tool_calls``; forced calls finish with ``stop`` as in the
   recorded ``single-generation-message-with-tools-nosse``.
-- ``enable_thinking`` adds ``reasoning_content`` (streamed first) and
+- Thinking mode adds ``reasoning_content`` (streamed first) and
   ``usage.output_tokens_details.reasoning_tokens``; ``response_format`` json_object / json_schema
   answer JSON (an instance of the schema); ``logprobs`` adds per-token log probabilities.
 - Streams: frames numbered from 1, ``finish_reason`` ``"null"`` until the final frame, usage and
