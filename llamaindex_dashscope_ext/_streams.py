@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from functools import partial
 from typing import Any, TypeVar
 
 from llama_index.core.base.llms.types import (
@@ -24,27 +25,41 @@ from llamaindex_dashscope_ext._convert import ChatStream
 __all__ = [
     "achat_gen",
     "acompletion_gen",
+    "aeach",
     "apartial_objects",
     "chat_gen",
     "completion_gen",
+    "each",
     "partial_objects",
 ]
 
 Model = TypeVar("Model", bound=BaseModel)
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+def each(items: Iterator[In], convert: Callable[[In], Out]) -> Generator[Out, None, None]:
+    """``convert(item)`` for each item, lazily (the sync driver of a stream stage)."""
+    for item in items:
+        yield convert(item)
+
+
+async def aeach(
+    items: AsyncIterator[In], convert: Callable[[In], Out]
+) -> AsyncGenerator[Out, None]:
+    """Async ``each``."""
+    async for item in items:
+        yield convert(item)
 
 
 def chat_gen(chunks: Iterator[GenerationResponse]) -> ChatResponseGen:
     """One ``ChatResponse`` per core chunk (message so far + delta)."""
-    stream = ChatStream()
-    for chunk in chunks:
-        yield stream.feed(chunk)
+    return each(chunks, ChatStream().feed)
 
 
-async def achat_gen(chunks: AsyncIterator[GenerationResponse]) -> ChatResponseAsyncGen:
+def achat_gen(chunks: AsyncIterator[GenerationResponse]) -> ChatResponseAsyncGen:
     """Async ``chat_gen``."""
-    stream = ChatStream()
-    async for chunk in chunks:
-        yield stream.feed(chunk)
+    return aeach(chunks, ChatStream().feed)
 
 
 def _completion(stream: ChatStream, chunk: GenerationResponse) -> CompletionResponse:
@@ -55,16 +70,12 @@ def _completion(stream: ChatStream, chunk: GenerationResponse) -> CompletionResp
 
 def completion_gen(chunks: Iterator[GenerationResponse]) -> CompletionResponseGen:
     """One ``CompletionResponse`` per core chunk (text so far + delta)."""
-    stream = ChatStream()
-    for chunk in chunks:
-        yield _completion(stream, chunk)
+    return each(chunks, partial(_completion, ChatStream()))
 
 
-async def acompletion_gen(chunks: AsyncIterator[GenerationResponse]) -> CompletionResponseAsyncGen:
+def acompletion_gen(chunks: AsyncIterator[GenerationResponse]) -> CompletionResponseAsyncGen:
     """Async ``completion_gen``."""
-    stream = ChatStream()
-    async for chunk in chunks:
-        yield _completion(stream, chunk)
+    return aeach(chunks, partial(_completion, ChatStream()))
 
 
 def partial_objects(

@@ -8,7 +8,7 @@ counts app calls.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -23,7 +23,7 @@ from llama_index.core.base.llms.types import (
     LLMMetadata,
     MessageRole,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, field_serializer
+from llama_index.core.bridge.pydantic import Field, SecretStr, field_serializer
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
@@ -31,8 +31,9 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from dashscope_core import DashScope
 from dashscope_core.types.apps import AppChunk, AppResponse
+from llamaindex_dashscope_ext._clients import AsyncClients, Connection
 from llamaindex_dashscope_ext._convert import to_completion_response
-from llamaindex_dashscope_ext.llms import AsyncClients, client_options
+from llamaindex_dashscope_ext._streams import aeach, each
 
 __all__ = ["DashScopeAppLLM", "DashScopeAppRetriever"]
 
@@ -128,23 +129,6 @@ class _StreamState:
         )
 
 
-def _gen(chunks: Iterator[AppChunk]) -> ChatResponseGen:
-    state = _StreamState()
-    for chunk in chunks:
-        yield state.feed(chunk)
-
-
-async def _agen(chunks: AsyncIterator[AppChunk]) -> ChatResponseAsyncGen:
-    state = _StreamState()
-    async for chunk in chunks:
-        yield state.feed(chunk)
-
-
-async def _acompletions(responses: ChatResponseAsyncGen) -> CompletionResponseAsyncGen:
-    async for response in responses:
-        yield to_completion_response(response)
-
-
 def _user(prompt: str) -> list[ChatMessage]:
     return [ChatMessage(role=MessageRole.USER, content=prompt)]
 
@@ -152,7 +136,7 @@ def _user(prompt: str) -> list[ChatMessage]:
 # -- the LLM ---------------------------------------------------------------------------------
 
 
-class DashScopeAppLLM(CustomLLM):
+class DashScopeAppLLM(CustomLLM, Connection):
     """A Bailian application as a LlamaIndex LLM (chat, completion, streaming, async).
 
     Conversations: give ``session_id`` (field or per-call kwarg) and only the last user message
@@ -167,23 +151,13 @@ class DashScopeAppLLM(CustomLLM):
     biz_params: dict[str, Any] | None = Field(default=None, description="Plugin/prompt params.")
     has_thoughts: bool | None = Field(default=None, description="Return the app's steps.")
     memory_id: str | None = Field(default=None, description="Long-term memory id.")
+    # shown in repr as a SecretStr and masked by _mask_key in payloads (not excluded)
     api_key: SecretStr | None = Field(default=None, description="Default: DASHSCOPE_API_KEY.")
-    base_url: str | None = Field(default=None, description="API base URL (default: region's).")
-    region: str | None = Field(default=None, description="cn-beijing, ap-southeast-1, ...")
-    workspace: str | None = Field(default=None, description="X-DashScope-WorkSpace id.")
-    timeout: float | None = Field(default=None, gt=0.0, description="Request timeout (seconds).")
-    max_retries: int = Field(default=2, ge=0, description="Retries after the first attempt.")
-    default_headers: dict[str, str] | None = Field(default=None, description="Extra headers.")
     context_window: int = Field(default=131_072, gt=0, description="For prompt helpers.")
-
-    _client: DashScope = PrivateAttr()
-    _aclients: AsyncClients = PrivateAttr()
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        options = client_options(self)
-        self._client = DashScope(**options)
-        self._aclients = AsyncClients(options)
+        self._connect()
 
     @classmethod
     def class_name(cls) -> str:
@@ -221,12 +195,13 @@ class DashScopeAppLLM(CustomLLM):
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Ask the app and stream the answer; the last response carries the citations."""
-        return _gen(self._client.apps.stream(self.app_id, **self._request(messages, kwargs)))
+        chunks = self._client.apps.stream(self.app_id, **self._request(messages, kwargs))
+        return each(chunks, _StreamState().feed)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Async ``chat``."""
-        apps = self._aclients.get().apps
+        apps = self._async_client().apps
         return to_chat_response(await apps.call(self.app_id, **self._request(messages, kwargs)))
 
     @llm_chat_callback()
@@ -234,8 +209,9 @@ class DashScopeAppLLM(CustomLLM):
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         """Async ``stream_chat``."""
-        apps = self._aclients.get().apps
-        return _agen(apps.stream(self.app_id, **self._request(messages, kwargs)))
+        apps = self._async_client().apps
+        chunks = apps.stream(self.app_id, **self._request(messages, kwargs))
+        return aeach(chunks, _StreamState().feed)
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
@@ -247,7 +223,7 @@ class DashScopeAppLLM(CustomLLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
         """Stream the answer to ``prompt``."""
-        return (to_completion_response(r) for r in self.stream_chat(_user(prompt), **kwargs))
+        return each(self.stream_chat(_user(prompt), **kwargs), to_completion_response)
 
     @llm_completion_callback()
     async def acomplete(
@@ -261,7 +237,7 @@ class DashScopeAppLLM(CustomLLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
         """Async ``stream_complete``."""
-        return _acompletions(await self.astream_chat(_user(prompt), **kwargs))
+        return aeach(await self.astream_chat(_user(prompt), **kwargs), to_completion_response)
 
 
 # -- the retriever ---------------------------------------------------------------------------

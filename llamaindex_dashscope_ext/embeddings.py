@@ -6,10 +6,9 @@ from typing import Any
 
 import httpx
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import Field
 
-from dashscope_core import DashScope
-from llamaindex_dashscope_ext._clients import AsyncClients, client_options
+from llamaindex_dashscope_ext._clients import Connection
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "DashScopeEmbedding"]
 
@@ -19,28 +18,15 @@ DEFAULT_EMBEDDING_MODEL = "text-embedding-v4"
 DEFAULT_BATCH_SIZE = 10
 
 
-class DashScopeEmbedding(BaseEmbedding):
+class DashScopeEmbedding(BaseEmbedding, Connection):
     """DashScope text embeddings: queries as ``text_type="query"``, nodes as ``"document"``."""
 
     model_name: str = Field(default=DEFAULT_EMBEDDING_MODEL, description="Embedding model.")
     embed_batch_size: int = Field(default=DEFAULT_BATCH_SIZE, gt=0, description="Texts per call.")
     dimension: int | None = Field(default=None, gt=0, description="Vector size (v3/v4 only).")
-    timeout: float | None = Field(default=None, gt=0.0, description="Request timeout (seconds).")
-    max_retries: int = Field(default=2, ge=0, description="Retries after the first attempt.")
-    base_url: str | None = Field(default=None, description="API base URL (default: region's).")
-    region: str | None = Field(default=None, description="cn-beijing, ap-southeast-1, ...")
-    workspace: str | None = Field(default=None, description="X-DashScope-WorkSpace id.")
-    api_key: SecretStr | None = Field(
-        default=None, exclude=True, repr=False, description="Default: env DASHSCOPE_API_KEY."
-    )
-    default_headers: dict[str, str] | None = Field(default=None, description="Extra headers.")
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra DashScope parameters sent with every call."
     )
-
-    _client: DashScope = PrivateAttr()
-    _aclients: AsyncClients = PrivateAttr()
-    _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -51,10 +37,7 @@ class DashScopeEmbedding(BaseEmbedding):
         **kwargs: Any,
     ) -> None:
         super().__init__(model_name=model_name, **kwargs)
-        options = client_options(self)
-        self._client = DashScope(http_client=http_client, **options)
-        self._aclients = AsyncClients(options)
-        self._async_http_client = async_http_client
+        self._connect(http_client, async_http_client)
 
     @classmethod
     def class_name(cls) -> str:
@@ -69,7 +52,7 @@ class DashScopeEmbedding(BaseEmbedding):
         return self._client.embeddings.call(**self._params(texts, text_type)).embeddings
 
     async def _aembed(self, texts: list[str], text_type: str) -> list[Embedding]:
-        client = self._aclients.get(self._async_http_client)
+        client = self._async_client()
         return (await client.embeddings.call(**self._params(texts, text_type))).embeddings
 
     def _get_query_embedding(self, query: str) -> Embedding:
@@ -89,11 +72,3 @@ class DashScopeEmbedding(BaseEmbedding):
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         return await self._aembed(texts, "document")
-
-    def close(self) -> None:
-        """Close the sync client's connections."""
-        self._client.close()
-
-    async def aclose(self) -> None:
-        """Close the async client of the running event loop."""
-        await self._aclients.close_current()

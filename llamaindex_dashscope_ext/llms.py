@@ -22,7 +22,7 @@ from llama_index.core.base.llms.types import (
     LLMMetadata,
     MessageRole,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import Field
 from llama_index.core.instrumentation.events.llm import (
     LLMStructuredPredictEndEvent,
     LLMStructuredPredictStartEvent,
@@ -35,8 +35,7 @@ from llama_index.core.types import PydanticProgramMode
 from llama_index_instrumentation import get_dispatcher
 from pydantic import BaseModel
 
-from dashscope_core import AsyncDashScope, DashScope
-from llamaindex_dashscope_ext._clients import AsyncClients, client_options
+from llamaindex_dashscope_ext._clients import AsyncClients, Connection, client_options
 from llamaindex_dashscope_ext._convert import (
     from_wire_response,
     json_schema_format,
@@ -68,7 +67,7 @@ _SAMPLING = ("temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "ena
              "enable_thinking", "thinking_budget", "repetition_penalty")  # fmt: skip
 
 
-class DashScopeLLM(FunctionCallingLLM):
+class DashScopeLLM(FunctionCallingLLM, Connection):
     """Qwen chat models on DashScope (Model Studio): chat, completion, tools, streaming, async.
 
     Sampling fields left ``None`` are not sent (the server default applies). ``context_window``
@@ -95,24 +94,11 @@ class DashScopeLLM(FunctionCallingLLM):
     repetition_penalty: float | None = Field(
         default=None, gt=0.0, description="Repetition penalty."
     )
-    timeout: float | None = Field(default=None, gt=0.0, description="Request timeout (seconds).")
-    max_retries: int = Field(default=2, ge=0, description="Retries after the first attempt.")
-    base_url: str | None = Field(default=None, description="API base URL (default: region's).")
-    region: str | None = Field(default=None, description="cn-beijing, ap-southeast-1, ...")
-    workspace: str | None = Field(default=None, description="X-DashScope-WorkSpace id.")
-    api_key: SecretStr | None = Field(
-        default=None, exclude=True, repr=False, description="Default: env DASHSCOPE_API_KEY."
-    )
-    default_headers: dict[str, str] | None = Field(default=None, description="Extra headers.")
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra DashScope parameters sent with every call."
     )
     context_window: int | None = Field(default=None, gt=0, description="Override the table.")
     is_function_calling_model: bool | None = Field(default=None, description="Override the table.")
-
-    _client: DashScope = PrivateAttr()
-    _aclients: AsyncClients = PrivateAttr()
-    _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -125,26 +111,12 @@ class DashScopeLLM(FunctionCallingLLM):
         super().__init__(model=model, **kwargs)
         if not isinstance(self.model, str) or not self.model.strip():
             raise ValueError("model: expected a non-empty model name")
-        options = client_options(self)
-        self._client = DashScope(http_client=http_client, **options)
-        self._aclients = AsyncClients(options)
-        self._async_http_client = async_http_client
+        self._connect(http_client, async_http_client)
 
     @classmethod
     def class_name(cls) -> str:
         """Name used in serialisation and callback payloads."""
         return "DashScopeLLM"
-
-    def _async_client(self) -> AsyncDashScope:
-        return self._aclients.get(self._async_http_client)
-
-    def close(self) -> None:
-        """Close the sync client's connections (custom ``http_client``s are left open)."""
-        self._client.close()
-
-    async def aclose(self) -> None:
-        """Close the async client of the running event loop."""
-        await self._aclients.close_current()
 
     @property
     def model_info(self) -> ModelInfo:
