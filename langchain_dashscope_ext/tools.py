@@ -96,24 +96,24 @@ class _RunSettings(BaseModel):
             raise TypeError("configurable.cancel_event: expected a threading.Event")
         return event or self.cancel_event
 
-    def _sync(self) -> DashScope:
-        if self.client is not None:
-            return self.client
-        if self.async_client is None:
+    def _twin(self, kind: str, given: Any, other: Any, derive: Callable[[Any], Any]) -> Any:
+        """``given``, else a client of ``kind`` derived once from ``other``."""
+        if given is not None:
+            return given
+        if other is None:
             raise ValueError("client: pass a DashScope client (or async_client=)")
-        if "sync" not in self._twins:
-            self._twins["sync"] = runs.sync_twin(self.async_client)
-        client: DashScope = self._twins["sync"]
+        if kind not in self._twins:
+            self._twins[kind] = derive(other)
+        return self._twins[kind]
+
+    def _sync(self) -> DashScope:
+        client: DashScope = self._twin("sync", self.client, self.async_client, runs.sync_twin)
         return client
 
     def _async(self) -> AsyncDashScope:
-        if self.async_client is not None:
-            return self.async_client
-        if self.client is None:
-            raise ValueError("client: pass a DashScope client (or async_client=)")
-        if "async" not in self._twins:
-            self._twins["async"] = runs.async_twin(self.client)
-        client: AsyncDashScope = self._twins["async"]
+        client: AsyncDashScope = self._twin(
+            "async", self.async_client, self.client, runs.async_twin
+        )
         return client
 
     def _options(self, wait: bool | int = 1) -> runs.RunOptions:
