@@ -11,23 +11,15 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.utils import secret_from_env
-from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
 from pydantic import BaseModel, Field, PrivateAttr, SecretStr, model_validator
 
 if TYPE_CHECKING:
     from dashscope_core import AsyncDashScope, DashScope
     from dashscope_core._loop_clients import LoopClients
 
-__all__ = ["DashScopeSettings", "build_model_kwargs"]
+__all__ = ["DashScopeSettings"]
 
 _LOCK = threading.Lock()
-
-
-def build_model_kwargs(cls: type[BaseModel], values: Any) -> Any:
-    """Move unknown constructor kwargs into ``model_kwargs`` with a warning (as ChatOpenAI)."""
-    if not isinstance(values, dict):
-        return values
-    return _build_model_kwargs(values, get_pydantic_field_names(cls))
 
 
 class DashScopeSettings(BaseModel):
@@ -50,6 +42,11 @@ class DashScopeSettings(BaseModel):
 
     _client: DashScope | None = PrivateAttr(default=None)
     _async_clients: LoopClients | None = PrivateAttr(default=None)
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """The key serialises as a reference to ``DASHSCOPE_API_KEY``, never its value."""
+        return {"api_key": "DASHSCOPE_API_KEY"}
 
     @model_validator(mode="after")
     def _check_key(self) -> DashScopeSettings:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
-from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["CLIENT_OPTIONS", "DashScopeParams", "Stop", "build_extra", "check_call_kwargs"]
 
@@ -49,8 +49,20 @@ def check_call_kwargs(kwargs: dict[str, Any]) -> None:
 class DashScopeParams(BaseModel):
     """Mixin: the generation parameters a model sends and how it serialises."""
 
+    model_config = ConfigDict(populate_by_name=True)
     PARAMS: ClassVar[tuple[str, ...]] = ()
     """Field names sent as DashScope ``parameters`` when set."""
+
+    model: str = Field(default="qwen-plus", validation_alias=AliasChoices("model", "model_name"))
+    """Model name, e.g. ``qwen-plus``, ``qwen-max``, ``qwen3-max``, ``qwen-vl-max``."""
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    seed: int | None = None
+    repetition_penalty: float | None = None
+    presence_penalty: float | None = None
+    enable_search: bool | None = None
 
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Any other ``parameters`` to send (e.g. ``response_format``, ``incremental_output``)."""
@@ -59,11 +71,6 @@ class DashScopeParams(BaseModel):
     @classmethod
     def _build_extra(cls, values: Any) -> Any:
         return build_extra(cls, values)
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        """The key serialises as a reference to ``DASHSCOPE_API_KEY``, never its value."""
-        return {"api_key": "DASHSCOPE_API_KEY"}
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
@@ -80,4 +87,4 @@ class DashScopeParams(BaseModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model": getattr(self, "model", None), **self._default_params}
+        return {"model": self.model, **self._default_params}

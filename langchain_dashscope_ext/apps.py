@@ -69,10 +69,6 @@ class ChatDashScopeApp(DashScopeSettings, _AppOptions, BaseChatModel):
         return "dashscope-app"
 
     @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "DASHSCOPE_API_KEY"}
-
-    @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"app_id": self.app_id, **self._options({})}
 
@@ -148,10 +144,6 @@ class DashScopeAppRetriever(DashScopeSettings, _AppOptions, BaseRetriever):
     ``index_id``, ``images`` and the app's ``answer``.
     """
 
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "DASHSCOPE_API_KEY"}
-
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
@@ -185,10 +177,6 @@ class DashScopeAppTool(DashScopeSettings, _AppOptions, BaseTool):
     keep_session: bool = False
     """Continue one server-side session across this tool's calls."""
     _session_id: str | None = PrivateAttr(default=None)
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "DASHSCOPE_API_KEY"}
 
     @property
     def session_id(self) -> str | None:

@@ -10,7 +10,7 @@ from langchain_core.language_models import BaseChatModel, LangSmithParams, Langu
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from pydantic import AliasChoices, ConfigDict, Field
+from pydantic import AliasChoices, Field
 
 from dashscope_core.errors import DashScopeError
 from langchain_dashscope_ext import _convert
@@ -43,25 +43,14 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
     thinking is never switched off for you.
     """
 
-    model_config = ConfigDict(populate_by_name=True)
     PARAMS: ClassVar[tuple[str, ...]] = (
         "temperature", "top_p", "top_k", "max_tokens", "seed", "n", "repetition_penalty",
         "presence_penalty", "enable_search", "search_options", "enable_thinking",
         "thinking_budget", "logprobs", "top_logprobs",
     )  # fmt: skip
 
-    model: str = Field(default="qwen-plus", validation_alias=AliasChoices("model", "model_name"))
-    """Model name, e.g. ``qwen-plus``, ``qwen-max``, ``qwen3-max``, ``qwen-vl-max``."""
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
     stop: Stop | None = Field(default=None, validation_alias=AliasChoices("stop", "stop_sequences"))
-    seed: int | None = None
     n: int | None = Field(default=None, ge=1)
-    repetition_penalty: float | None = None
-    presence_penalty: float | None = None
-    enable_search: bool | None = None
     search_options: dict[str, Any] | None = None
     enable_thinking: bool | None = None
     """Thinking mode (``reasoning_content``); qwq / ``*thinking*`` models always think."""

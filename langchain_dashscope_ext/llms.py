@@ -9,7 +9,6 @@ from typing import Any, ClassVar, TypeVar
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from pydantic import AliasChoices, ConfigDict, Field
 
 from langchain_dashscope_ext import _convert_output as _convert
 from langchain_dashscope_ext._common import DashScopeSettings
@@ -27,22 +26,12 @@ class DashScopeLLM(DashScopeParams, DashScopeSettings, BaseLLM):
     ``(user, bot)`` pairs) can be set on the instance or passed per call.
     """
 
-    model_config = ConfigDict(populate_by_name=True)
     PARAMS: ClassVar[tuple[str, ...]] = (
         "temperature", "top_p", "top_k", "max_tokens", "seed", "repetition_penalty",
         "presence_penalty", "enable_search",
     )  # fmt: skip
 
-    model: str = Field(default="qwen-plus", validation_alias=AliasChoices("model", "model_name"))
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
     stop: Stop | None = None
-    seed: int | None = None
-    repetition_penalty: float | None = None
-    presence_penalty: float | None = None
-    enable_search: bool | None = None
     history: list[Any] | None = None
     """Earlier turns sent with every prompt (deprecated DashScope ``history``)."""
     streaming: bool = False
