@@ -19,14 +19,13 @@ from dashscope_core._hub import BaseClient, Namespace, decode_body, request_spec
 from dashscope_core._protocol.request import RawResponse, RequestSpec, check_event, check_response
 from dashscope_core._protocol.retry import RetryPolicy
 from dashscope_core._protocol.sse import SSEEvent
+from dashscope_core._sync_transport import SyncStream, sync_sender
 from dashscope_core._transport import (
-    DEFAULT_LIMITS,
     OpenStream,
     Primed,
     async_sender,
     idle_bounded,
     mapped_transport_errors,
-    set_read_timeout,
 )
 from dashscope_core.errors import DashScopeError
 
@@ -74,7 +73,7 @@ class DashScope(BaseClient):
             user_agent, stream_idle_timeout=stream_idle_timeout, retry_policy=retry_policy,
         )  # fmt: skip
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=self._timeout, limits=DEFAULT_LIMITS)
+        self._sender = sync_sender(http_client, self._timeout)
         if sleep is None:
             import time
 
@@ -96,55 +95,50 @@ class DashScope(BaseClient):
 
     def _send_once(self, spec: RequestSpec) -> RawResponse:
         with mapped_transport_errors():
-            response = self._http.request(**self._prepare(spec))
-        return check_response(self._raw(response, response.content))
+            raw = self._sender.send(self._prepare(spec))
+        return check_response(raw)
 
-    def _open(
-        self, spec: RequestSpec, check: EventCheck
-    ) -> tuple[httpx.Response, Iterator[bytes], Primed]:
+    def _open(self, spec: RequestSpec, check: EventCheck) -> tuple[SyncStream, Primed]:
         """Send and read up to the first event: everything until then is retried."""
-        request = self._http.build_request(**self._prepare(spec))
         with mapped_transport_errors():
-            response = self._http.send(request, stream=True)
+            stream = self._sender.open(self._prepare(spec), self._stream_idle_timeout)
             try:
-                if response.status_code >= 400:
-                    check_response(self._raw(response, response.read()))
-                set_read_timeout(response, self._stream_idle_timeout)
-                chunks, primed = response.iter_bytes(), Primed(check)
-                for chunk in chunks:
+                if stream.status_code >= 400:
+                    check_response(stream.raw())
+                primed = Primed(check)
+                for chunk in stream.chunks:
                     if primed.feed(chunk):
-                        return response, chunks, primed
+                        return stream, primed
                 primed.close()
             except BaseException:
-                response.close()
+                stream.close()
                 raise
-        return response, chunks, primed
+        return stream, primed
 
     def _stream(self, spec: RequestSpec, check: EventCheck = check_event) -> Iterator[SSEEvent]:
         """Open (with retries) and yield decoded events; error frames raise. Lazy: the request
         is sent when iteration starts; once an event was yielded nothing is replayed."""
-        response, chunks, primed = self._with_retries(spec, self._open, spec, check)
+        stream, primed = self._with_retries(spec, self._open, spec, check)
         try:
             yield from primed.opening()
             with mapped_transport_errors():
-                for chunk in chunks:
+                for chunk in stream.chunks:
                     yield from primed.events(chunk)
             yield from primed.ending()
         finally:
-            response.close()
+            stream.close()
 
     def _download(self, spec: RequestSpec) -> Iterator[bytes]:
         """Yield a body's raw bytes as they arrive (file outputs): one attempt, never replayed;
         4xx/5xx raise typed errors; Authorization only for the API host (``_prepare``)."""
         with mapped_transport_errors():
-            request = self._http.build_request(**self._prepare(spec))
-            response = self._http.send(request, stream=True)
+            stream = self._sender.open(self._prepare(spec), None)
             try:
-                if response.status_code >= 400:
-                    check_response(self._raw(response, response.read()))
-                yield from response.iter_bytes()
+                if stream.status_code >= 400:
+                    check_response(stream.raw())
+                yield from stream.chunks
             finally:
-                response.close()
+                stream.close()
 
     def request(
         self,
@@ -161,7 +155,7 @@ class DashScope(BaseClient):
     def close(self) -> None:
         """Close the HTTP client if this object created it."""
         if self._owns_http:
-            self._http.close()
+            self._sender.close()
 
     def __enter__(self) -> DashScope:
         return self

@@ -179,7 +179,3 @@ class BaseClient:
         if logger.isEnabledFor(logging.DEBUG):
             exc = state.outcome.exception() if state.outcome else None
             logger.debug("retrying after attempt %d: %r", state.attempt_number, exc)
-
-    @staticmethod
-    def _raw(response: httpx.Response, content: bytes) -> RawResponse:
-        return RawResponse(response.status_code, response.headers, content, str(response.url))

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
+import httpcore
 import httpx
 
 from dashscope_core._protocol.request import RawResponse, check_event
@@ -46,6 +47,14 @@ __all__ = [
     "set_read_timeout",
 ]
 
+
+# what httpx maps to httpx.TransportError (httpx/_transports/default.py HTTPCORE_EXC_MAP)
+_HTTPCORE_ERRORS = (
+    httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
+    httpcore.ProxyError, httpcore.UnsupportedProtocol,
+)  # fmt: skip
+_HTTPCORE_UNSENT = (httpcore.ConnectTimeout, httpcore.PoolTimeout, httpcore.ConnectError)
+_HTTPX_UNSENT = (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ConnectError)
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=128)
@@ -79,7 +88,7 @@ def async_sender(
 
 @contextlib.contextmanager
 def mapped_transport_errors() -> Iterator[None]:
-    """Re-raise httpx transport errors as ``APIConnectionError`` / ``APITimeoutError``."""
+    """Re-raise httpx/httpcore transport errors as ``APIConnectionError`` / ``APITimeoutError``."""
     try:
         yield
     except httpx.TransportError as exc:
@@ -90,14 +99,21 @@ def mapped_transport_errors() -> Iterator[None]:
             with map_aiohttp():
                 raise cause from None
         timeout = isinstance(exc, httpx.TimeoutException)
-        unsent = isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ConnectError))
-        kind = APITimeoutError if timeout else APIConnectionError
-        what = "request timed out" if timeout else "connection error"
-        raise kind(f"{what} ({type(exc).__name__}): {exc}", request_sent=not unsent) from exc
+        raise _transport_error(exc, timeout, isinstance(exc, _HTTPX_UNSENT)) from exc
+    except _HTTPCORE_ERRORS as exc:  # DashScope's default sync sender (_sync_transport)
+        timeout = isinstance(exc, httpcore.TimeoutException)
+        raise _transport_error(exc, timeout, isinstance(exc, _HTTPCORE_UNSENT)) from exc
     except httpx.DecodingError as exc:  # a body that claims gzip/deflate/br and is not
         raise APIResponseValidationError(
             f"the response body could not be decoded: {exc}", status_code=None
         ) from exc
+
+
+def _transport_error(exc: Exception, timeout: bool, unsent: bool) -> APIConnectionError:
+    """The typed error; ``unsent``: failed before any request byte left (connect, pool)."""
+    kind = APITimeoutError if timeout else APIConnectionError
+    what = "request timed out" if timeout else "connection error"
+    return kind(f"{what} ({type(exc).__name__}): {exc}", request_sent=not unsent)
 
 
 class Primed:

@@ -1,0 +1,281 @@
+"""``DashScope``'s default sender (httpcore directly, ``core/_sync_transport.py``) over real
+loopback HTTP: compressed bodies, the stream idle timeout, error classification, keep-alive
+reuse, closing, query params, and the httpx fallback when proxy variables are set.
+
+Servers: the stdlib replay server (``_replay_server``, independent of our emulator) for exact
+bytes, the session emulator for faults, and a counting server here for connection reuse.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import threading
+import zlib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from _replay_server import Act, Replay, json_act, recorded_act, recorded_text, replay_server
+
+from dashscope_core import DashScope, accumulate
+from dashscope_core._sync_transport import wants_httpx
+from dashscope_core.emulator import Emulator, ServerHandle
+from dashscope_core.errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+)
+
+KEY = "sk-sync-transport"
+MESSAGES = [{"role": "user", "content": "hi"}]
+CALL = "single-generation-message-nosse"
+STREAM = "single-generation-message-sse"
+
+
+@pytest.fixture(scope="module")
+def replay_module() -> Iterator[Replay]:
+    with replay_server() as state:
+        yield state
+
+
+@pytest.fixture
+def replay(replay_module: Replay) -> Replay:
+    """The module's replay server with no queued answers and an empty log."""
+    replay_module.acts.clear()
+    replay_module.received.clear()
+    return replay_module
+
+
+def client(base_url: str, **options: Any) -> DashScope:
+    options.setdefault("max_retries", 0)
+    return DashScope(api_key=KEY, base_url=base_url, **options)
+
+
+def compressed(name: str, coding: str, split: int) -> Act:
+    """The recorded answer ``name``, its body compressed with ``coding``, sent in pieces."""
+    act = recorded_act(name)
+    body = b"".join(act.pieces)
+    if coding == "gzip":
+        data = gzip.compress(body)
+    elif coding == "deflate":
+        data = zlib.compress(body)
+    else:  # "deflate" as some servers send it: a raw deflate stream without the zlib header
+        squeeze = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        data, coding = squeeze.compress(body) + squeeze.flush(), "deflate"
+    act.headers.append(("content-encoding", coding))
+    act.pieces = [data[i : i + split] for i in range(0, len(data), split)]
+    return act
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw-deflate"])
+@pytest.mark.parametrize("split", [7, 4096])
+def test_compressed_call_equals_plain(replay: Replay, coding: str, split: int) -> None:
+    replay.queue(recorded_act(CALL), compressed(CALL, coding, split))
+    with client(replay.base_url) as ds:
+        plain = ds.generation.call(model="qwen-plus", messages=MESSAGES)
+        packed = ds.generation.call(model="qwen-plus", messages=MESSAGES)
+    expected = json.loads(recorded_text(CALL, "response.body.txt"))
+    assert packed.model_dump() == plain.model_dump()
+    text = expected["output"]["choices"][0]["message"]["content"]
+    assert packed.output.choices[0].message.content == text
+    assert "gzip" in replay.received[0]["headers"]["Accept-Encoding"]
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_compressed_stream_equals_plain(replay: Replay, coding: str) -> None:
+    replay.queue(recorded_act(STREAM, split=13), compressed(STREAM, coding, 11))
+    with client(replay.base_url) as ds:
+        plain = list(ds.generation.stream(model="qwen-plus", messages=MESSAGES))
+        packed = list(ds.generation.stream(model="qwen-plus", messages=MESSAGES))
+    assert [c.model_dump() for c in packed] == [c.model_dump() for c in plain]
+    assert accumulate(packed).output.choices[0].message.content
+
+
+def test_bad_gzip_body_is_a_validation_error(replay: Replay) -> None:
+    for kind in ("application/json", "text/event-stream"):
+        headers = [("content-type", kind), ("content-encoding", "gzip")]
+        replay.queue(Act(200, headers, [b"this is not gzip"]))
+    with client(replay.base_url) as ds:
+        with pytest.raises(APIResponseValidationError, match="decoded"):
+            ds.generation.call(model="qwen-plus", messages=MESSAGES)
+        with pytest.raises(APIResponseValidationError, match="decoded"):
+            list(ds.generation.stream(model="qwen-plus", messages=MESSAGES))
+
+
+def test_unknown_coding_passes_through(replay: Replay) -> None:
+    act = recorded_act(CALL)
+    act.headers.append(("content-encoding", "identity"))
+    replay.queue(act)
+    with client(replay.base_url) as ds:
+        assert ds.generation.call(model="qwen-plus", messages=MESSAGES).output.choices
+
+
+def test_stream_idle_timeout_between_events(replay: Replay) -> None:
+    act = recorded_act(STREAM, split=40)
+    act.stall_after, act.stall = 2, 2.0
+    replay.queue(act)
+    with client(replay.base_url, stream_idle_timeout=0.2) as ds:
+        chunks = ds.generation.stream(model="qwen-plus", messages=MESSAGES)
+        with pytest.raises(APITimeoutError, match="ReadTimeout") as caught:
+            list(chunks)
+    assert caught.value.request_sent is True
+
+
+def test_idle_timeout_does_not_bound_the_wait_for_headers(
+    server: ServerHandle, emu: Emulator
+) -> None:
+    emu.faults.queue("slow_first_byte", delay=0.5)
+    emu.script.generation("late but fine")
+    with client(server.base_url, stream_idle_timeout=0.2) as ds:
+        chunks = list(ds.generation.stream(model="qwen-plus", messages=MESSAGES))
+    assert accumulate(chunks).output.choices[0].message.content == "late but fine"
+
+
+def test_connect_error_is_not_sent() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ds = client(f"http://127.0.0.1:{port}/api/v1")
+    with ds, pytest.raises(APIConnectionError, match="ConnectError") as caught:
+        ds.generation.call(model="qwen-plus", messages=MESSAGES)
+    assert caught.value.request_sent is False
+    assert KEY not in str(caught.value) and KEY not in repr(caught.value)
+
+
+def test_reset_after_sending_counts_as_sent(replay: Replay) -> None:
+    replay.queue(Act(reset=True))
+    with client(replay.base_url) as ds, pytest.raises(APIConnectionError) as caught:
+        ds.generation.call(model="qwen-plus", messages=MESSAGES)
+    assert caught.value.request_sent is True and not isinstance(caught.value, APITimeoutError)
+
+
+def test_read_timeout_is_sent(server: ServerHandle, emu: Emulator) -> None:
+    emu.faults.queue("slow_first_byte", delay=1.0)
+    ds = client(server.base_url, timeout=0.2)
+    with ds, pytest.raises(APITimeoutError, match="ReadTimeout") as caught:
+        ds.generation.call(model="qwen-plus", messages=MESSAGES)
+    assert caught.value.request_sent is True
+
+
+def test_wire_headers_params_and_bodyless_post(replay: Replay) -> None:
+    replay.queue(json_act(200, {"ok": 1}), json_act(200, {"ok": 2}), json_act(200, {}))
+    with client(replay.base_url) as ds:
+        assert ds.request("GET", "/things?x=1", params={"flag": True, "n": 2}) == {"ok": 1}
+        assert ds.request("POST", "/tasks/t-1/cancel") == {"ok": 2}
+        ds.request("GET", replay.base_url.replace("127.0.0.1", "localhost") + "/other")
+    first, cancel, other = replay.received
+    assert first["path"] == "/api/v1/things?x=1&flag=true&n=2"
+    assert first["headers"]["Host"] == replay.base_url.split("/")[2]
+    assert first["headers"]["Authorization"] == f"Bearer {KEY}"
+    assert cancel["headers"]["Content-Length"] == "0"
+    assert "Content-Type" not in cancel["headers"]
+    assert "Authorization" not in other["headers"]  # another host never gets the key
+
+
+class Counting(ThreadingHTTPServer):
+    """Answers every request with a small JSON body; counts connections opened and closed."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.opened = 0
+        self.closed = threading.Semaphore(0)
+        super().__init__(("127.0.0.1", 0), _CountingHandler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        self.opened += 1
+        return super().get_request()
+
+
+class _CountingHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Counting
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        body = b'{"output":{"text":"ok"},"request_id":"r"}'
+        sse = self.headers.get("x-dashscope-sse") == "enable"
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream" if sse else "application/json")
+        if sse:  # an endless stream: only closing the client ends it
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            frame = b"id:1\nevent:result\n:HTTP_STATUS/200\ndata:" + body + b"\n\n"
+            try:
+                while True:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+                return
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def finish(self) -> None:
+        super().finish()
+        self.server.closed.release()
+
+
+@pytest.fixture
+def counting() -> Iterator[Counting]:
+    srv = Counting()
+    threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_keep_alive_reuses_one_connection_and_close_releases_it(counting: Counting) -> None:
+    ds = client(f"http://127.0.0.1:{counting.server_address[1]}/api/v1")
+    for _ in range(5):
+        assert ds.request("POST", "/x", json={"a": 1})["output"]["text"] == "ok"
+    assert counting.opened == 1
+    ds.close()
+    assert counting.closed.acquire(timeout=10)  # the server saw the connection end
+    with pytest.raises(RuntimeError, match="closed"):
+        ds.request("POST", "/x", json={})
+
+
+def test_a_half_read_stream_is_not_pooled(counting: Counting) -> None:
+    with client(f"http://127.0.0.1:{counting.server_address[1]}/api/v1") as ds:
+        from dashscope_core._protocol.request import RequestSpec
+
+        events = ds._stream(RequestSpec("POST", "/s", json={}, stream=True))
+        assert next(events).data.startswith("{")
+        events.close()  # the generator's finally closes the response mid-body
+        assert counting.closed.acquire(timeout=10)
+        assert ds.request("POST", "/x", json={})["output"]["text"] == "ok"
+    assert counting.opened == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, False),
+        ({"PATH": "/bin", "SSL_CERT_FILE": "/etc/ca.pem"}, False),
+        ({"HTTPS_PROXY": "http://p:3128"}, True),
+        ({"http_proxy": "http://p:3128"}, True),
+        ({"All_Proxy": "socks5://p:1080"}, True),
+        ({"no_proxy": "localhost"}, True),
+    ],
+)
+def test_proxy_variables_choose_httpx(env: dict[str, str], expected: bool) -> None:
+    assert wants_httpx(env) is expected
+
+
+def test_proxy_env_sends_through_the_proxy(
+    counting: Counting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpx (trust_env) sends plain-HTTP requests to the proxy in absolute form; httpcore
+    # alone would have tried to resolve the unreachable host below
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{counting.server_address[1]}")
+    with client("http://api.invalid/api/v1") as ds:
+        assert ds.request("POST", "/x", json={})["output"]["text"] == "ok"
+    assert counting.opened == 1
