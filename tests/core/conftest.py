@@ -15,24 +15,21 @@ from typing import Any
 import pytest
 
 from dashscope_core import AsyncDashScope, DashScope
-from dashscope_core.emulator import Emulator, ServerHandle, serve
+from dashscope_core.emulator import Emulator, ServerHandle
 
 GEN_API_KEY = "sk-generation-tests"
 
 
 @pytest.fixture(scope="session")
-def gen_server() -> Iterator[ServerHandle]:
-    """A loopback emulator shared by the generation and embeddings tests."""
-    with serve(Emulator(seed=11)) as handle:
-        yield handle
+def gen_server(server: ServerHandle) -> ServerHandle:
+    """The shared session emulator (``tests/conftest.py``), as the generation tests name it."""
+    return server
 
 
 @pytest.fixture
-def gen_emu(gen_server: ServerHandle) -> Iterator[Emulator]:
-    """The emulator's state, reset before and after the test."""
-    gen_server.emulator.reset()
-    yield gen_server.emulator
-    gen_server.emulator.reset()
+def gen_emu(emu: Emulator) -> Emulator:
+    """The shared emulator's state, reset before and after the test."""
+    return emu
 
 
 async def _no_sleep(_: float) -> None:
@@ -166,15 +163,12 @@ def hub_make(hub_mode: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def hub_server() -> Iterator[ServerHandle]:
-    """A loopback emulator for the hub's real-HTTP tests (faults, timeouts, wire checks)."""
-    with serve(Emulator(seed=5)) as handle:
-        yield handle
+def hub_server(server: ServerHandle) -> ServerHandle:
+    """The shared session emulator, for the hub's real-HTTP tests (faults, timeouts, wire)."""
+    return server
 
 
 @pytest.fixture
-def hub_emu(hub_server: ServerHandle) -> Iterator[Emulator]:
-    """``hub_server``'s state, reset before and after the test."""
-    hub_server.emulator.reset()
-    yield hub_server.emulator
-    hub_server.emulator.reset()
+def hub_emu(emu: Emulator) -> Emulator:
+    """The shared emulator's state, reset before and after the test."""
+    return emu

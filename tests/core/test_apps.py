@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dashscope_core import AsyncDashScope, DashScope, accumulate_app
-from dashscope_core.emulator import Emulator, ServerHandle, serve
+from dashscope_core.emulator import Emulator, ServerHandle
 from dashscope_core.errors import (
     AuthenticationError,
     BadRequestError,
@@ -20,19 +20,6 @@ from dashscope_core.errors import (
 
 APP = "demo-rag-app"
 KEY = "sk-apps-tests"
-
-
-@pytest.fixture(scope="module")
-def apps_server() -> Iterator[ServerHandle]:
-    with serve(Emulator(seed=4)) as handle:
-        yield handle
-
-
-@pytest.fixture
-def emu(apps_server: ServerHandle) -> Iterator[Emulator]:
-    apps_server.emulator.reset()
-    yield apps_server.emulator
-    apps_server.emulator.reset()
 
 
 async def _collect(items: AsyncIterable[Any]) -> list[Any]:
@@ -65,8 +52,8 @@ class Both:
 
 
 @pytest.fixture(params=["sync", "async"])
-def ds(request: pytest.FixtureRequest, apps_server: ServerHandle, emu: Emulator) -> Iterator[Both]:
-    both = Both(request.param, apps_server.base_url)
+def ds(request: pytest.FixtureRequest, server: ServerHandle, emu: Emulator) -> Iterator[Both]:
+    both = Both(request.param, server.base_url)
     yield both
     both.close()
 

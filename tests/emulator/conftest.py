@@ -1,4 +1,4 @@
-"""Fixtures: one loopback emulator per session, state reset around every test."""
+"""Fixtures of the emulator tests: HTTP clients on the shared emulator (``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from dashscope_core.emulator import Emulator, ServerHandle, create_app, serve
+from dashscope_core.emulator import Emulator, ServerHandle, create_app
 
 API_KEY = "sk-emulator-test"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
-
-
-@pytest.fixture(scope="session")
-def server() -> Iterator[ServerHandle]:
-    with serve(Emulator(seed=7), max_body_size=1024 * 1024) as handle:
-        yield handle
-
-
-@pytest.fixture
-def emu(server: ServerHandle) -> Iterator[Emulator]:
-    server.emulator.reset()
-    yield server.emulator
-    server.emulator.reset()
 
 
 @pytest.fixture

@@ -1,17 +1,13 @@
-"""Shared fixtures for the LangChain tests: one emulator per session, reset per test."""
+"""Fixtures of the LangChain tests (the emulator ones are in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from dashscope_core.emulator import serve
-from dashscope_core.emulator._serve import ServerHandle
 from dashscope_core.emulator.png import png_for_name
-from dashscope_core.emulator.state import Emulator
 
 FAKE_KEY = "sk-test-langchain"
 
@@ -26,21 +22,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-
-
-@pytest.fixture(scope="session")
-def server() -> Iterator[ServerHandle]:
-    """The emulator on a loopback port for the whole session."""
-    with serve() as handle:
-        yield handle
-
-
-@pytest.fixture
-def emu(server: ServerHandle) -> Iterator[Emulator]:
-    """The emulator's state, clean for each test."""
-    server.emulator.reset()
-    yield server.emulator
-    server.emulator.reset()
 
 
 @pytest.fixture(autouse=True)

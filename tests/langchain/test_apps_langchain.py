@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,25 +12,12 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables.history import RunnableWithMessageHistory
 from langchain_core.tools import ToolException
 
-from dashscope_core.emulator import Emulator, ServerHandle, serve
+from dashscope_core.emulator import Emulator, ServerHandle
 from dashscope_core.errors import AuthenticationError, BadRequestError, IncompleteStreamError
 from langchain_dashscope_ext import ChatDashScopeApp, DashScopeAppRetriever, DashScopeAppTool
 
 APP = "demo-rag-app"
 KEY = "sk-langchain-apps"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerHandle]:
-    with serve(Emulator(seed=5)) as handle:
-        yield handle
-
-
-@pytest.fixture
-def emu(server: ServerHandle) -> Iterator[Emulator]:
-    server.emulator.reset()
-    yield server.emulator
-    server.emulator.reset()
 
 
 @pytest.fixture

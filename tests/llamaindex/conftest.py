@@ -1,4 +1,4 @@
-"""Fixtures for the LlamaIndex tests: one emulator per session, reset before each test."""
+"""Fixtures of the LlamaIndex tests; the session emulator and `emu` are in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from llama_index.core import Settings
 
-from dashscope_core.emulator import Emulator, ServerHandle, serve
+from dashscope_core.emulator import Emulator, ServerHandle
 from llamaindex_dashscope_ext import DashScopeEmbedding, DashScopeLLM
 
 from ._calls import Calls
@@ -17,17 +17,9 @@ FAKE_KEY = "sk-test-llamaindex-0123456789"
 
 
 @pytest.fixture(scope="session")
-def li_server() -> Iterator[ServerHandle]:
-    """The emulator on a loopback port for the whole session."""
-    with serve(Emulator(seed=7)) as handle:
-        yield handle
-
-
-@pytest.fixture
-def emu(li_server: ServerHandle) -> Emulator:
-    """The session emulator, reset (scripts, faults, received requests)."""
-    li_server.emulator.reset()
-    return li_server.emulator
+def li_server(server: ServerHandle) -> ServerHandle:
+    """The shared session emulator (``tests/conftest.py``) under this folder's name."""
+    return server
 
 
 @pytest.fixture

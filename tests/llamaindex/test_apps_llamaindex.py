@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,25 +11,12 @@ from llama_index.core.chat_engine import SimpleChatEngine
 from llama_index.core.llms import MockLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
 
-from dashscope_core.emulator import Emulator, ServerHandle, serve
+from dashscope_core.emulator import Emulator, ServerHandle
 from dashscope_core.errors import AuthenticationError, BadRequestError, IncompleteStreamError
 from llamaindex_dashscope_ext import DashScopeAppLLM, DashScopeAppRetriever
 
 APP = "demo-rag-app"
 KEY = "sk-llamaindex-apps"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerHandle]:
-    with serve(Emulator(seed=6)) as handle:
-        yield handle
-
-
-@pytest.fixture
-def emu(server: ServerHandle) -> Iterator[Emulator]:
-    server.emulator.reset()
-    yield server.emulator
-    server.emulator.reset()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Fixtures of the reliability suite: a loopback emulator, reset around every test.
+"""Fixtures of the reliability suite: the shared emulator (``tests/conftest.py``) by its names here.
 
 The larger load variant runs with ``-m slow`` or ``RELIABILITY_CALLS=20000``; it is skipped
 otherwise so the default test command stays fast.
@@ -7,28 +7,24 @@ otherwise so the default test command stays fast.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
-from dashscope_core.emulator import Emulator, ServerHandle, serve
+from dashscope_core.emulator import Emulator, ServerHandle
 
 KEY = "sk-reliability-tests"
 
 
 @pytest.fixture(scope="session")
-def rel_server() -> Iterator[ServerHandle]:
-    """A loopback emulator shared by the reliability tests."""
-    with serve(Emulator(seed=3)) as handle:
-        yield handle
+def rel_server(server: ServerHandle) -> ServerHandle:
+    """The shared session emulator (``tests/conftest.py``) under this suite's name."""
+    return server
 
 
 @pytest.fixture
-def rel_emu(rel_server: ServerHandle) -> Iterator[Emulator]:
-    """The emulator's state, reset before and after the test."""
-    rel_server.emulator.reset()
-    yield rel_server.emulator
-    rel_server.emulator.reset()
+def rel_emu(emu: Emulator) -> Emulator:
+    """The shared emulator's state, reset before and after the test."""
+    return emu
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
