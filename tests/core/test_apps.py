@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterable, Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import GenClient
 
-from dashscope_core import AsyncDashScope, DashScope, accumulate_app
+from dashscope_core import accumulate_app
 from dashscope_core.emulator import Emulator, ServerHandle
 from dashscope_core.errors import (
     AuthenticationError,
@@ -22,38 +22,9 @@ APP = "demo-rag-app"
 KEY = "sk-apps-tests"
 
 
-async def _collect(items: AsyncIterable[Any]) -> list[Any]:
-    return [item async for item in items]
-
-
-class Both:
-    """A sync or async client behind one interface (STYLE.md §5)."""
-
-    def __init__(self, mode: str, base_url: str, key: str = KEY) -> None:
-        self.mode, self.base_url = mode, base_url
-        self._runner = asyncio.Runner() if mode == "async" else None
-        cls: Any = AsyncDashScope if mode == "async" else DashScope
-        self.client = cls(api_key=key, base_url=base_url, max_retries=0)
-
-    def run(self, value: Any) -> Any:
-        return self._runner.run(value) if self._runner is not None else value
-
-    def collect(self, chunks: Iterable[Any] | AsyncIterable[Any]) -> list[Any]:
-        if self._runner is not None:
-            return self._runner.run(_collect(chunks))  # type: ignore[arg-type]
-        return list(chunks)  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        if self._runner is not None:
-            self._runner.run(self.client.close())
-            self._runner.close()
-        else:
-            self.client.close()
-
-
 @pytest.fixture(params=["sync", "async"])
-def ds(request: pytest.FixtureRequest, server: ServerHandle, emu: Emulator) -> Iterator[Both]:
-    both = Both(request.param, server.base_url)
+def ds(request: pytest.FixtureRequest, server: ServerHandle, emu: Emulator) -> Iterator[GenClient]:
+    both = GenClient(request.param, server.base_url, KEY, max_retries=0)
     yield both
     both.close()
 
@@ -62,7 +33,7 @@ def _cited(text: str) -> list[str]:
     return re.findall(r"<ref>\[(\d+)\]</ref>", text)
 
 
-def test_rag_answer_cites_its_documents(ds: Both, emu: Emulator) -> None:
+def test_rag_answer_cites_its_documents(ds: GenClient, emu: Emulator) -> None:
     r = ds.run(ds.client.apps.call(APP, "How long is the warranty of the lamp?"))
     refs = r.output.doc_references
     assert refs and refs[0].doc_id == "doc_aurora_warranty"
@@ -78,7 +49,7 @@ def test_rag_answer_cites_its_documents(ds: Both, emu: Emulator) -> None:
     assert r.request_id == sent.request_id
 
 
-def test_three_turns_by_session(ds: Both) -> None:
+def test_three_turns_by_session(ds: GenClient) -> None:
     session = ds.client.apps.session(APP)
     first = ds.run(session.call("How do I pair the lamp?"))
     ds.run(session.call("How long does the battery last?"))
@@ -87,7 +58,7 @@ def test_three_turns_by_session(ds: Both) -> None:
     assert "How do I pair the lamp?" in third.text
 
 
-def test_three_turns_by_messages(ds: Both, emu: Emulator) -> None:
+def test_three_turns_by_messages(ds: GenClient, emu: Emulator) -> None:
     history = [{"role": "system", "content": "You are the Aurora support assistant."}]
     for prompt in ["My name is Alice.", "How do I reset the lamp?", "What is my name?"]:
         history.append({"role": "user", "content": prompt})
@@ -97,7 +68,7 @@ def test_three_turns_by_messages(ds: Both, emu: Emulator) -> None:
     assert "prompt" not in emu.received("apps")[-1].json["input"]
 
 
-def test_resume_a_saved_session_and_reset(ds: Both) -> None:
+def test_resume_a_saved_session_and_reset(ds: GenClient) -> None:
     saved = ds.run(ds.client.apps.session(APP).call("What is the return policy?")).session_id
     resumed = ds.client.apps.session(APP, session_id=saved)
     answer = ds.run(resumed.call("What did I ask first?"))
@@ -118,7 +89,7 @@ def test_resume_a_saved_session_and_reset(ds: Both) -> None:
     ],
 )
 def test_rag_options_narrow_the_documents(
-    ds: Both, rag_options: dict[str, Any], allowed: set[str]
+    ds: GenClient, rag_options: dict[str, Any], allowed: set[str]
 ) -> None:
     question = "lamp battery warranty reset pair return"
     wide = ds.run(ds.client.apps.call(APP, question))
@@ -128,7 +99,7 @@ def test_rag_options_narrow_the_documents(
     assert {d.doc_id for d in wide.output.doc_references} - allowed
 
 
-def test_thoughts_only_when_asked(ds: Both) -> None:
+def test_thoughts_only_when_asked(ds: GenClient) -> None:
     plain = ds.run(ds.client.apps.call(APP, "How do I pair the lamp?"))
     assert plain.output.thoughts == []
     biz = {"user_defined_params": {"weather_plugin": {"city": "Hangzhou"}}}
@@ -144,7 +115,7 @@ def test_thoughts_only_when_asked(ds: Both) -> None:
 
 @pytest.mark.parametrize("incremental", [None, False])
 def test_stream_deltas_join_to_the_whole_answer(
-    ds: Both, emu: Emulator, incremental: bool | None
+    ds: GenClient, emu: Emulator, incremental: bool | None
 ) -> None:
     question = "How do I reset the lamp to factory settings?"
     whole = ds.run(ds.client.apps.call(APP, question, has_thoughts=True))
@@ -162,7 +133,7 @@ def test_stream_deltas_join_to_the_whole_answer(
     assert streamed.output.finish_reason == "stop" and streamed.usage == whole.usage
 
 
-def test_session_stream_updates_the_session_id(ds: Both) -> None:
+def test_session_stream_updates_the_session_id(ds: GenClient) -> None:
     session = ds.client.apps.session(APP)
     chunks = ds.collect(session.stream("What does the warranty cover?"))
     assert session.session_id == chunks[-1].output.session_id is not None
@@ -170,15 +141,15 @@ def test_session_stream_updates_the_session_id(ds: Both) -> None:
     assert "What does the warranty cover?" in again.text
 
 
-def test_unknown_app_is_a_typed_error(ds: Both) -> None:
+def test_unknown_app_is_a_typed_error(ds: GenClient) -> None:
     with pytest.raises(BadRequestError) as info:
         ds.run(ds.client.apps.call("no-such-app", "hi"))
     assert info.value.code == "InvalidParameter" and "App not found" in info.value.message
     assert info.value.request_id
 
 
-def test_bad_key_is_a_typed_error(ds: Both) -> None:
-    bad = Both(ds.mode, ds.base_url, key="sk-invalid-key")
+def test_bad_key_is_a_typed_error(ds: GenClient) -> None:
+    bad = ds.derive("sk-invalid-key", max_retries=0)
     try:
         with pytest.raises(AuthenticationError) as info:
             bad.run(bad.client.apps.call(APP, "hi"))
@@ -187,13 +158,13 @@ def test_bad_key_is_a_typed_error(ds: Both) -> None:
         bad.close()
 
 
-def test_cut_stream_raises_incomplete(ds: Both, emu: Emulator) -> None:
+def test_cut_stream_raises_incomplete(ds: GenClient, emu: Emulator) -> None:
     emu.faults.queue("missing_final", route="apps")
     with pytest.raises(IncompleteStreamError):
         ds.collect(ds.client.apps.stream(APP, "How do I pair the lamp?"))
 
 
-def test_error_event_mid_stream_is_typed(ds: Both, emu: Emulator) -> None:
+def test_error_event_mid_stream_is_typed(ds: GenClient, emu: Emulator) -> None:
     emu.faults.queue("error_event", after=2, route="apps")
     with pytest.raises(RateLimitError):
         ds.collect(ds.client.apps.stream(APP, "How do I pair the lamp?"))
@@ -213,7 +184,12 @@ def test_error_event_mid_stream_is_typed(ds: Both, emu: Emulator) -> None:
     ],
 )
 def test_bad_arguments_fail_before_any_request(
-    ds: Both, emu: Emulator, args: tuple[Any, ...], kwargs: dict[str, Any], error: type, name: str
+    ds: GenClient,
+    emu: Emulator,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    error: type,
+    name: str,
 ) -> None:
     with pytest.raises(error, match=re.escape(name)):
         ds.run(ds.client.apps.call(*args, **kwargs))
@@ -222,7 +198,7 @@ def test_bad_arguments_fail_before_any_request(
     assert emu.received("apps") == []
 
 
-def test_workspace_and_passthrough_parameters_reach_the_wire(ds: Both, emu: Emulator) -> None:
+def test_workspace_and_passthrough_parameters_reach_the_wire(ds: GenClient, emu: Emulator) -> None:
     ds.run(ds.client.apps.call(APP, "hi", workspace="ws-1", temperature=0.5, image_list=["u"]))
     sent = emu.received("apps")[0]
     assert sent.headers["x-dashscope-workspace"] == "ws-1"
