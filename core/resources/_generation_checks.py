@@ -15,6 +15,7 @@ __all__ = [
     "check_model",
     "check_parameters",
     "check_prompt",
+    "check_thinking_mode",
     "check_tool_choice",
     "check_tools",
 ]
@@ -175,6 +176,33 @@ def check_parameters(parameters: dict[str, Any], *, streaming: bool) -> dict[str
             f"list[list[int]]), got {params['stop']!r}"
         )
     return params
+
+
+_THINKING_ONLY = ("qwq", "qvq")
+
+
+def check_thinking_mode(model: str, params: Mapping[str, Any]) -> None:
+    """Thinking mode (``enable_thinking``, or a thinking-only model) rejects forced tool choices
+    and JSON output server-side (Model Studio "JSON mode" and function-calling guides), so
+    refuse them here, naming the argument, rather than send a request bound to fail."""
+    flag = params.get("enable_thinking")
+    name = model.lower()
+    thinking_only = name.startswith(_THINKING_ONLY) or "thinking" in name
+    if not (flag is True or thinking_only):
+        return
+    why = f"model {model!r} always thinks" if thinking_only else "enable_thinking=True"
+    choice = params.get("tool_choice")
+    if isinstance(choice, Mapping) or choice == "required":
+        raise ValueError(
+            f"tool_choice: a forced tool choice is rejected in thinking mode ({why}); use "
+            "'auto', or turn thinking off with enable_thinking=False on a hybrid model"
+        )
+    fmt = params.get("response_format")
+    if isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema"):
+        raise ValueError(
+            f"response_format: JSON output is not supported in thinking mode ({why}); turn "
+            "thinking off with enable_thinking=False on a hybrid model"
+        )
 
 
 def _check_range(

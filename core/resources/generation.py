@@ -19,6 +19,7 @@ from dashscope_core.resources._generation_checks import (
     check_model,
     check_parameters,
     check_prompt,
+    check_thinking_mode,
     check_tool_choice,
     check_tools,
 )
@@ -124,6 +125,7 @@ def _build(
     params = check_parameters(parameters, streaming=stream)
     params["tools"] = wire_tools
     params["tool_choice"] = check_tool_choice(tool_choice, wire_tools)
+    check_thinking_mode(model, params)
     multimodal = has_parts or is_multimodal_model(model)
     if multimodal:
         inp: dict[str, Any] = {"messages": _as_parts(wire_messages, prompt, history)}
