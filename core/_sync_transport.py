@@ -156,8 +156,9 @@ class HttpcoreSender:
 
     def _url(self, url: str, params: Mapping[str, Any] | None) -> tuple[httpcore.URL, bytes, str]:
         """httpcore's URL, the Host header and the URL as sent (cached for param-less URLs)."""
-        if params is None and url in self._urls:
-            return self._urls[url]
+        cached = self._urls.get(url) if params is None else None  # .get: threads may clear()
+        if cached is not None:
+            return cached
         parsed = httpx.URL(url)
         if params is not None:  # merged into the URL's own query, as httpx.Client does
             parsed = parsed.copy_merge_params(params)
