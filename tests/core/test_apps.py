@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import GenClient
+from _gen_client import GenClient
 
 from dashscope_core import accumulate_app
 from dashscope_core.emulator import Emulator, ServerHandle

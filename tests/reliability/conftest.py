@@ -12,8 +12,6 @@ import pytest
 
 from dashscope_core.emulator import Emulator, ServerHandle
 
-KEY = "sk-reliability-tests"
-
 
 @pytest.fixture(scope="session")
 def rel_server(server: ServerHandle) -> ServerHandle:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import KEY
+from _reliability_keys import KEY
 
 from dashscope_core import AsyncDashScope, DashScope
 from dashscope_core.emulator import Emulator, ServerHandle, serve

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import KEY
+from _reliability_keys import KEY
 
 from dashscope_core import AsyncDashScope, DashScope
 from dashscope_core._protocol.retry import RetryPolicy

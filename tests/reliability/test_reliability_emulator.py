@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import KEY
+from _reliability_keys import KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import KEY
+from _reliability_keys import KEY
 from llama_index.core.llms import ChatMessage
 
 from dashscope_core import AsyncDashScope

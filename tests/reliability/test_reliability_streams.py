@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import KEY
+from _reliability_keys import KEY
 from langchain_core.messages import HumanMessage
 from llama_index.core.llms import ChatMessage
 

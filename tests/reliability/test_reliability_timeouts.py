@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import KEY
+from _reliability_keys import KEY
 
 from dashscope_core import AsyncDashScope, DashScope
 from dashscope_core.emulator import Emulator, ServerHandle
