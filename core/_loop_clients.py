@@ -92,6 +92,9 @@ class LoopClients:
     def get(self) -> AsyncDashScope:
         """The running loop's client (created on first use); must be called inside a loop."""
         loop = asyncio.get_running_loop()
+        entry = self._entries.get(id(loop))  # the hot path: this loop's client exists
+        if entry is not None and entry.loop is loop:
+            return entry.client
         self.discard_finished()
         with self._lock:
             entry = self._entries.get(id(loop))
