@@ -12,12 +12,18 @@ frames. It runs in its own process so its CPU never counts against the client.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
-import sys
 
-from bench.server import GENERATION_BODY, REQUEST_ID, USAGE, _response, sse_body
+from bench.server import (
+    GENERATION_BODY,
+    REQUEST_ID,
+    USAGE,
+    Pick,
+    _response,
+    run,
+    sse_body,
+    wants_sse,
+)
 
 
 def cumulative_sse_body(chunks: int) -> bytes:
@@ -52,64 +58,23 @@ def _incremental(body: bytes) -> bool:
     return parameters.get("incremental_output") is True
 
 
-class _Protocol(asyncio.Protocol):
-    def __init__(self, replies: dict[str, bytes]) -> None:
-        self._buf = b""
-        self._replies = replies
-        self._transport: asyncio.Transport | None = None
+def shaped_replies(chunks: int) -> Pick:
+    """The generation body, or delta / cumulative frames as the request's parameters ask."""
+    json_reply = _response(b"application/json", GENERATION_BODY)
+    delta = _response(b"text/event-stream;charset=UTF-8", sse_body(chunks))
+    cumulative = _response(b"text/event-stream;charset=UTF-8", cumulative_sse_body(chunks))
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+    def pick(head: bytes, body: bytes) -> bytes:
+        if not wants_sse(head):
+            return json_reply
+        return delta if _incremental(body) else cumulative
 
-    def data_received(self, data: bytes) -> None:
-        self._buf += data
-        while (reply := self._next_reply()) is not None:
-            assert self._transport is not None
-            self._transport.write(reply)
-
-    def _next_reply(self) -> bytes | None:
-        """The reply to the first complete request in the buffer (consumed), else None."""
-        end = self._buf.find(b"\r\n\r\n")
-        if end < 0:
-            return None
-        head = self._buf[:end].lower()
-        length = 0
-        marker = head.find(b"content-length:")
-        if marker >= 0:
-            length = int(head[marker + 15 :].split(b"\r\n", 1)[0])
-        total = end + 4 + length
-        if len(self._buf) < total:
-            return None
-        body, self._buf = self._buf[end + 4 : total], self._buf[total:]
-        if b"x-dashscope-sse: enable" not in head and b"text/event-stream" not in head:
-            return self._replies["json"]
-        return self._replies["delta" if _incremental(body) else "cumulative"]
-
-
-async def _main(port: int, chunks: int) -> None:
-    replies = {
-        "json": _response(b"application/json", GENERATION_BODY),
-        "delta": _response(b"text/event-stream;charset=UTF-8", sse_body(chunks)),
-        "cumulative": _response(b"text/event-stream;charset=UTF-8", cumulative_sse_body(chunks)),
-    }
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Protocol(replies), "127.0.0.1", port, backlog=1024)
-    print("PORT", server.sockets[0].getsockname()[1], flush=True)
-    async with server:
-        await server.serve_forever()
+    return pick
 
 
 def main() -> None:
     """Serve until killed."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--chunks", type=int, default=200)
-    args = parser.parse_args()
-    try:
-        asyncio.run(_main(args.port, args.chunks))
-    except KeyboardInterrupt:
-        sys.exit(0)
+    run(shaped_replies, 200, __doc__)
 
 
 if __name__ == "__main__":
