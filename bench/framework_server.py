@@ -16,38 +16,12 @@ import json
 
 from bench.server import (
     GENERATION_BODY,
-    REQUEST_ID,
-    USAGE,
     Pick,
     _response,
     run,
     sse_body,
     wants_sse,
 )
-
-
-def cumulative_sse_body(chunks: int) -> bytes:
-    """``chunks`` frames each carrying the whole text so far; the last one says ``stop``."""
-    frames, text = [], ""
-    for i in range(1, chunks + 1):
-        last = i == chunks
-        if not last:
-            text += f"tok{i} "
-        payload = {
-            "output": {
-                "choices": [
-                    {
-                        "message": {"content": text, "role": "assistant"},
-                        "finish_reason": "stop" if last else "null",
-                    }
-                ]
-            },
-            "usage": USAGE,
-            "request_id": REQUEST_ID,
-        }
-        data = json.dumps(payload, separators=(",", ":"))
-        frames.append(f"id:{i}\nevent:result\n:HTTP_STATUS/200\ndata:{data}\n\n")
-    return "".join(frames).encode()
 
 
 def _incremental(body: bytes) -> bool:
@@ -62,7 +36,7 @@ def shaped_replies(chunks: int) -> Pick:
     """The generation body, or delta / cumulative frames as the request's parameters ask."""
     json_reply = _response(b"application/json", GENERATION_BODY)
     delta = _response(b"text/event-stream;charset=UTF-8", sse_body(chunks))
-    cumulative = _response(b"text/event-stream;charset=UTF-8", cumulative_sse_body(chunks))
+    cumulative = _response(b"text/event-stream;charset=UTF-8", sse_body(chunks, cumulative=True))
 
     def pick(head: bytes, body: bytes) -> bytes:
         if not wants_sse(head):

@@ -35,16 +35,19 @@ GENERATION_BODY = json.dumps(
 ).encode()
 
 
-def sse_body(chunks: int) -> bytes:
-    """``chunks`` incremental message frames; the last one has ``finish_reason: stop``."""
-    frames = []
+def sse_body(chunks: int, *, cumulative: bool = False) -> bytes:
+    """``chunks`` DashScope frames of ``tok<i> `` deltas (or, ``cumulative``, the whole text so
+    far in each); the last frame says ``stop``."""
+    frames, text = [], ""
     for i in range(1, chunks + 1):
         last = i == chunks
+        piece = "" if last else f"tok{i} "
+        text += piece
         payload = {
             "output": {
                 "choices": [
                     {
-                        "message": {"content": "" if last else f"tok{i} ", "role": "assistant"},
+                        "message": {"content": text if cumulative else piece, "role": "assistant"},
                         "finish_reason": "stop" if last else "null",
                     }
                 ]
