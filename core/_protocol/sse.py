@@ -16,11 +16,17 @@ Rules of this module:
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 _BOM = b"\xef\xbb\xbf"
 _STATUS_PREFIX = "HTTP_STATUS/"
 _STATUS_LEN = len(_STATUS_PREFIX)
+# One whole frame in the layout DashScope writes (``encode_event``), followed by what proves it
+# complete: a blank line, or the next frame's ``id:``. Anything else takes the line-by-line path.
+_FRAME = re.compile(
+    r"id: ?([^\n\x00]*)\nevent: ?([^\n]*)\n:HTTP_STATUS/([0-9]+)\ndata: ?([^\n]*)\n(?:\n|(?=id:))"
+)
 
 
 class SSEEvent(NamedTuple):
@@ -78,11 +84,27 @@ class SSEDecoder:
         text = data[: cut + 1].decode("utf-8", errors="replace")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
+        events: list[SSEEvent] = []
+        if not self._touched:  # between events: whole frames of the usual layout in one step
+            text = self._frames(text, events)
         lines = text.split("\n")
         lines.pop()  # what follows the last line end (kept in the buffer)
-        events: list[SSEEvent] = []
         self._lines(lines, events)
         return events
+
+    def _frames(self, text: str, events: list[SSEEvent]) -> str:
+        """Dispatch the whole ``_FRAME``s at the start of ``text``; return the rest."""
+        match = _FRAME.match(text)
+        if match is None:
+            return text
+        new = tuple.__new__  # ``SSEEvent(...)`` minus its keyword handling
+        while match is not None:
+            id_, event, status, data = match.groups()
+            events.append(new(SSEEvent, (event or "message", data, id_, None, int(status))))
+            end = match.end()
+            match = _FRAME.match(text, end)
+        self._id = id_
+        return text[end:]
 
     def close(self) -> list[SSEEvent]:
         """End of input: treat any unterminated line and pending event as complete."""

@@ -231,3 +231,35 @@ def test_several_events_any_chunking(datas: list[str], cuts: list[int]) -> None:
     chunks = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)], strict=True)]
     assert decode(*chunks) == decode(raw)
     assert [e.data for e in decode(raw)] == datas
+
+
+# Lines a frame of the DashScope layout may be followed by, or be made of: the whole-frame fast
+# path must give exactly what the line-by-line path gives (1-byte chunks never hold a frame).
+_line = st.sampled_from(
+    [
+        "id:7", "id: 8", "id:", "id:a\x00b", "event:result", "event: error", "event:",
+        ":HTTP_STATUS/200", ":HTTP_STATUS/429", ": HTTP_STATUS/500", ":keep-alive",
+        'data:{"a":1}', "data: {}", "data:", "data:  two spaces", "retry:5", "other:x", "",
+    ]
+)  # fmt: skip
+
+
+@given(st.lists(st.one_of(_line, st.just("FRAME")), max_size=24), st.integers(0, 10**4))
+def test_whole_frame_path_matches_line_path(lines: list[str], cut: int) -> None:
+    frame = "id:1\nevent:result\n:HTTP_STATUS/200\ndata:{}"
+    raw = "\n".join(frame if line == "FRAME" else line for line in lines).encode() + b"\n"
+    at = cut % (len(raw) + 1)
+    reference = byte_by_byte(raw)
+    assert decode(raw) == reference
+    assert decode(raw[:at], raw[at:]) == reference
+    assert decode(raw + raw) == byte_by_byte(raw + raw)
+
+
+def test_whole_frames_keep_multi_line_data_and_the_last_id() -> None:
+    head = b"event:result\n:HTTP_STATUS/200\n"
+    raw = (b"id:1\n" + head + b"data:a\n\n" + b"id:2\n" + head + b"data:b\ndata:c\n\n"
+           b"id:3\n" + head + b"data: d\nid:4\nevent:\n:HTTP_STATUS/200\ndata:e\n")  # fmt: skip
+    decoder = SSEDecoder()
+    events = decoder.feed(raw)
+    assert [(e.id, e.data) for e in events] == [("1", "a"), ("2", "b\nc"), ("3", "d")]
+    assert [(e.id, e.event, e.data) for e in decoder.close()] == [("4", "message", "e")]
