@@ -39,6 +39,8 @@ from dashscope_core.types.generation import (
 __all__ = ["GenerationAccumulator", "GenerationStream", "accumulate"]
 
 _TEXT_KEY = -1  # completion key of text-format frames (``output.finish_reason``)
+# ``model_validate_json`` minus its Python wrapper: this runs once per streamed frame
+_validate_json = GenerationResponse.__pydantic_validator__.validate_json
 
 
 class GenerationStream:
@@ -63,7 +65,7 @@ class GenerationStream:
         if not data:
             return []
         try:
-            chunk = GenerationResponse.model_validate_json(data)
+            chunk = _validate_json(data)
         except ValidationError as exc:
             raise APIResponseValidationError(
                 f"unexpected stream frame: {data[:200]!r}",
@@ -90,6 +92,9 @@ class GenerationStream:
 
     def _track(self, output: GenerationOutput) -> None:
         choices = output.choices
+        if choices and len(choices) == 1 and choices[0].index in (None, 0):  # the common case
+            self._mark(0, choices[0].finish_reason)
+            return
         if not choices:
             self._mark(_TEXT_KEY, output.finish_reason)
             return

@@ -7,9 +7,9 @@ fragments parse. ``finish_reason`` is the string ``"null"`` in unfinished stream
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field
 
 from dashscope_core.types.common import WireModel
 
@@ -29,6 +29,10 @@ __all__ = [
 
 def _null_to_none(value: Any) -> Any:
     return None if value == "null" else value
+
+
+# ``"null"`` (unfinished stream frames) read as None; one plain function call per frame
+FinishReason = Annotated[str | None, BeforeValidator(_null_to_none)]
 
 
 def content_text(content: str | list[dict[str, Any]] | None) -> str:
@@ -69,28 +73,18 @@ class Choice(WireModel):
     """One candidate answer (``result_format="message"``)."""
 
     index: int | None = None
-    finish_reason: str | None = None
+    finish_reason: FinishReason = None
     message: Message = Field(default_factory=Message)
     logprobs: dict[str, Any] | None = None
-
-    @field_validator("finish_reason", mode="before")
-    @classmethod
-    def _null_finish(cls, value: Any) -> Any:
-        return _null_to_none(value)
 
 
 class GenerationOutput(WireModel):
     """``output``: ``text``/``finish_reason`` (text format) or ``choices`` (message format)."""
 
     text: str | None = None
-    finish_reason: str | None = None
+    finish_reason: FinishReason = None
     choices: list[Choice] | None = None
     search_info: dict[str, Any] | None = None
-
-    @field_validator("finish_reason", mode="before")
-    @classmethod
-    def _null_finish(cls, value: Any) -> Any:
-        return _null_to_none(value)
 
 
 class PromptTokensDetails(WireModel):
