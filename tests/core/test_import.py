@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -35,34 +34,13 @@ def test_public_names_load_on_first_use(tmp_path: Path) -> None:
 
 
 def test_no_top_level_core_module_installed(tmp_path: Path) -> None:
-    files = importlib.metadata.files("dashscope-ext") or []
-    assert not [f for f in files if str(f).split("/")[0] == "core"]
-    top_level = importlib.metadata.distribution("dashscope-ext").read_text("top_level.txt")
-    assert "core" not in (top_level or "").split()
-    assert (
-        run_python("import importlib.util; print(importlib.util.find_spec('core'))", tmp_path)
-        == "None"
+    # read in a fresh interpreter outside the repo: a build's ``dashscope_ext.egg-info`` left in
+    # the checkout would otherwise shadow the installed metadata
+    code = (
+        "import importlib.metadata as m, importlib.util as u\n"
+        "files = m.files('dashscope-ext') or []\n"
+        "print(len(files) > 0, [str(f) for f in files if str(f).split('/')[0] == 'core'],"
+        " 'core' in (m.distribution('dashscope-ext').read_text('top_level.txt') or '').split(),"
+        " u.find_spec('core'))"
     )
-
-
-PURE = ["_protocol", "types"]
-FORBIDDEN = {"httpx", "aiohttp", "asyncio", "time", "os", "socket"}
-
-
-def test_pure_layers_import_no_io() -> None:
-    # STYLE.md §1: code that could run with no network and no event loop stays pure
-    import ast
-
-    core = Path(__file__).resolve().parents[2] / "core"
-    offenders = []
-    for folder in PURE:
-        for path in sorted((core / folder).glob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-                if isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    names = [node.module]
-                else:
-                    continue
-                offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
-    assert offenders == []
+    assert run_python(code, tmp_path) == "True [] False None"
