@@ -33,6 +33,7 @@ from dashscope_core import DashScope
 from dashscope_core.types.apps import AppChunk, AppResponse
 from llamaindex_dashscope_ext._clients import AsyncClients, Connection
 from llamaindex_dashscope_ext._convert import to_completion_response
+from llamaindex_dashscope_ext._signed import signed
 from llamaindex_dashscope_ext._streams import aeach, each
 
 __all__ = ["DashScopeAppLLM", "DashScopeAppRetriever"]
@@ -185,6 +186,7 @@ class DashScopeAppLLM(CustomLLM, Connection):
         options = {k: v for k, v in options.items() if v is not None}
         return {**options, **to_app_input(messages, options.get("session_id"))}
 
+    @signed
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Ask the app."""
@@ -192,18 +194,21 @@ class DashScopeAppLLM(CustomLLM, Connection):
             self._client.apps.call(self.app_id, **self._request(messages, kwargs))
         )
 
+    @signed
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Ask the app and stream the answer; the last response carries the citations."""
         chunks = self._client.apps.stream(self.app_id, **self._request(messages, kwargs))
         return each(chunks, _StreamState().feed)
 
+    @signed
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Async ``chat``."""
         apps = self._async_client().apps
         return to_chat_response(await apps.call(self.app_id, **self._request(messages, kwargs)))
 
+    @signed
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
@@ -213,11 +218,13 @@ class DashScopeAppLLM(CustomLLM, Connection):
         chunks = apps.stream(self.app_id, **self._request(messages, kwargs))
         return aeach(chunks, _StreamState().feed)
 
+    @signed
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         """Ask the app ``prompt``."""
         return to_completion_response(self.chat(_user(prompt), **kwargs))
 
+    @signed
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
@@ -225,6 +232,7 @@ class DashScopeAppLLM(CustomLLM, Connection):
         """Stream the answer to ``prompt``."""
         return each(self.stream_chat(_user(prompt), **kwargs), to_completion_response)
 
+    @signed
     @llm_completion_callback()
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
@@ -232,6 +240,7 @@ class DashScopeAppLLM(CustomLLM, Connection):
         """Async ``complete``."""
         return to_completion_response(await self.achat(_user(prompt), **kwargs))
 
+    @signed
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any

@@ -37,15 +37,16 @@ from pydantic import BaseModel
 
 from llamaindex_dashscope_ext._clients import AsyncClients, Connection, client_options
 from llamaindex_dashscope_ext._convert import (
+    completion_from_wire,
     from_wire_response,
     json_schema_format,
     resolve_tool_choice,
-    to_completion_response,
     to_wire_messages,
     to_wire_tools,
     tool_selections,
 )
 from llamaindex_dashscope_ext._models import ModelInfo, model_info
+from llamaindex_dashscope_ext._signed import signed
 from llamaindex_dashscope_ext._streams import (
     achat_gen,
     acompletion_gen,
@@ -139,31 +140,43 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         )
 
     def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> dict[str, Any]:
+        return self._wire_request(to_wire_messages(messages), kwargs)
+
+    def _prompt_request(self, prompt: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        # what _request(_user(prompt), ...) sends, without building a ChatMessage to undo it
+        return self._wire_request([{"role": "user", "content": prompt}], kwargs)
+
+    def _wire_request(
+        self, messages: list[dict[str, Any]], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         params = {name: getattr(self, name) for name in _SAMPLING}
         params = {k: v for k, v in params.items() if v is not None}
         params.update(self.additional_kwargs)
         params.update(kwargs)
-        return {"model": self.model, "messages": to_wire_messages(messages),
-                "result_format": "message", **params}  # fmt: skip
+        return {"model": self.model, "messages": messages, "result_format": "message", **params}
 
     # -- chat ------------------------------------------------------------------------------
 
+    @signed
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Send ``messages``; the answer with usage, thinking and tool calls."""
         return from_wire_response(self._client.generation.call(**self._request(messages, kwargs)))
 
+    @signed
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Stream the answer: each response has the message so far and ``delta``."""
         return chat_gen(self._client.generation.stream(**self._request(messages, kwargs)))
 
+    @signed
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Async ``chat``."""
         client = self._async_client()
         return from_wire_response(await client.generation.call(**self._request(messages, kwargs)))
 
+    @signed
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
@@ -174,36 +187,40 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
 
     # -- completion ------------------------------------------------------------------------
 
+    @signed
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         """Answer ``prompt`` (sent as one user message)."""
-        response = self._client.generation.call(**self._request(_user(prompt), kwargs))
-        return to_completion_response(from_wire_response(response))
+        response = self._client.generation.call(**self._prompt_request(prompt, kwargs))
+        return completion_from_wire(response)
 
+    @signed
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
         """Stream the answer to ``prompt``."""
-        chunks = self._client.generation.stream(**self._request(_user(prompt), kwargs))
+        chunks = self._client.generation.stream(**self._prompt_request(prompt, kwargs))
         return completion_gen(chunks)
 
+    @signed
     @llm_completion_callback()
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
         """Async ``complete``."""
         client = self._async_client()
-        response = await client.generation.call(**self._request(_user(prompt), kwargs))
-        return to_completion_response(from_wire_response(response))
+        response = await client.generation.call(**self._prompt_request(prompt, kwargs))
+        return completion_from_wire(response)
 
+    @signed
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
         """Async ``stream_complete``."""
         client = self._async_client()
-        chunks = client.generation.stream(**self._request(_user(prompt), kwargs))
+        chunks = client.generation.stream(**self._prompt_request(prompt, kwargs))
         return acompletion_gen(chunks)
 
     # -- tools -----------------------------------------------------------------------------

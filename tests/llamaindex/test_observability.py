@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,6 +76,17 @@ def spans() -> Iterator[SimpleSpanHandler]:
     dispatcher.add_span_handler(handler)
     yield handler
     dispatcher.span_handlers.remove(handler)
+
+
+class SpanArguments(SimpleSpanHandler):
+    """Also keeps the arguments each span was opened with (``bound_args``)."""
+
+    arguments: list[dict[str, Any]] = Field(default_factory=list)
+
+    def new_span(self, id_: str, bound_args: inspect.BoundArguments, instance: Any = None,
+                 parent_span_id: str | None = None, tags: Any = None, **kwargs: Any) -> Any:  # fmt: skip
+        self.arguments.append(dict(bound_args.arguments))
+        return super().new_span(id_, bound_args, instance, parent_span_id, tags, **kwargs)
 
 
 @pytest.fixture
@@ -158,3 +170,28 @@ async def test_structured_predict_events(
     structured = [n for n in events.names if n.startswith("LLMStructuredPredict")]
     assert structured == ["LLMStructuredPredictStartEvent", "LLMStructuredPredictEndEvent"]
     assert "LLMChatEndEvent" in events.names
+
+
+@pytest.mark.parametrize("method", ["chat", "complete", "stream_chat", "stream_complete"])
+async def test_spans_get_the_call_arguments(
+    li_server: ServerHandle, emu: Emulator, mode: str, method: str
+) -> None:
+    # the methods carry a stored __signature__ (llamaindex_dashscope_ext._signed): the span
+    # still binds what inspect would, and the stored one is what inspect gives without it
+    handler = SpanArguments()
+    get_dispatcher().add_span_handler(handler)
+    try:
+        arg: Any = "Name three rivers" if "complete" in method else USER
+        await getattr(Calls(_llm(li_server), mode), method)(arg, seed=7)
+    finally:
+        get_dispatcher().span_handlers.remove(handler)
+    bound = [a for a in handler.arguments if a.get("kwargs") == {"seed": 7}]
+    assert len(bound) == 1
+    assert arg in bound[0].values() or (arg,) in bound[0].values()
+    twin = getattr(DashScopeLLM, method if mode == "sync" else "a" + method).__wrapped__
+    stored = twin.__signature__
+    del twin.__signature__
+    try:
+        assert inspect.signature(twin) == stored
+    finally:
+        twin.__signature__ = stored
