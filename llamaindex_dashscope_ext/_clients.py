@@ -24,16 +24,19 @@ class AsyncClients:
     """One ``AsyncDashScope`` per event loop (core ``LoopClients``), or one over a caller's
     ``http_client``: pooled connections cannot move between loops."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(
+        self, options: dict[str, Any], http_client: httpx.AsyncClient | None = None
+    ) -> None:
         self._options = options
         self._by_loop = LoopClients(lambda: AsyncDashScope(**options))
+        self._http_client = http_client
         self._shared: AsyncDashScope | None = None
 
-    def get(self, http_client: httpx.AsyncClient | None = None) -> AsyncDashScope:
-        """The client for the running loop (or the one over a caller's ``http_client``)."""
-        if http_client is not None:
+    def get(self) -> AsyncDashScope:
+        """The client for the running loop (or the one over the caller's ``http_client``)."""
+        if self._http_client is not None:
             if self._shared is None:
-                self._shared = AsyncDashScope(http_client=http_client, **self._options)
+                self._shared = AsyncDashScope(http_client=self._http_client, **self._options)
             return self._shared
         return self._by_loop.get()
 
@@ -57,7 +60,6 @@ class Connection(BaseModel):
 
     _client: DashScope = PrivateAttr()
     _aclients: AsyncClients = PrivateAttr()
-    _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
 
     def _connect(
         self,
@@ -67,11 +69,10 @@ class Connection(BaseModel):
         """Build the sync client and the per-loop async clients from the fields."""
         options = client_options(self)
         self._client = DashScope(http_client=http_client, **options)
-        self._aclients = AsyncClients(options)
-        self._async_http_client = async_http_client
+        self._aclients = AsyncClients(options, async_http_client)
 
     def _async_client(self) -> AsyncDashScope:
-        return self._aclients.get(self._async_http_client)
+        return self._aclients.get()
 
     def close(self) -> None:
         """Close the sync client's connections (custom ``http_client``s are left open)."""

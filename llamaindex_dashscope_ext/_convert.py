@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChatStream",
+    "completion_from_wire",
     "from_wire_response",
     "json_schema_format",
     "resolve_tool_choice",
@@ -246,6 +247,15 @@ def from_wire_response(response: GenerationResponse) -> ChatResponse:
         raw=_raw(response),
         additional_kwargs=_response_kwargs(response, response.finish_reason),
     )
+
+
+def completion_from_wire(response: GenerationResponse) -> CompletionResponse:
+    """A whole answer as a ``CompletionResponse``: what ``to_completion_response`` makes of
+    ``from_wire_response``, without building the chat message first."""
+    message = response.message
+    text = content_text(message.content) if message is not None else response.output.text or ""
+    kwargs = _response_kwargs(response, response.finish_reason)
+    return CompletionResponse(text=text, raw=_raw(response), additional_kwargs=kwargs)
 
 
 def _call_dict(index: int, call_id: str | None, name: str | None, arguments: str) -> dict[str, Any]:
