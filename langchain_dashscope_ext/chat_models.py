@@ -12,6 +12,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from pydantic import AliasChoices, Field
 
+from dashscope_core._signed import signed
 from dashscope_core.errors import DashScopeError
 from langchain_dashscope_ext import _convert
 from langchain_dashscope_ext._common import DashScopeSettings
@@ -130,6 +131,7 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
 
     # ------------------------------------------------------------------------- calls
 
+    @signed
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -145,6 +147,7 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
             result = _require_tool_call(_convert.from_wire_response(again, request["model"]))
         return result
 
+    @signed
     async def _agenerate(
         self,
         messages: list[BaseMessage],

@@ -10,6 +10,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 
+from dashscope_core._signed import signed
 from langchain_dashscope_ext import _convert_output as _convert
 from langchain_dashscope_ext._common import DashScopeSettings
 from langchain_dashscope_ext._params import DashScopeParams, Stop, check_call_kwargs
@@ -57,6 +58,7 @@ class DashScopeLLM(DashScopeParams, DashScopeSettings, BaseLLM):
         return {"model": params.pop("model", None) or self.model, "prompt": prompt,
                 "history": history, "result_format": "text", **params}  # fmt: skip
 
+    @signed
     def _generate(
         self,
         prompts: list[str],
@@ -71,6 +73,7 @@ class DashScopeLLM(DashScopeParams, DashScopeSettings, BaseLLM):
             answers = [_generation(self.client.generation.call(**r), r["model"]) for r in requests]
         return self._result(answers)
 
+    @signed
     async def _agenerate(
         self,
         prompts: list[str],

@@ -30,10 +30,10 @@ from llama_index.core.llms.custom import CustomLLM
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from dashscope_core import DashScope
+from dashscope_core._signed import signed
 from dashscope_core.types.apps import AppChunk, AppResponse
 from llamaindex_dashscope_ext._clients import AsyncClients, Connection
 from llamaindex_dashscope_ext._convert import to_completion_response
-from llamaindex_dashscope_ext._signed import signed
 from llamaindex_dashscope_ext._streams import aeach, each
 
 __all__ = ["DashScopeAppLLM", "DashScopeAppRetriever"]

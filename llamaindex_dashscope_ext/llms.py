@@ -35,6 +35,7 @@ from llama_index.core.types import PydanticProgramMode
 from llama_index_instrumentation import get_dispatcher
 from pydantic import BaseModel
 
+from dashscope_core._signed import signed
 from llamaindex_dashscope_ext._clients import AsyncClients, Connection, client_options
 from llamaindex_dashscope_ext._convert import (
     completion_from_wire,
@@ -46,7 +47,6 @@ from llamaindex_dashscope_ext._convert import (
     tool_selections,
 )
 from llamaindex_dashscope_ext._models import ModelInfo, model_info
-from llamaindex_dashscope_ext._signed import signed
 from llamaindex_dashscope_ext._streams import (
     achat_gen,
     acompletion_gen,
