@@ -29,6 +29,7 @@ __all__ = ["BaseClient", "Namespace", "decode_body", "request_spec"]
 
 logger = logging.getLogger("dashscope_core")
 _N = TypeVar("_N")
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps(...) reused
 
 
 class Namespace(Generic[_N]):
@@ -148,7 +149,7 @@ class BaseClient:
             timeout = httpx.Timeout(spec.timeout, connect=self._timeout.connect)
         content = None
         if spec.json is not None:
-            content = json.dumps(spec.json, ensure_ascii=False, separators=(",", ":")).encode()
+            content = _ENCODER.encode(spec.json).encode()
         else:
             headers.pop("Content-Type", None)
         return {

@@ -86,27 +86,48 @@ def async_sender(
     return HttpxSender(httpx.AsyncClient(timeout=timeout, limits=DEFAULT_LIMITS))
 
 
-@contextlib.contextmanager
-def mapped_transport_errors() -> Iterator[None]:
-    """Re-raise httpx/httpcore transport errors as ``APIConnectionError`` / ``APITimeoutError``."""
-    try:
-        yield
-    except httpx.TransportError as exc:
+class _Mapped:
+    """A stateless ``with`` block that re-raises what ``mapper`` maps (a class, not a
+    ``@contextmanager``: these wrap every request, and a generator per use costs ~1 µs)."""
+
+    __slots__ = ("_mapper",)
+
+    def __init__(self, mapper: Callable[[Exception], None]) -> None:
+        self._mapper = mapper
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, Exception):
+            self._mapper(exc)  # raises the typed error, or returns to let ``exc`` through
+
+
+def _map_transport(exc: Exception) -> None:
+    if isinstance(exc, httpx.TransportError):
         cause = exc.__cause__
-        if cause is not None and type(cause).__module__.startswith("aiohttp"):
+        if isinstance(cause, Exception) and type(cause).__module__.startswith("aiohttp"):
             # httpx_aiohttp maps every aiohttp.ClientConnectionError (a server that hung up
             # mid-response too) to httpx.ConnectTimeout: classify by the aiohttp cause instead
-            with map_aiohttp():
-                raise cause from None
+            _map_aiohttp(cause)
+            raise cause from None
         timeout = isinstance(exc, httpx.TimeoutException)
         raise _transport_error(exc, timeout, isinstance(exc, _HTTPX_UNSENT)) from exc
-    except _HTTPCORE_ERRORS as exc:  # DashScope's default sync sender (_sync_transport)
+    if isinstance(exc, _HTTPCORE_ERRORS):  # DashScope's default sync sender (_sync_transport)
         timeout = isinstance(exc, httpcore.TimeoutException)
         raise _transport_error(exc, timeout, isinstance(exc, _HTTPCORE_UNSENT)) from exc
-    except httpx.DecodingError as exc:  # a body that claims gzip/deflate/br and is not
+    if isinstance(exc, httpx.DecodingError):  # a body that claims gzip/deflate/br and is not
         raise APIResponseValidationError(
             f"the response body could not be decoded: {exc}", status_code=None
         ) from exc
+
+
+_MAPPED_TRANSPORT = _Mapped(_map_transport)
+
+
+def mapped_transport_errors() -> _Mapped:
+    """Re-raise httpx/httpcore transport errors as ``APIConnectionError`` / ``APITimeoutError``."""
+    return _MAPPED_TRANSPORT
 
 
 def _transport_error(exc: Exception, timeout: bool, unsent: bool) -> APIConnectionError:
@@ -356,22 +377,24 @@ def _closer(response: aiohttp.ClientResponse) -> Callable[[], Awaitable[None]]:
     return close
 
 
-@contextlib.contextmanager
-def map_aiohttp() -> Iterator[None]:
-    """Re-raise aiohttp failures as ``APIConnectionError`` / ``APITimeoutError``."""
-    try:
-        yield
-    except asyncio.TimeoutError as exc:  # aiohttp's own timeouts subclass it
+def _map_aiohttp(exc: Exception) -> None:
+    if isinstance(exc, asyncio.TimeoutError):  # aiohttp's own timeouts subclass it
         unsent = _aiohttp_unsent(exc)
         raise APITimeoutError(
             f"request timed out ({type(exc).__name__})", request_sent=not unsent
         ) from exc
-    except Exception as exc:
-        if not type(exc).__module__.startswith("aiohttp"):
-            raise
+    if type(exc).__module__.startswith("aiohttp"):
         raise APIConnectionError(
             f"connection error ({type(exc).__name__}): {exc}", request_sent=not _aiohttp_unsent(exc)
         ) from exc
+
+
+_MAPPED_AIOHTTP = _Mapped(_map_aiohttp)
+
+
+def map_aiohttp() -> _Mapped:
+    """Re-raise aiohttp failures as ``APIConnectionError`` / ``APITimeoutError``."""
+    return _MAPPED_AIOHTTP
 
 
 def _aiohttp_unsent(exc: BaseException) -> bool:
