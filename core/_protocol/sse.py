@@ -85,26 +85,37 @@ class SSEDecoder:
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         events: list[SSEEvent] = []
-        if not self._touched:  # between events: whole frames of the usual layout in one step
-            text = self._frames(text, events)
-        lines = text.split("\n")
-        lines.pop()  # what follows the last line end (kept in the buffer)
-        self._lines(lines, events)
+        pos, end = 0, len(text)
+        while pos < end:
+            if not self._touched:  # between events: whole frames of the usual layout at once
+                pos = self._frames(text, pos, events)
+                if pos == end:
+                    break
+            # line by line up to the end of this event (a blank line), then try frames again
+            if text[pos] == "\n":  # the blank line is right here
+                stop = pos + 1
+            else:
+                stop = text.find("\n\n", pos)
+                stop = end if stop < 0 else stop + 2
+            lines = text[pos:stop].split("\n")
+            lines.pop()  # after the last line end: nothing (``text`` ends with one)
+            self._lines(lines, events)
+            pos = stop
         return events
 
-    def _frames(self, text: str, events: list[SSEEvent]) -> str:
-        """Dispatch the whole ``_FRAME``s at the start of ``text``; return the rest."""
-        match = _FRAME.match(text)
+    def _frames(self, text: str, pos: int, events: list[SSEEvent]) -> int:
+        """Dispatch the whole ``_FRAME``s at ``pos`` in ``text``; return where they end."""
+        match = _FRAME.match(text, pos)
         if match is None:
-            return text
+            return pos
         new = tuple.__new__  # ``SSEEvent(...)`` minus its keyword handling
         while match is not None:
             id_, event, status, data = match.groups()
             events.append(new(SSEEvent, (event or "message", data, id_, None, int(status))))
-            end = match.end()
-            match = _FRAME.match(text, end)
+            pos = match.end()
+            match = _FRAME.match(text, pos)
         self._id = id_
-        return text[end:]
+        return pos
 
     def close(self) -> list[SSEEvent]:
         """End of input: treat any unterminated line and pending event as complete."""

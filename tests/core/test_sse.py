@@ -244,14 +244,18 @@ _line = st.sampled_from(
 )  # fmt: skip
 
 
-@given(st.lists(st.one_of(_line, st.just("FRAME")), max_size=24), st.integers(0, 10**4))
-def test_whole_frame_path_matches_line_path(lines: list[str], cut: int) -> None:
+@given(
+    st.lists(st.one_of(_line, st.just("FRAME")), max_size=24),
+    st.lists(st.integers(0, 10**4), max_size=3),
+)
+def test_whole_frame_path_matches_line_path(lines: list[str], cuts: list[int]) -> None:
     frame = "id:1\nevent:result\n:HTTP_STATUS/200\ndata:{}"
     raw = "\n".join(frame if line == "FRAME" else line for line in lines).encode() + b"\n"
-    at = cut % (len(raw) + 1)
+    points = sorted({c % (len(raw) + 1) for c in cuts})
+    chunks = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)], strict=True)]
     reference = byte_by_byte(raw)
     assert decode(raw) == reference
-    assert decode(raw[:at], raw[at:]) == reference
+    assert decode(*chunks) == reference
     assert decode(raw + raw) == byte_by_byte(raw + raw)
 
 
