@@ -1,32 +1,34 @@
-"""How ``DashScope`` puts bytes on the wire: an httpcore connection pool directly, or httpx.
+"""How ``DashScope`` puts bytes on the wire: pooled ``http.client`` connections, or httpx.
 
-Why: per sync non-streaming call on loopback, ``http.client`` costs ~160 µs, ``httpcore``
-~370 µs and ``httpx.Client`` ~630-690 µs of CPU; the difference is httpx building its
-``Request``/``Response``/``URL``/``Headers`` objects and running its auth, redirect and event
-hook machinery on every call (see bench/README.md). So when no ``http_client`` is injected,
-``DashScope`` sends through one ``httpcore.ConnectionPool`` (httpx's own dependency):
-keep-alive pooling with httpx's default limits, TLS verified with ``httpx.create_ssl_context()``
-(certifi), httpx's timeouts as httpcore's ``timeout`` extension, gzip/deflate bodies decoded
-with zlib the way httpx decodes them, query params merged by ``httpx.URL``.
+Why: per sync non-streaming call on loopback, ``http.client`` costs ~190 µs, ``httpcore``
+~370-400 µs and ``httpx.Client`` ~630-690 µs of CPU (h11's pure-Python parsing in httpcore;
+httpx's ``Request``/``Response``/``URL``/``Headers`` objects, auth, redirect and event-hook
+machinery on top; see bench/README.md). So when no ``http_client`` is injected, ``DashScope``
+sends through standard-library connections kept alive by ``_http_pool.ConnectionPool``: at most
+httpx's default number of idle connections, TLS verified with ``httpx.create_ssl_context()``
+(certifi, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``), httpx's timeouts as socket timeouts (connect,
+write, read), gzip/deflate bodies decoded with zlib the way httpx decodes them, query params
+merged by ``httpx.URL``.
 
 Rules of this module:
 - An injected ``http_client`` (an ``httpx.Client``, any transport) always wins.
-- Environments that ask for what httpx adds on top of httpcore keep httpx (``trust_env``):
-  proxy variables (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY``, any case) and,
-  on macOS and Windows, a system proxy setting. ``SSL_CERT_FILE``/``SSL_CERT_DIR`` are
-  honoured by both (``httpx.create_ssl_context`` reads them).
+- Environments that ask for what httpx adds keep httpx (``trust_env``): proxy variables
+  (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY``, any case) and, on macOS and
+  Windows, a system proxy setting.
 - Both senders hand the client the same things as the async ones (``send`` -> ``RawResponse``,
-  ``open`` -> ``SyncStream``, ``close``); failures surface as httpx or httpcore exceptions and
-  a body that is not the gzip/deflate it claims as ``httpx.DecodingError``, all mapped by
-  ``mapped_transport_errors``.
-- The stream idle timeout is httpcore's read timeout for the body: httpcore reads the
-  ``timeout`` extension when body iteration starts, so it is switched once the headers of a
-  successful response arrived (the wait for the headers keeps the client's read timeout).
+  ``open`` -> ``SyncStream``, ``close``). httpx failures are mapped by
+  ``mapped_transport_errors``; the stdlib sender raises the typed errors itself
+  (``request_sent=False`` only when connecting failed). A body that is not the gzip/deflate it
+  claims raises ``httpx.DecodingError`` (mapped to ``APIResponseValidationError``), and a body
+  shorter than its ``Content-Length`` is an error, never a quiet truncation.
+- The stream idle timeout becomes the socket's read timeout once the headers of a successful
+  response arrived (the wait for the headers keeps the client's read timeout).
 """
 
 from __future__ import annotations
 
 import functools
+import http.client
 import os
 import ssl
 import sys
@@ -34,21 +36,23 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import httpcore
 import httpx
 
+from dashscope_core._http_pool import ConnectionPool, Origin
 from dashscope_core._protocol.request import RawResponse
 from dashscope_core._transport import DEFAULT_LIMITS, set_read_timeout
+from dashscope_core.errors import APIConnectionError, APITimeoutError
 
-__all__ = ["HttpcoreSender", "HttpxSyncSender", "SyncStream", "sync_sender", "wants_httpx"]
+__all__ = ["HttpxSyncSender", "StdlibSender", "SyncStream", "sync_sender", "wants_httpx"]
 
 _PROXY_VARS = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _DEFAULT_HEADERS = (  # httpx.Client's defaults (only the codings decoded here)
-    ("accept", (b"Accept", b"*/*")),
-    ("accept-encoding", (b"Accept-Encoding", b"gzip, deflate")),
-    ("connection", (b"Connection", b"keep-alive")),
+    ("accept", ("Accept", "*/*")),
+    ("accept-encoding", ("Accept-Encoding", "gzip, deflate")),
+    ("connection", ("Connection", "keep-alive")),
 )
+_READ_SIZE = 65536
 _URL_CACHE_SIZE = 256
 
 
@@ -65,8 +69,8 @@ def wants_httpx(env: Mapping[str, str]) -> bool:
 
 def sync_sender(
     http_client: httpx.Client | None, timeout: httpx.Timeout
-) -> HttpxSyncSender | HttpcoreSender:
-    """The injected client, else httpcore directly, else (proxy/CA environment) httpx."""
+) -> HttpxSyncSender | StdlibSender:
+    """The injected client, else ``http.client`` connections, else (proxy environment) httpx."""
     if http_client is not None:
         if not isinstance(http_client, httpx.Client):
             raise TypeError(
@@ -75,7 +79,7 @@ def sync_sender(
         return HttpxSyncSender(http_client)
     if wants_httpx(os.environ):
         return HttpxSyncSender(httpx.Client(timeout=timeout, limits=DEFAULT_LIMITS))
-    return HttpcoreSender(DEFAULT_LIMITS)
+    return StdlibSender(DEFAULT_LIMITS)
 
 
 class SyncStream:
@@ -139,83 +143,175 @@ def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class HttpcoreSender:
-    """Sends through one ``httpcore.ConnectionPool`` (the default without proxies)."""
+class StdlibSender:
+    """Sends through standard-library ``http.client`` connections kept alive in a
+    ``ConnectionPool`` (the default without proxies)."""
 
     def __init__(self, limits: httpx.Limits) -> None:
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=_ssl_context(
-                os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
-            ),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
+        context = _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        self._pool = ConnectionPool(
+            context, max_keepalive=limits.max_keepalive_connections or 0,
             keepalive_expiry=limits.keepalive_expiry,
-        )
-        self._urls: dict[str, tuple[httpcore.URL, bytes, str]] = {}
-        self._closed = False
+        )  # fmt: skip
+        self._urls: dict[str, tuple[Origin, str, str, str]] = {}
 
-    def _url(self, url: str, params: Mapping[str, Any] | None) -> tuple[httpcore.URL, bytes, str]:
-        """httpcore's URL, the Host header and the URL as sent (cached for param-less URLs)."""
+    def _url(self, url: str, params: Mapping[str, Any] | None) -> tuple[Origin, str, str, str]:
+        """(origin, request target, Host header, URL as sent), cached for param-less URLs."""
         cached = self._urls.get(url) if params is None else None  # .get: threads may clear()
         if cached is not None:
             return cached
         parsed = httpx.URL(url)
         if params is not None:  # merged into the URL's own query, as httpx.Client does
             parsed = parsed.copy_merge_params(params)
-        target = httpcore.URL(
-            scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port,
-            target=parsed.raw_path,
-        )  # fmt: skip
-        result = (target, parsed.netloc, str(parsed))
+        scheme = parsed.scheme
+        if scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol: {url!r}")
+        port = parsed.port or (443 if scheme == "https" else 80)
+        origin = (scheme, parsed.raw_host.decode("ascii"), port)
+        result = (origin, parsed.raw_path.decode("ascii"), parsed.netloc.decode("ascii"),
+                  str(parsed))  # fmt: skip
         if params is None:
             if len(self._urls) >= _URL_CACHE_SIZE:
                 self._urls.clear()
             self._urls[url] = result
         return result
 
-    def _request(self, request: dict[str, Any]) -> tuple[httpcore.Request, str]:
-        if self._closed:  # as httpx.Client: a closed client is not silently reopened
+    def _exchange(self, request: dict[str, Any]) -> _Exchange:
+        """Send ``request`` and read the status line and headers."""
+        if self._pool.closed:  # as httpx.Client: a closed client is not silently reopened
             raise RuntimeError("Cannot send a request, as the client has been closed.")
-        url, host, sent_url = self._url(request["url"], request.get("params"))
+        origin, target, host, sent_url = self._url(request["url"], request.get("params"))
         given: Mapping[str, str] = request["headers"]
         names = {name.lower() for name in given}
-        headers = [] if "host" in names else [(b"Host", host)]
-        headers += [item for name, item in _DEFAULT_HEADERS if name not in names]
-        headers += [(name.encode("ascii"), value.encode("ascii")) for name, value in given.items()]
         content: bytes | None = request.get("content")
         method: str = request["method"]
-        if "content-length" not in names and (content is not None or method in _BODY_METHODS):
-            headers.append((b"Content-Length", b"%d" % len(content or b"")))
         timeout: httpx.Timeout = request["timeout"]
-        extensions = {"timeout": timeout.as_dict()}
-        return httpcore.Request(method, url, headers=headers, content=content,
-                                extensions=extensions), sent_url  # fmt: skip
+        try:
+            conn = self._pool.take(origin, timeout.connect)
+        except OSError as exc:
+            raise _failure(exc, "Connect") from exc
+        phase = "Write"
+        try:
+            conn.sock.settimeout(timeout.write)
+            conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+            if "host" not in names:
+                conn.putheader("Host", host)
+            for lower, (name, value) in _DEFAULT_HEADERS:
+                if lower not in names:
+                    conn.putheader(name, value)
+            for name, value in given.items():
+                conn.putheader(name, value)
+            if "content-length" not in names and (content is not None or method in _BODY_METHODS):
+                conn.putheader("Content-Length", str(len(content or b"")))
+            conn.endheaders(content)
+            phase = "Read"
+            conn.sock.settimeout(timeout.read)
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise _failure(exc, phase) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return _Exchange(self._pool, origin, conn, response, sent_url)
 
     def send(self, request: dict[str, Any]) -> RawResponse:
         """Send and read the whole response."""
-        core_request, url = self._request(request)
-        response = self._pool.handle_request(core_request)
-        try:
-            headers = httpx.Headers(response.headers)
-            content = b"".join(decoded(response.iter_stream(), headers))
-        finally:
-            response.close()
-        return RawResponse(response.status, headers, content, url)
+        exchange = self._exchange(request)
+        headers = exchange.headers()
+        body = exchange.read()
+        if "content-encoding" in headers:
+            body = b"".join(decoded(iter((body,)), headers))
+        return RawResponse(exchange.response.status, headers, body, exchange.url)
 
     def open(self, request: dict[str, Any], idle_timeout: float | None) -> SyncStream:
         """Send and return once the headers arrived."""
-        core_request, url = self._request(request)
-        response = self._pool.handle_request(core_request)
-        if idle_timeout is not None and response.status < 400:
-            core_request.extensions["timeout"]["read"] = idle_timeout
-        headers = httpx.Headers(response.headers)
-        chunks = decoded(response.iter_stream(), headers)
-        return SyncStream(response.status, headers, url, chunks, response.close)
+        exchange = self._exchange(request)
+        status = exchange.response.status
+        if idle_timeout is not None and status < 400:
+            exchange.conn.sock.settimeout(idle_timeout)
+        headers = exchange.headers()
+        return SyncStream(status, headers, exchange.url, decoded(exchange.chunks(), headers),
+                          exchange.close)  # fmt: skip
 
     def close(self) -> None:
-        """Close the pool's connections; later requests raise ``RuntimeError``."""
-        self._closed = True
+        """Close the pooled connections; later requests raise ``RuntimeError``."""
         self._pool.close()
+
+
+class _Exchange:
+    """One request's connection and response; the connection goes back to the pool only
+    when the body was read to the end and the server keeps it open."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        origin: Origin,
+        conn: http.client.HTTPConnection,
+        response: http.client.HTTPResponse,
+        url: str,
+    ) -> None:
+        self.pool, self.origin, self.conn, self.response, self.url = (
+            pool, origin, conn, response, url)  # fmt: skip
+        self._done = False
+
+    def headers(self) -> httpx.Headers:
+        return httpx.Headers(self.response.getheaders())
+
+    def read(self) -> bytes:
+        """The whole body (the connection is released)."""
+        try:
+            body = self.response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise _failure(exc, "Read") from exc
+        except BaseException:
+            self.close()
+            raise
+        self._release()
+        return body
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body as it arrives; the connection is released at its end, closed on failure."""
+        read1 = self.response.read1
+        try:
+            while chunk := read1(_READ_SIZE):
+                yield chunk
+            if self.response.length:  # read1 ends a Content-Length body cut short quietly
+                raise http.client.IncompleteRead(b"", self.response.length)
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise _failure(exc, "Read") from exc
+        except BaseException:
+            self.close()
+            raise
+        self._release()
+
+    def _release(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.response.close()  # read to the end: frees the connection for its next request
+        if self.response.will_close:
+            self.conn.close()
+        else:
+            self.pool.give(self.origin, self.conn)
+
+    def close(self) -> None:
+        """Done with the response: a body not read to the end closes the connection."""
+        if not self._done:
+            self._done = True
+            self.response.close()
+            self.conn.close()
+
+
+def _failure(exc: Exception, phase: str) -> APIConnectionError:
+    """The typed error of a failed ``phase`` (Connect: nothing was sent; Write, Read)."""
+    sent = phase != "Connect"
+    if isinstance(exc, TimeoutError):
+        return APITimeoutError(f"request timed out ({phase}Timeout): {exc}", request_sent=sent)
+    what = "connection error" if sent else "could not connect"
+    return APIConnectionError(f"{what} ({type(exc).__name__}): {exc}", request_sent=sent)
 
 
 class _ZlibDecoder:

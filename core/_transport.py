@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
-import httpcore
 import httpx
 
 from dashscope_core._protocol.request import RawResponse, check_event
@@ -48,12 +47,6 @@ __all__ = [
 ]
 
 
-# what httpx maps to httpx.TransportError (httpx/_transports/default.py HTTPCORE_EXC_MAP)
-_HTTPCORE_ERRORS = (
-    httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
-    httpcore.ProxyError, httpcore.UnsupportedProtocol,
-)  # fmt: skip
-_HTTPCORE_UNSENT = (httpcore.ConnectTimeout, httpcore.PoolTimeout, httpcore.ConnectError)
 _HTTPX_UNSENT = (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ConnectError)
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -113,9 +106,6 @@ def _map_transport(exc: Exception) -> None:
             raise cause from None
         timeout = isinstance(exc, httpx.TimeoutException)
         raise _transport_error(exc, timeout, isinstance(exc, _HTTPX_UNSENT)) from exc
-    if isinstance(exc, _HTTPCORE_ERRORS):  # DashScope's default sync sender (_sync_transport)
-        timeout = isinstance(exc, httpcore.TimeoutException)
-        raise _transport_error(exc, timeout, isinstance(exc, _HTTPCORE_UNSENT)) from exc
     if isinstance(exc, httpx.DecodingError):  # a body that claims gzip/deflate/br and is not
         raise APIResponseValidationError(
             f"the response body could not be decoded: {exc}", status_code=None
@@ -126,7 +116,7 @@ _MAPPED_TRANSPORT = _Mapped(_map_transport)
 
 
 def mapped_transport_errors() -> _Mapped:
-    """Re-raise httpx/httpcore transport errors as ``APIConnectionError`` / ``APITimeoutError``."""
+    """Re-raise httpx transport errors as ``APIConnectionError`` / ``APITimeoutError``."""
     return _MAPPED_TRANSPORT
 
 

@@ -1,6 +1,6 @@
-"""``DashScope``'s default sender (httpcore directly, ``core/_sync_transport.py``) over real
-loopback HTTP: compressed bodies, the stream idle timeout, error classification, keep-alive
-reuse, closing, query params, and the httpx fallback when proxy variables are set.
+"""``DashScope``'s default sender (pooled ``http.client`` connections, ``_sync_transport.py``)
+over real loopback HTTP: compressed bodies, the stream idle timeout, error classification,
+keep-alive reuse, closing, query params, and the httpx fallback when proxy variables are set.
 
 Servers: the stdlib replay server (``_replay_server``, independent of our emulator) for exact
 bytes, the session emulator for faults, and a counting server here for connection reuse.
@@ -12,6 +12,7 @@ import gzip
 import json
 import socket
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -139,7 +140,7 @@ def test_connect_error_is_not_sent() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     ds = client(f"http://127.0.0.1:{port}/api/v1")
-    with ds, pytest.raises(APIConnectionError, match="ConnectError") as caught:
+    with ds, pytest.raises(APIConnectionError, match="could not connect") as caught:
         ds.generation.call(model="qwen-plus", messages=MESSAGES)
     assert caught.value.request_sent is False
     assert KEY not in str(caught.value) and KEY not in repr(caught.value)
@@ -253,6 +254,91 @@ def test_a_half_read_stream_is_not_pooled(counting: Counting) -> None:
         assert counting.closed.acquire(timeout=10)
         assert ds.request("POST", "/x", json={})["output"]["text"] == "ok"
     assert counting.opened == 2
+
+
+class _Raw(ThreadingHTTPServer):
+    """Answers each request with ``reply`` (raw bytes), then closes the connection if ``hang_up``
+    (without saying so: the client finds out when it reuses the connection)."""
+
+    daemon_threads = True
+
+    def __init__(self, reply: bytes, *, hang_up: bool) -> None:
+        self.reply, self.hang_up, self.opened = reply, hang_up, 0
+        super().__init__(("127.0.0.1", 0), _RawHandler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        self.opened += 1
+        return super().get_request()
+
+
+class _RawHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Raw
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.wfile.write(self.server.reply)
+        self.wfile.flush()
+        self.close_connection = self.server.hang_up
+
+
+@pytest.fixture
+def raw_server(request: pytest.FixtureRequest) -> Iterator[_Raw]:
+    reply, hang_up = request.param
+    srv = _Raw(reply, hang_up=hang_up)
+    threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+_OK = b'{"output":{"text":"ok"},"request_id":"r"}'
+_KEEP_ALIVE_OK = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(_OK), _OK)
+
+
+@pytest.mark.parametrize("raw_server", [(_KEEP_ALIVE_OK, True)], indirect=True)
+def test_a_connection_the_server_closed_while_idle_is_not_reused(raw_server: _Raw) -> None:
+    # the server promised keep-alive, then hung up: a POST on that socket would fail after
+    # sending, so the pool must see the hang-up and connect anew (as httpcore does)
+    with client(f"http://127.0.0.1:{raw_server.server_address[1]}/api/v1") as ds:
+        for _ in range(3):
+            assert ds.request("POST", "/x", json={})["output"]["text"] == "ok"
+            time.sleep(0.05)  # let the FIN arrive
+    assert raw_server.opened == 3
+
+
+_FRAME = b"id:1\nevent:result\n:HTTP_STATUS/200\ndata:" + _OK + b"\n\n"
+_SSE_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n"
+_SHORT_STREAM = _SSE_HEAD % (len(_FRAME) * 3) + _FRAME  # a third of the body it announces
+
+
+@pytest.mark.parametrize("raw_server", [(_SHORT_STREAM, True)], indirect=True)
+def test_a_stream_shorter_than_its_content_length_raises(raw_server: _Raw) -> None:
+    from dashscope_core._protocol.request import RequestSpec
+
+    with client(f"http://127.0.0.1:{raw_server.server_address[1]}/api/v1") as ds:
+        events = ds._stream(RequestSpec("POST", "/s", json={}, stream=True))
+        assert next(events).data.startswith("{")
+        with pytest.raises(APIConnectionError, match="IncompleteRead") as caught:
+            next(events)
+    assert caught.value.request_sent is True
+
+
+_WHOLE_STREAM = _SSE_HEAD % len(_FRAME) + _FRAME
+
+
+@pytest.mark.parametrize("raw_server", [(_WHOLE_STREAM, False)], indirect=True)
+def test_streams_read_to_the_end_reuse_one_connection(raw_server: _Raw) -> None:
+    from dashscope_core._protocol.request import RequestSpec
+
+    with client(f"http://127.0.0.1:{raw_server.server_address[1]}/api/v1") as ds:
+        for _ in range(3):  # no retries: a connection left busy would fail the next request
+            events = list(ds._stream(RequestSpec("POST", "/s", json={}, stream=True)))
+            assert [e.id for e in events] == ["1"]
+    assert raw_server.opened == 1
 
 
 @pytest.mark.parametrize(
