@@ -11,11 +11,13 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import ssl
 import threading
 import time
 import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -365,3 +367,45 @@ def test_proxy_env_sends_through_the_proxy(
     with client("http://api.invalid/api/v1") as ds:
         assert ds.request("POST", "/x", json={})["output"]["text"] == "ok"
     assert counting.opened == 1
+
+
+TLS = Path(__file__).resolve().parents[1] / "fixtures" / "tls"  # self-signed, localhost, 100 y
+
+
+@pytest.fixture
+def tls_server() -> Iterator[Counting]:
+    srv = Counting()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TLS / "localhost.crt", TLS / "localhost.key")
+    srv.socket = context.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_tls_verifies_the_certificate_and_honours_ssl_cert_file(
+    tls_server: Counting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"https://localhost:{tls_server.server_address[1]}/api/v1"
+    with client(url) as ds, pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY") as no:
+        ds.request("POST", "/x", json={})
+    assert no.value.request_sent is False
+    monkeypatch.setenv("SSL_CERT_FILE", str(TLS / "localhost.crt"))
+    errors: list[BaseException] = []
+
+    def calls(ds: DashScope) -> None:
+        try:
+            for _ in range(10):
+                assert ds.request("POST", "/x", json={"a": 1})["output"]["text"] == "ok"
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    with client(url) as ds:
+        threads = [threading.Thread(target=calls, args=(ds,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert tls_server.opened <= 1 + 4  # the failed attempt, then at most one per thread
