@@ -260,16 +260,7 @@ class _Exchange:
 
     def read(self) -> bytes:
         """The whole body (the connection is released)."""
-        try:
-            body = self.response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            raise _failure(exc, "Read") from exc
-        except BaseException:
-            self.close()
-            raise
-        self._release()
-        return body
+        return b"".join(self.chunks())
 
     def chunks(self) -> Iterator[bytes]:
         """The body as it arrives; the connection is released at its end, closed on failure."""

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from _replay_server import Act, Replay, json_act, recorded_act, recorded_text, replay_server
@@ -178,30 +178,52 @@ def test_wire_headers_params_and_bodyless_post(replay: Replay) -> None:
     assert "Authorization" not in other["headers"]  # another host never gets the key
 
 
+_S = TypeVar("_S", bound=ThreadingHTTPServer)
+
+
 class Counting(ThreadingHTTPServer):
     """Answers every request with a small JSON body; counts connections opened and closed."""
 
     daemon_threads = True
 
-    def __init__(self) -> None:
+    def __init__(self, handler: type[BaseHTTPRequestHandler] | None = None) -> None:
         self.opened = 0
         self.closed = threading.Semaphore(0)
-        super().__init__(("127.0.0.1", 0), _CountingHandler)
+        super().__init__(("127.0.0.1", 0), handler or _CountingHandler)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         self.opened += 1
         return super().get_request()
 
 
-class _CountingHandler(BaseHTTPRequestHandler):
+def serving(srv: _S) -> Iterator[_S]:
+    """Serve ``srv`` on a thread until the test is done (a fixture body)."""
+    threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, quiet; reads the request body first."""
+
     protocol_version = "HTTP/1.1"
-    server: Counting
 
     def log_message(self, *args: Any) -> None:
         return None
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.answer()
+
+    def answer(self) -> None:
+        raise NotImplementedError
+
+
+class _CountingHandler(_Handler):
+    server: Counting
+
+    def answer(self) -> None:
         body = b'{"output":{"text":"ok"},"request_id":"r"}'
         sse = self.headers.get("x-dashscope-sse") == "enable"
         self.send_response(200)
@@ -228,11 +250,7 @@ class _CountingHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def counting() -> Iterator[Counting]:
-    srv = Counting()
-    threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    yield from serving(Counting())
 
 
 def test_keep_alive_reuses_one_connection_and_close_releases_it(counting: Counting) -> None:
@@ -258,30 +276,19 @@ def test_a_half_read_stream_is_not_pooled(counting: Counting) -> None:
     assert counting.opened == 2
 
 
-class _Raw(ThreadingHTTPServer):
+class _Raw(Counting):
     """Answers each request with ``reply`` (raw bytes), then closes the connection if ``hang_up``
     (without saying so: the client finds out when it reuses the connection)."""
 
-    daemon_threads = True
-
     def __init__(self, reply: bytes, *, hang_up: bool) -> None:
-        self.reply, self.hang_up, self.opened = reply, hang_up, 0
-        super().__init__(("127.0.0.1", 0), _RawHandler)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        self.opened += 1
-        return super().get_request()
+        self.reply, self.hang_up = reply, hang_up
+        super().__init__(_RawHandler)
 
 
-class _RawHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _RawHandler(_Handler):
     server: _Raw
 
-    def log_message(self, *args: Any) -> None:
-        return None
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
+    def answer(self) -> None:
         self.wfile.write(self.server.reply)
         self.wfile.flush()
         self.close_connection = self.server.hang_up
@@ -290,11 +297,7 @@ class _RawHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def raw_server(request: pytest.FixtureRequest) -> Iterator[_Raw]:
     reply, hang_up = request.param
-    srv = _Raw(reply, hang_up=hang_up)
-    threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    yield from serving(_Raw(reply, hang_up=hang_up))
 
 
 _OK = b'{"output":{"text":"ok"},"request_id":"r"}'
@@ -378,10 +381,7 @@ def tls_server() -> Iterator[Counting]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(TLS / "localhost.crt", TLS / "localhost.key")
     srv.socket = context.wrap_socket(srv.socket, server_side=True)
-    threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    yield from serving(srv)
 
 
 def test_tls_verifies_the_certificate_and_honours_ssl_cert_file(
