@@ -18,7 +18,7 @@ import httpx
 from pydantic import SecretStr
 from tenacity import RetryCallState
 
-from dashscope_core._protocol.config import ClientConfig, resolve_config
+from dashscope_core._protocol.config import ClientConfig, header_safe, resolve_config
 from dashscope_core._protocol.request import RawResponse, RequestSpec
 from dashscope_core._protocol.retry import RetryPolicy
 from dashscope_core._transport import make_timeout
@@ -112,6 +112,11 @@ class BaseClient:
         if self._config.workspace:
             headers["X-DashScope-WorkSpace"] = self._config.workspace
         headers.update(default_headers or {})
+        for name, value in headers.items():  # values are not shown: a header may hold a secret
+            if not isinstance(value, str) or not header_safe(value):
+                raise ValueError(
+                    f"default_headers/user_agent: the value of {name!r} is not printable ASCII"
+                )
         self._headers = headers
 
     @property

@@ -35,6 +35,11 @@ class ClientConfig:
         return parts.scheme, parts.netloc
 
 
+def header_safe(value: str) -> bool:
+    """Whether ``value`` can be sent as an HTTP header value: printable ASCII only."""
+    return value.isascii() and value.isprintable()
+
+
 def resolve_config(
     *,
     api_key: str | SecretStr | None,
@@ -58,6 +63,13 @@ def resolve_config(
             "api_key: no API key given and DASHSCOPE_API_KEY is not set "
             "(get one in the Model Studio console)"
         )
+    if not header_safe(key) or key != key.strip():  # the message never shows the key
+        raise ValueError(
+            "api_key: contains whitespace, a line break or a non-ASCII character "
+            "(a newline left from reading it from a file?)"
+        )
+    if workspace is not None and not header_safe(workspace):
+        raise ValueError(f"workspace: not a valid header value: {workspace!r}")
     if region is not None and region not in REGIONS:
         raise ValueError(f"region: unknown region {region!r}; expected one of {sorted(REGIONS)}")
     url = (

@@ -185,3 +185,24 @@ def test_design_surface_exists(cls: type[Any], monkeypatch: pytest.MonkeyPatch) 
     assert all(issubclass(getattr(errors, name), errors.DashScopeError) for name in DESIGN_ERRORS)
     assert client.generation is client.generation  # namespaces are built once per client
     assert type(client).generation.__doc__  # and documented on the class
+
+
+@pytest.mark.parametrize("cls", [DashScope, AsyncDashScope])
+@pytest.mark.parametrize(
+    "key", ["sk-hub-secret\n", " sk-hub-secret", "sk-hub\r\nX-Evil: 1", "sk-ключ"]
+)
+def test_a_key_that_cannot_be_a_header_fails_before_any_request(cls: Any, key: str) -> None:
+    with pytest.raises(ValueError, match="api_key") as caught:
+        cls(api_key=key, base_url=HUB_BASE_URL)
+    assert "sk-hub" not in str(caught.value) and "ключ" not in str(caught.value)
+
+
+@pytest.mark.parametrize("cls", [DashScope, AsyncDashScope])
+def test_header_values_that_cannot_be_sent_fail_at_construction(cls: Any) -> None:
+    with pytest.raises(ValueError, match="'X-Token'") as caught:
+        cls(api_key=HUB_API_KEY, base_url=HUB_BASE_URL, default_headers={"X-Token": "tok\nen"})
+    assert "tok" not in str(caught.value).replace("'X-Token'", "")
+    with pytest.raises(ValueError, match="user_agent"):
+        cls(api_key=HUB_API_KEY, base_url=HUB_BASE_URL, user_agent="app\n")
+    with pytest.raises(ValueError, match="workspace"):
+        cls(api_key=HUB_API_KEY, base_url=HUB_BASE_URL, workspace="ws\n1")
