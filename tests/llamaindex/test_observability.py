@@ -83,8 +83,15 @@ class SpanArguments(SimpleSpanHandler):
 
     arguments: list[dict[str, Any]] = Field(default_factory=list)
 
-    def new_span(self, id_: str, bound_args: inspect.BoundArguments, instance: Any = None,
-                 parent_span_id: str | None = None, tags: Any = None, **kwargs: Any) -> Any:  # fmt: skip
+    def new_span(
+        self,
+        id_: str,
+        bound_args: inspect.BoundArguments,
+        instance: Any = None,
+        parent_span_id: str | None = None,
+        tags: Any = None,
+        **kwargs: Any,
+    ) -> Any:
         self.arguments.append(dict(bound_args.arguments))
         return super().new_span(id_, bound_args, instance, parent_span_id, tags, **kwargs)
 
