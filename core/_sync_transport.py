@@ -149,8 +149,9 @@ class StdlibSender:
 
     def __init__(self, limits: httpx.Limits) -> None:
         context = _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        keep = limits.max_keepalive_connections  # None: no limit, as in httpx
         self._pool = ConnectionPool(
-            context, max_keepalive=limits.max_keepalive_connections or 0,
+            context, max_keepalive=sys.maxsize if keep is None else keep,
             keepalive_expiry=limits.keepalive_expiry,
         )  # fmt: skip
         self._urls: dict[str, tuple[Origin, str, str, str]] = {}
