@@ -409,3 +409,23 @@ def test_tls_verifies_the_certificate_and_honours_ssl_cert_file(
             thread.join()
     assert errors == []
     assert tls_server.opened <= 1 + 4  # the failed attempt, then at most one per thread
+
+
+def test_pool_expires_idle_connections_and_keeps_at_most_its_limit(counting: Counting) -> None:
+    from dashscope_core._http_pool import ConnectionPool
+
+    origin = ("http", "127.0.0.1", counting.server_address[1])
+    pool = ConnectionPool(ssl.create_default_context(), max_keepalive=1, keepalive_expiry=0.2)
+    first, second = pool.take(origin, 5.0), pool.take(origin, 5.0)
+    pool.give(origin, first)
+    pool.give(origin, second)  # over the limit: closed
+    assert second.sock is None
+    assert pool.take(origin, 5.0) is first  # young and alive: reused
+    pool.give(origin, first)
+    time.sleep(0.3)
+    again = pool.take(origin, 5.0)
+    assert again is not first and first.sock is None  # expired: closed, a new one instead
+    pool.give(origin, again)
+    pool.close()
+    assert again.sock is None
+    assert counting.opened == 3
