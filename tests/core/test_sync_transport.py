@@ -428,4 +428,7 @@ def test_pool_expires_idle_connections_and_keeps_at_most_its_limit(counting: Cou
     pool.give(origin, again)
     pool.close()
     assert again.sock is None
+    deadline = time.monotonic() + 10  # the server thread accepts after the client connected
+    while counting.opened < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert counting.opened == 3
