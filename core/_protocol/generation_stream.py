@@ -92,9 +92,6 @@ class GenerationStream:
 
     def _track(self, output: GenerationOutput) -> None:
         choices = output.choices
-        if choices and len(choices) == 1 and choices[0].index in (None, 0):  # the common case
-            self._mark(0, choices[0].finish_reason)
-            return
         if not choices:
             self._mark(_TEXT_KEY, output.finish_reason)
             return
