@@ -252,10 +252,8 @@ def from_wire_response(response: GenerationResponse) -> ChatResponse:
 def completion_from_wire(response: GenerationResponse) -> CompletionResponse:
     """A whole answer as a ``CompletionResponse``: what ``to_completion_response`` makes of
     ``from_wire_response``, without building the chat message first."""
-    message = response.message
-    text = content_text(message.content) if message is not None else response.output.text or ""
     kwargs = _response_kwargs(response, response.finish_reason)
-    return CompletionResponse(text=text, raw=_raw(response), additional_kwargs=kwargs)
+    return CompletionResponse(text=response.text, raw=_raw(response), additional_kwargs=kwargs)
 
 
 def _call_dict(index: int, call_id: str | None, name: str | None, arguments: str) -> dict[str, Any]:
