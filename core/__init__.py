@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         Version,
     )
     from dashscope_core.types.tasks import Task, TaskList
+    from dashscope_core.profiles import ModelProfile, get_profile, register_profile
     from dashscope_core.webhooks import WebhookVerificationError, validate_webhook, verify_webhook
 
 _LAZY = {
@@ -63,6 +64,10 @@ _LAZY = {
     "ToolCall": "dashscope_core.types.generation",
     "FunctionCall": "dashscope_core.types.generation",
     "EmbeddingResponse": "dashscope_core.types.embeddings",
+    # model profiles
+    "ModelProfile": "dashscope_core.profiles",
+    "get_profile": "dashscope_core.profiles",
+    "register_profile": "dashscope_core.profiles",
     # prediction API and async tasks
     "validate_webhook": "dashscope_core.webhooks",
     "verify_webhook": "dashscope_core.webhooks",
@@ -104,6 +109,7 @@ __all__ = [
     "JobCancelledError",
     "Message",
     "Model",
+    "ModelProfile",
     "Page",
     "Prediction",
     "Progress",
@@ -119,7 +125,9 @@ __all__ = [
     "accumulate",
     "accumulate_app",
     "errors",
+    "get_profile",
     "parse_progress",
+    "register_profile",
     "validate_webhook",
     "verify_webhook",
 ]

@@ -9,13 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from dashscope_core.profiles import ModelProfile
+
 __all__ = [
     "check_history",
     "check_messages",
     "check_model",
     "check_parameters",
     "check_prompt",
-    "check_thinking_mode",
+    "check_kind",
+    "check_media",
+    "check_thinking",
     "check_tool_choice",
     "check_tools",
 ]
@@ -62,8 +66,8 @@ def check_history(history: Any, *, with_prompt: bool) -> None:
         raise TypeError("history: expected a list of {'user': ..., 'bot': ...} dicts")
 
 
-def check_messages(messages: Any) -> tuple[list[Mapping[str, Any]], bool]:
-    """Check ``messages``; returns them as a list and whether any content is a list of parts."""
+def check_messages(messages: Any) -> list[Mapping[str, Any]]:
+    """Check ``messages``; returns them as a list."""
     if not _is_list(messages):
         raise TypeError(
             "messages: expected a list of {'role': ..., 'content': ...} dicts, "
@@ -71,13 +75,12 @@ def check_messages(messages: Any) -> tuple[list[Mapping[str, Any]], bool]:
         )
     if not messages:
         raise ValueError("messages: must not be empty")
-    has_parts = False
     for i, message in enumerate(messages):
-        has_parts = _check_message(i, message) or has_parts
-    return list(messages), has_parts
+        _check_message(i, message)
+    return list(messages)
 
 
-def _check_message(i: int, message: Any) -> bool:
+def _check_message(i: int, message: Any) -> None:
     where = f"messages[{i}]"
     if not isinstance(message, dict | Mapping):
         raise TypeError(f"{where}: expected a dict with 'role' and 'content', "
@@ -98,14 +101,13 @@ def _check_message(i: int, message: Any) -> bool:
             raise ValueError(f"{where}.tool_call_id: a tool message needs the id of its call")
     if content is None:
         if role == "assistant" and tool_calls:
-            return False
+            return
         raise ValueError(f"{where}.content: missing (a {role} message needs content)")
     if isinstance(content, str):
-        return False
+        return
     if not _is_list(content) or not all(isinstance(p, Mapping) for p in content):
         raise TypeError(f"{where}.content: expected a string or a list of part dicts "
                         "such as {'text': ...} or {'image': url}")  # fmt: skip
-    return True
 
 
 def check_tools(tools: Any) -> list[Mapping[str, Any]] | None:
@@ -178,31 +180,79 @@ def check_parameters(parameters: dict[str, Any], *, streaming: bool) -> dict[str
     return params
 
 
-_THINKING_ONLY = ("qwq", "qvq")
+_MEDIA = ("image", "video", "audio")
+_MEDIA_TYPES = {"image_url": "image", "input_audio": "audio", "video_url": "video"}
 
 
-def check_thinking_mode(model: str, params: Mapping[str, Any]) -> None:
-    """Thinking mode (``enable_thinking``, or a thinking-only model) rejects forced tool choices
-    and JSON output server-side (Model Studio "JSON mode" and function-calling guides), so
-    refuse them here, naming the argument, rather than send a request bound to fail."""
+def check_kind(profile: ModelProfile) -> None:
+    """Generation needs a generation model (an embedding or synthesis model answers 400)."""
+    if profile.kind != "chat":
+        raise ValueError(
+            f"model: {profile.model!r} is a {profile.kind} model, not a generation model"
+        )
+
+
+def check_media(profile: ModelProfile, messages: Sequence[Mapping[str, Any]]) -> None:
+    """Image, video and audio parts go only to models whose profile takes them."""
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        for part in content if isinstance(content, list) else ():
+            kind = _media_kind(part)
+            if kind is None or getattr(profile, f"{kind}_inputs"):
+                continue
+            how = (
+                "use a model that takes them (e.g. qwen3.5-plus, qwen-vl-max)"
+                if profile.known
+                else f"register_profile({profile.model!r}, endpoint='multimodal', "
+                f"{kind}_inputs=True) if it takes them"
+            )
+            raise ValueError(
+                f"messages[{i}].content: a {kind} part, which model {profile.model!r} does "
+                f"not take (its profile); {how}"
+            )
+
+
+def _media_kind(part: Mapping[str, Any]) -> str | None:
+    kind = part.get("type")
+    if isinstance(kind, str) and kind in _MEDIA_TYPES:
+        return _MEDIA_TYPES[kind]
+    return next((k for k in _MEDIA if part.get(k) is not None), None)
+
+
+def check_thinking(profile: ModelProfile, params: Mapping[str, Any], *, streaming: bool) -> bool:
+    """The thinking rule (one place): returns whether the call thinks; raises for what the
+    service refuses in thinking mode (PROTOCOL.md "Wave 2 facts"): ``enable_thinking=False``
+    on a thinking-only model, a forced ``tool_choice``, JSON output, a ``thinking_budget``
+    above the model's maximum, text format, and a stream without incremental output."""
     flag = params.get("enable_thinking")
-    name = model.lower()
-    thinking_only = name.startswith(_THINKING_ONLY) or "thinking" in name
-    if not (flag is True or thinking_only):
-        return
-    why = f"model {model!r} always thinks" if thinking_only else "enable_thinking=True"
+    if flag is not None and not isinstance(flag, bool):
+        raise TypeError(f"enable_thinking: expected a bool, got {type(flag).__name__}")
+    if flag is False and profile.thinking == "always":
+        raise ValueError(f"enable_thinking: model {profile.model!r} always thinks; it cannot "
+                         "be False (the service answers 'restricted to True')")  # fmt: skip
+    if not profile.thinks(flag):
+        return False
+    why = (f"model {profile.model!r} always thinks" if profile.thinking == "always"
+           else "thinking is on (enable_thinking or the model's default)")  # fmt: skip
+    off = "" if profile.thinking == "always" else "; or pass enable_thinking=False"
     choice = params.get("tool_choice")
     if isinstance(choice, Mapping) or choice == "required":
-        raise ValueError(
-            f"tool_choice: a forced tool choice is rejected in thinking mode ({why}); use "
-            "'auto', or turn thinking off with enable_thinking=False on a hybrid model"
-        )
+        raise ValueError(f"tool_choice: a forced tool choice is refused in thinking mode "
+                         f"({why}); use 'auto'{off}")  # fmt: skip
     fmt = params.get("response_format")
     if isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema"):
-        raise ValueError(
-            f"response_format: JSON output is not supported in thinking mode ({why}); turn "
-            "thinking off with enable_thinking=False on a hybrid model"
-        )
+        raise ValueError(f"response_format: JSON output is refused in thinking mode ({why})"
+                         f"{off}")  # fmt: skip
+    budget, most = params.get("thinking_budget"), profile.max_thinking_budget
+    if budget is not None and most is not None and budget > most:
+        raise ValueError(f"thinking_budget: at most {most} for model {profile.model!r}, "
+                         f"got {budget}")  # fmt: skip
+    if params.get("result_format") == "text":
+        raise ValueError(f"result_format: thinking mode answers in the message format ({why})")
+    if streaming and params.get("incremental_output") is False:
+        raise ValueError(f"incremental_output: must be True when streaming in thinking mode "
+                         f"({why})")  # fmt: skip
+    return True
 
 
 def _check_range(

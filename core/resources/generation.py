@@ -2,7 +2,9 @@
 
 The pure half (``build_call`` / ``build_stream`` / ``parse_call`` / ``stream_stage``) holds every
 decision; ``Generation`` / ``AsyncGeneration`` only send. Argument checks live in
-``_generation_checks`` and run before any request.
+``_generation_checks`` and run before any request. The model's profile (``profiles``) picks the
+endpoint and shapes the call: a non-streaming call the model only answers as a stream (thinking
+on, QwQ, Omni) is built as a stream, and ``call`` accumulates it into the same response.
 """
 
 from __future__ import annotations
@@ -10,19 +12,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
-from dashscope_core._protocol.generation_stream import GenerationStream
+from dashscope_core._protocol.generation_stream import GenerationStream, accumulate
 from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._generation_checks import (
     check_history,
+    check_kind,
+    check_media,
     check_messages,
     check_model,
     check_parameters,
     check_prompt,
-    check_thinking_mode,
+    check_thinking,
     check_tool_choice,
     check_tools,
 )
+from dashscope_core.profiles import get_profile
 from dashscope_core.types.generation import GenerationResponse
 
 __all__ = [
@@ -32,23 +37,15 @@ __all__ = [
     "Generation",
     "build_call",
     "build_stream",
-    "is_multimodal_model",
     "parse_call",
     "stream_stage",
 ]
 
 TEXT_PATH = "/services/aigc/text-generation/generation"
 MULTIMODAL_PATH = "/services/aigc/multimodal-generation/generation"
-_MULTIMODAL_MARKERS = ("-vl", "qvq", "-omni", "-audio")
 
 ResultFormat = Literal["message", "text"]
 _SCALARS = frozenset({str, int, float, bool})
-
-
-def is_multimodal_model(model: str) -> bool:
-    """Whether ``model`` is served by the multimodal endpoint (vision, omni, audio models)."""
-    name = model.lower()
-    return any(marker in name for marker in _MULTIMODAL_MARKERS)
 
 
 def build_call(
@@ -62,7 +59,8 @@ def build_call(
     tool_choice: str | Mapping[str, Any] | None = None,
     **parameters: Any,
 ) -> RequestSpec:
-    """The request of a non-streaming generation call; bad arguments raise here."""
+    """The request of a non-streaming call (``stream=True`` when the model answers such a call
+    only as a stream: ``call`` accumulates it); bad arguments raise here."""
     return _build(model, messages, prompt, history, result_format, tools, tool_choice,
                   parameters, stream=False)  # fmt: skip
 
@@ -112,32 +110,36 @@ def _build(
     stream: bool,
 ) -> RequestSpec:
     check_model(model)
+    profile = get_profile(model)
+    check_kind(profile)
     if (messages is None) == (prompt is None):
         raise ValueError("messages/prompt: pass exactly one of messages= or prompt=")
-    wire_messages, has_parts = check_messages(messages) if messages is not None else ([], False)
+    wire_messages = check_messages(messages) if messages is not None else []
     if prompt is not None:
         check_prompt(prompt)
     if history is not None:
         check_history(history, with_prompt=prompt is not None)
+    check_media(profile, wire_messages)
     wire_tools = check_tools(tools)
     if result_format is not None and result_format not in ("message", "text"):
         raise ValueError(f"result_format: expected 'message' or 'text', got {result_format!r}")
     params = check_parameters(parameters, streaming=stream)
     params["tools"] = wire_tools
     params["tool_choice"] = check_tool_choice(tool_choice, wire_tools)
-    check_thinking_mode(model, params)
-    multimodal = has_parts or is_multimodal_model(model)
-    if multimodal:
+    params["result_format"] = result_format
+    thinks = check_thinking(profile, params, streaming=stream)
+    if not stream and profile.streams_call(params.get("enable_thinking")):
+        stream, params["incremental_output"] = True, True  # accumulated by ``call``
+    if profile.endpoint == "multimodal":
         inp: dict[str, Any] = {"messages": _as_parts(wire_messages, prompt, history)}
-        params["result_format"] = result_format
     else:
         inp = {"messages": wire_messages} if messages is not None else {"prompt": prompt}
         if history is not None:
             inp["history"] = history
-        default = "message" if messages is not None or wire_tools else "text"
-        params["result_format"] = result_format or default
+        as_message = messages is not None or wire_tools or thinks
+        params["result_format"] = result_format or ("message" if as_message else "text")
     body = {"model": model, "input": _wire(inp), "parameters": _wire(params)}
-    path = MULTIMODAL_PATH if multimodal else TEXT_PATH
+    path = MULTIMODAL_PATH if profile.endpoint == "multimodal" else TEXT_PATH
     return RequestSpec("POST", path, json=body, stream=stream)
 
 
@@ -190,6 +192,8 @@ class Generation(SyncNamespace):
         spec = build_call(model=model, messages=messages, prompt=prompt, history=history,
                           result_format=result_format, tools=tools, tool_choice=tool_choice,
                           **parameters)  # fmt: skip
+        if spec.stream:  # a call the model answers only as a stream (build_call)
+            return accumulate(self._chunks(spec))
         return parse_call(self._client._send(spec))
 
     def stream(
@@ -236,6 +240,8 @@ class AsyncGeneration(AsyncNamespace):
         spec = build_call(model=model, messages=messages, prompt=prompt, history=history,
                           result_format=result_format, tools=tools, tool_choice=tool_choice,
                           **parameters)  # fmt: skip
+        if spec.stream:  # a call the model answers only as a stream (build_call)
+            return accumulate([chunk async for chunk in self._chunks(spec)])
         return parse_call(await self._client._send(spec))
 
     def stream(
