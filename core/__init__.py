@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dashscope_core._protocol.prediction_stream import ServerSentEvent
     from dashscope_core._protocol.progress import Progress, parse_progress
     from dashscope_core._protocol.retry import RetryPolicy
+    from dashscope_core.profiles import ModelProfile, get_profile, register_profile
     from dashscope_core.resources._app_session import AppSession, AsyncAppSession
     from dashscope_core.resources._outputs import FileOutput
     from dashscope_core.types.apps import AppChunk, AppResponse
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
         Version,
     )
     from dashscope_core.types.tasks import Task, TaskList
-    from dashscope_core.profiles import ModelProfile, get_profile, register_profile
+    from dashscope_core.types.tokenizer import TokenizationResponse
     from dashscope_core.webhooks import WebhookVerificationError, validate_webhook, verify_webhook
 
 _LAZY = {
@@ -87,6 +88,7 @@ _LAZY = {
     "Training": "dashscope_core.types.predictions",
     "Task": "dashscope_core.types.tasks",
     "TaskList": "dashscope_core.types.tasks",
+    "TokenizationResponse": "dashscope_core.types.tokenizer",
 }
 
 __all__ = [
@@ -117,6 +119,7 @@ __all__ = [
     "ServerSentEvent",
     "Task",
     "TaskList",
+    "TokenizationResponse",
     "ToolCall",
     "Training",
     "Version",

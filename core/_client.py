@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from dashscope_core.resources.models import AsyncModels, Models
     from dashscope_core.resources.predictions import AsyncPredictions, Predictions
     from dashscope_core.resources.tasks import AsyncTasks, Tasks
+    from dashscope_core.resources.tokenizer import AsyncTokenizer, Tokenizer
     from dashscope_core.resources.trainings import AsyncTrainings, Trainings
     from dashscope_core.types.predictions import Prediction
 
@@ -167,6 +168,7 @@ class DashScope(BaseClient):
         "generation", "Generation", "Qwen text generation."
     )
     embeddings: Namespace[Embeddings] = Namespace("embeddings", "Embeddings", "Text embeddings.")
+    tokenizer: Namespace[Tokenizer] = Namespace("tokenizer", "Tokenizer", "The tokenizer.")
     apps: Namespace[Apps] = Namespace("apps", "Apps", "Bailian applications.")
     # prediction API and async tasks (issue 5): one-line delegations into resources/
     tasks: Namespace[Tasks] = Namespace("tasks", "Tasks", "DashScope async tasks.")
@@ -337,6 +339,9 @@ class AsyncDashScope(BaseClient):
     )
     embeddings: Namespace[AsyncEmbeddings] = Namespace(
         "embeddings", "AsyncEmbeddings", "Text embeddings."
+    )
+    tokenizer: Namespace[AsyncTokenizer] = Namespace(
+        "tokenizer", "AsyncTokenizer", "The tokenizer."
     )
     apps: Namespace[AsyncApps] = Namespace("apps", "AsyncApps", "Bailian applications.")
     # prediction API and async tasks (issue 5): one-line delegations into resources/

@@ -53,7 +53,7 @@ class ModelProfile:
     context_window: int = 8_192
     max_output_tokens: int = 2_048
     thinking: Thinking = "none"
-    """``none``, ``off_by_default`` / ``on_by_default`` (``enable_thinking`` switches), ``always``."""
+    """``none``, ``off_by_default`` / ``on_by_default`` (hybrid), ``always``."""
     max_thinking_budget: int | None = None
     non_streaming_thinking: bool = False
     """Answers a non-streaming call with thinking on (else: streamed and accumulated)."""

@@ -1,26 +1,23 @@
-"""Validation of text-generation requests, with the real service's codes and messages.
+"""Validation of generation requests, with the real service's codes and messages.
 
-Choices (documented in ``generation``): an unknown model answers 404 ``Model.NotExist``
-(PROTOCOL.md's table); ``input.messages`` present but empty answers the recorded
-``parameter-error-nosse`` reply; ranges follow the public parameter docs.
+Choices (documented in ``generation``): the model must be in the profile table
+(``dashscope_core.profiles``, registered profiles included), else 404 ``Model.NotExist``
+(PROTOCOL.md's table), and be served on the endpoint called, else the service's "url error";
+``input.messages`` present but empty answers the recorded ``parameter-error-nosse`` reply;
+ranges follow the public parameter docs.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from dashscope_core.emulator._genrules import check_rules, thinks_only
+from dashscope_core.emulator._genrules import check_model, check_rules
 from dashscope_core.emulator.routing import ApiError
+from dashscope_core.profiles import ModelProfile
 
 __all__ = ["GenParams", "parse_generation"]
 
-MODEL_PATTERN = re.compile(
-    r"^(qwen|qwq|qvq|chatglm|glm|llama|baichuan|deepseek|yi-|moonshot|kimi|abab|farui|"
-    r"tongyi|ziya|internlm|mistral|gemma|dolly|belle|chatyuan|sanle|wanx-|opennlu)",
-    re.I,
-)
 ROLES = ("system", "user", "assistant", "tool")
 _EMPTY_MESSAGES = "Role must be user or assistant and Content length must be greater than 0"
 
@@ -35,6 +32,7 @@ class GenParams:
     """A validated generation request."""
 
     model: str
+    profile: ModelProfile
     messages: list[dict[str, Any]]
     parameters: dict[str, Any]
     result_format: str
@@ -49,15 +47,17 @@ class GenParams:
     response_format: dict[str, Any] | None
 
 
-def parse_generation(body: Any) -> GenParams:
-    """Validate ``body``; raises ``ApiError`` like the real service."""
+def parse_generation(
+    body: Any, *, endpoint: str, streaming: bool, scripted: bool = False
+) -> GenParams:
+    """Validate ``body`` sent to the ``endpoint`` ("text" / "multimodal") route; raises
+    ``ApiError`` like the real service. A scripted reply skips the model-table check."""
     if not isinstance(body, dict):
         raise bad("The request body must be a JSON object.")
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise bad('Required parameter "model" missing from request.')
-    if not MODEL_PATTERN.match(model):
-        raise ApiError(404, "Model.NotExist", "Model not exist.")
+    profile = check_model(model, kind="chat", endpoint=endpoint, scripted=scripted)
     inp = body.get("input")
     if not isinstance(inp, dict):
         raise bad('Required parameter "input" missing from request.', "BadRequest.EmptyInput")
@@ -69,10 +69,11 @@ def parse_generation(body: Any) -> GenParams:
     fmt = params.get("result_format")
     if fmt is not None and fmt not in ("text", "message"):
         raise bad("result_format must be 'text' or 'message'.")
-    thinking = params.get("enable_thinking") is True or thinks_only(model)
+    thinking = profile.thinks(params.get("enable_thinking"))
     _check_sampling(params)
     result = GenParams(
         model=model,
+        profile=profile,
         messages=messages,
         parameters=params,
         result_format=fmt or ("message" if tools or thinking else "text"),
@@ -86,7 +87,7 @@ def parse_generation(body: Any) -> GenParams:
         thinking=thinking,
         response_format=_response_format(params.get("response_format")),
     )
-    check_rules(result)  # combinations: thinking, JSON mode, tool-message order (_genrules)
+    check_rules(result, streaming=streaming)  # thinking, JSON mode, tool order (_genrules)
     return result
 
 

@@ -7,6 +7,8 @@ Rules of this module:
 - ``instance()`` returns a value valid for the schema: objects (``$ref``/``$defs``, nested),
   arrays (``minItems``), enums (one mentioned in the text, else the first), ``const``,
   ``anyOf``/``oneOf`` (first non-null), numbers clamped to ``minimum``/``maximum``.
+- Tool calls fill required properties, and the optional ones a model would fill: an enum value
+  mentioned in the text, or the property's name mentioned with a value left for it.
 - Tool choice "auto" calls the tools whose name words or description words appear in the text.
 """
 
@@ -129,8 +131,24 @@ def _type_of(schema: dict[str, Any]) -> str:
 def _object(schema: dict[str, Any], hints: Hints, root: Any, all_props: bool) -> dict[str, Any]:
     props = schema.get("properties") or {}
     required = schema.get("required") or []
-    names = list(props) if all_props else [n for n in props if n in required]
+    names = [n for n in props if all_props or n in required]
+    names += [n for n in props if n not in names and _mentioned(n, props[n], root, hints)]
     return {n: instance(props[n], hints, n, root=root, all_props=all_props) for n in names}
+
+
+def _mentioned(name: str, schema: Any, root: Any, hints: Hints) -> bool:
+    """Whether a model would fill the optional property ``name``: the text names one of its
+    enum values, or names the property while a value for it is left in the text."""
+    lowered = hints.text.lower()
+    resolved = _resolve(schema, root) if isinstance(schema, dict) else {}
+    options = resolved.get("enum")
+    if isinstance(options, list) and any(
+        isinstance(o, str) and o.lower() in lowered for o in options
+    ):
+        return True
+    kind = _type_of(resolved) if resolved else "string"
+    left = hints.numbers if kind in ("integer", "number") else hints.strings
+    return bool(left) and any(w in lowered for w in _words(name))
 
 
 def _pick_enum(options: list[Any], text: str) -> Any:

@@ -5,7 +5,9 @@ Rules of this module:
 - Order per call: record the request → route (404/405) → auth (401) → fault → scripted
   error/json → JSON parse (400) → handler. Faults and scripts are applied here, so they work for
   every endpoint module, including ones added later.
-- Handler exceptions become 500 ``InternalError``; ``AbortConnection`` propagates to the server,
+- A handler's 4xx ``ApiError`` on a stream request answers HTTP 200 with one ``event:error``
+  frame (recorded ``parameter-error-sse``); other handler exceptions become 500
+  ``InternalError``; ``AbortConnection`` propagates to the server,
   which drops the connection (through ``httpx.ASGITransport`` the client sees the exception).
 """
 
@@ -27,6 +29,7 @@ from dashscope_core.emulator import (
     prediction_catalog,
     predictions,
     tasks,
+    tokenizer,
     trainings,
 )
 from dashscope_core.emulator.faults import Fault
@@ -42,7 +45,7 @@ from dashscope_core.emulator.routing import (
 )
 from dashscope_core.emulator.state import Emulator, ReceivedRequest, Scripted
 
-__all__ = ["API_PREFIX", "ROUTES", "EmulatorApp", "create_app", "error_response"]
+__all__ = ["API_PREFIX", "ROUTES", "EmulatorApp", "create_app", "error_response", "error_stream"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -61,6 +64,7 @@ ROUTES: list[Route] = [
     *prediction_catalog.ROUTES,
     *trainings.ROUTES,
     *tasks.ROUTES,
+    *tokenizer.ROUTES,
 ]
 
 _STATUS_FAULTS = {
@@ -75,6 +79,13 @@ def error_response(exc: ApiError, request_id: str) -> JSONResponse:
     """The DashScope error body ``{"code","message","request_id"}`` for ``exc``."""
     body = {"code": exc.code, "message": exc.message, "request_id": request_id}
     return JSONResponse(body, exc.status, dict(exc.headers))
+
+
+def error_stream(exc: ApiError, request_id: str) -> StreamResponse:
+    """A validation error on a stream: HTTP 200 and one ``event:error`` frame carrying
+    ``:HTTP_STATUS/4xx`` (recorded ``parameter-error-sse``)."""
+    body = {"code": exc.code, "message": exc.message, "request_id": request_id}
+    return StreamResponse([SSEEvent(body, event="error", status=exc.status)])
 
 
 class EmulatorApp:
@@ -139,7 +150,12 @@ class EmulatorApp:
             raise ApiError(400, "InvalidParameter", "The request body is not valid JSON.")
         if scripted is not None:
             request = replace(request, script=scripted)
-        return await route.handler(request, emu), fault
+        try:
+            return await route.handler(request, emu), fault
+        except ApiError as exc:
+            if not request.sse or exc.status >= 500:
+                raise
+            return error_stream(exc, request_id), fault
 
     def _route(self, method: str, sub: str, path: str) -> tuple[Route | None, dict[str, str]]:
         if not path.startswith(API_PREFIX + "/"):

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from dashscope_core.emulator._server import DEFAULT_MAX_BODY_SIZE, Server
 from dashscope_core.emulator.app import API_PREFIX, create_app
+from dashscope_core.emulator.faults import FAULT_KINDS, RATE_DEFAULT_KINDS, canonical_kind
 from dashscope_core.emulator.state import Emulator
 
 __all__ = ["build_emulator", "build_parser", "main"]
@@ -26,7 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault-rate",
         type=float,
         default=0.0,
-        help="probability of a random retryable fault per call",
+        help="probability of a random fault per call (kinds: --faults)",
+    )
+    parser.add_argument(
+        "--faults",
+        type=_fault_kinds,
+        default=None,
+        metavar="KIND[,KIND...]",
+        help=f"fault kinds --fault-rate picks from (default: {','.join(RATE_DEFAULT_KINDS)}; "
+        f"any of {','.join(FAULT_KINDS)})",
     )
     parser.add_argument(
         "--accept-key",
@@ -45,11 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fault_kinds(value: str) -> tuple[str, ...]:
+    try:
+        return tuple(canonical_kind(k.strip()) for k in value.split(",") if k.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_emulator(args: argparse.Namespace) -> Emulator:
     """An ``Emulator`` configured from parsed options."""
     emulator = Emulator(seed=args.seed, api_keys=args.accept_keys)
     if args.fault_rate:
-        emulator.faults.set_rate(args.fault_rate, seed=args.seed)
+        emulator.faults.set_rate(args.fault_rate, args.faults, seed=args.seed)
     for path in getattr(args, "apps", None) or ():
         from dashscope_core.emulator.apps import load_apps_file
 

@@ -3,9 +3,10 @@
 Embeddings are hashed bags of features: lower-cased words, CJK characters and character
 trigrams, each hashed (with a sign) into ``dimension`` buckets and L2-normalised, so texts that
 share words are close and unrelated texts are nearly orthogonal. They depend only on the text and
-the dimension (not on the seed). Limits follow the real service: text-embedding-v1/v2 take up to
-25 texts and have 1536 dimensions; v3/v4 take up to 10 texts and default to 1024 dimensions
-(v3: 64..1024, v4: 64..2048). Shape: recorded ``text-embedding-nosse``. With
+the dimension (not on the seed). Models, batch limits and dimensions come from the profile table
+(``dashscope_core.profiles``: ``max_inputs``, ``dimensions`` with the default first): an unknown
+name answers 404 ``Model.NotExist``, a model that is not a text embedding model the service's
+"url error". Shape: recorded ``text-embedding-nosse``. With
 ``X-DashScope-Async: enable`` the same path submits a batch task (``_embeddings_batch``).
 """
 
@@ -17,21 +18,16 @@ import re
 from typing import Any
 
 from dashscope_core.emulator._embeddings_batch import RESULT_ROUTE, is_batch, submit_batch
+from dashscope_core.emulator._genrules import check_model
 from dashscope_core.emulator._text import count_tokens
 from dashscope_core.emulator.routing import ApiError, JSONResponse, Request, Response, Route
 from dashscope_core.emulator.state import Emulator
+from dashscope_core.profiles import ModelProfile
 
 __all__ = ["PATH", "ROUTES", "embed", "handle"]
 
 PATH = "/services/embeddings/text-embedding/text-embedding"
 
-_MODELS: dict[str, tuple[int, int, tuple[int, ...]]] = {
-    # model: (max texts per call, default dimension, allowed dimensions)
-    "text-embedding-v1": (25, 1536, (1536,)),
-    "text-embedding-v2": (25, 1536, (1536,)),
-    "text-embedding-v3": (10, 1024, (1024, 768, 512, 256, 128, 64)),
-    "text-embedding-v4": (10, 1024, (2048, 1536, 1024, 768, 512, 256, 128, 64)),
-}
 _WORD = re.compile(r"[\u4e00-\u9fff]|[^\W_]+", re.UNICODE)
 
 
@@ -77,34 +73,33 @@ def _texts(body: dict[str, Any]) -> list[str]:
     return texts
 
 
-def _dimension(params: dict[str, Any], model: str) -> int:
-    _, default, allowed = _MODELS[model]
-    value = params.get("dimension", default)
+def _dimension(params: dict[str, Any], profile: ModelProfile) -> int:
+    allowed = profile.dimensions or (1024,)
+    value = params.get("dimension", allowed[0])
     if isinstance(value, bool) or value not in allowed:
         raise _bad(f"Value error, dimension should be one of {list(allowed)}.")
     return int(value)
 
 
-def _parse(body: Any) -> tuple[str, list[str], dict[str, Any]]:
+def _parse(body: Any) -> tuple[ModelProfile, list[str], dict[str, Any]]:
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object.")
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _bad('Required parameter "model" missing from request.')
-    if model not in _MODELS:
-        raise ApiError(404, "Model.NotExist", "Model not exist.")
+    profile = check_model(model, kind="embedding", endpoint="text")
     params = body.get("parameters") or {}
     if not isinstance(params, dict):
         raise _bad('"parameters" must be a JSON object.')
     texts = _texts(body)
-    limit = _MODELS[model][0]
+    limit = profile.max_inputs or 10
     if len(texts) > limit:
         raise _bad(f"batch size is invalid, it should not be larger than {limit}.")
     if params.get("text_type", "document") not in ("query", "document"):
         raise _bad("text_type should be 'query' or 'document'.")
     if params.get("output_type", "dense") not in ("dense", "sparse", "dense&sparse"):
         raise _bad("output_type should be 'dense', 'sparse' or 'dense&sparse'.")
-    return model, texts, params
+    return profile, texts, params
 
 
 def _item(text: str, index: int, dimension: int, output_type: str) -> dict[str, Any]:
@@ -123,8 +118,8 @@ async def handle(request: Request, emulator: Emulator) -> Response:
     """Embed ``input.texts`` (with ``X-DashScope-Async: enable``: submit a batch task)."""
     if is_batch(request):
         return await submit_batch(request, emulator)
-    model, texts, params = _parse(request.json)
-    dimension = _dimension(params, model)
+    profile, texts, params = _parse(request.json)
+    dimension = _dimension(params, profile)
     output_type = str(params.get("output_type", "dense"))
     embeddings = [_item(t, i, dimension, output_type) for i, t in enumerate(texts)]
     usage = {"total_tokens": sum(count_tokens(t) for t in texts)}

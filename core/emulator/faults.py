@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-__all__ = ["FAULT_KINDS", "RATE_DEFAULT_KINDS", "Fault", "Faults"]
+__all__ = ["FAULT_KINDS", "RATE_DEFAULT_KINDS", "Fault", "Faults", "canonical_kind"]
 
 FAULT_KINDS = (
     "throttle",

@@ -44,7 +44,9 @@ PATH = "/services/aigc/text-generation/generation"
 
 async def handle(request: Request, emulator: Emulator) -> Response:
     """Answer a generation call (JSON or SSE)."""
-    params = parse_generation(request.json)
+    params = parse_generation(
+        request.json, endpoint="text", streaming=request.sse, scripted=request.script is not None
+    )
     plan = build_plan(params, request, emulator)
     if request.sse:
         return StreamResponse(stream_events(plan, request.request_id))

@@ -111,7 +111,12 @@ def _events(plan: Plan, request_id: str, images: int) -> Iterator[SSEEvent]:
 
 async def handle(request: Request, emulator: Emulator) -> Response:
     """Answer a multimodal generation call (JSON or SSE)."""
-    params = parse_generation(request.json)
+    params = parse_generation(
+        request.json,
+        endpoint="multimodal",
+        streaming=request.sse,
+        scripted=request.script is not None,
+    )
     for message in params.messages:
         _counts(message.get("content"))
     params = replace(params, result_format="message")

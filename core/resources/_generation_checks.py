@@ -13,12 +13,12 @@ from dashscope_core.profiles import ModelProfile
 
 __all__ = [
     "check_history",
+    "check_kind",
+    "check_media",
     "check_messages",
     "check_model",
     "check_parameters",
     "check_prompt",
-    "check_kind",
-    "check_media",
     "check_thinking",
     "check_tool_choice",
     "check_tools",

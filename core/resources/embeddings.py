@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
 from dashscope_core.errors import APIResponseValidationError
+from dashscope_core.profiles import get_profile
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._generation_checks import check_model
 from dashscope_core.resources.tasks import build_submit, parse_task
@@ -39,7 +40,6 @@ __all__ = [
 EMBEDDINGS_PATH = "/services/embeddings/text-embedding/text-embedding"
 MAX_CONCURRENCY = 4
 _DEFAULT_LIMIT = 10
-_LIMITS = {"text-embedding-v1": 25, "text-embedding-v2": 25}
 _TEXT_TYPES = ("query", "document")
 
 T = TypeVar("T")
@@ -47,8 +47,8 @@ R = TypeVar("R")
 
 
 def batch_limit(model: str) -> int:
-    """Texts per request the server accepts for ``model`` (10 when unknown)."""
-    return _LIMITS.get(model, _DEFAULT_LIMIT)
+    """Texts per request the server accepts for ``model`` (its profile; 10 when unknown)."""
+    return get_profile(model).max_inputs or _DEFAULT_LIMIT
 
 
 def _check_texts(texts: Any) -> list[str]:

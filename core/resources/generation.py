@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from dashscope_core._protocol.generation_stream import GenerationStream, accumulate
 from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
+from dashscope_core.profiles import get_profile
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._generation_checks import (
     check_history,
@@ -27,7 +28,6 @@ from dashscope_core.resources._generation_checks import (
     check_tool_choice,
     check_tools,
 )
-from dashscope_core.profiles import get_profile
 from dashscope_core.types.generation import GenerationResponse
 
 __all__ = [
