@@ -72,6 +72,7 @@ class GenerationStream:
                 status_code=event.status,
                 request_id=self.request_id,
             ) from exc
+        chunk.status_code = 200 if event.status is None else event.status  # errors raised
         request_id = chunk.request_id
         if request_id:
             self.request_id = request_id

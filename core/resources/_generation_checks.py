@@ -223,13 +223,14 @@ def check_thinking(profile: ModelProfile, params: Mapping[str, Any], *, streamin
     """The thinking rule (one place): returns whether the call thinks; raises for what the
     service refuses in thinking mode (PROTOCOL.md "Wave 2 facts"): ``enable_thinking=False``
     on a thinking-only model, a forced ``tool_choice``, JSON output, a ``thinking_budget``
-    above the model's maximum, text format, and a stream without incremental output."""
+    above the model's maximum, text format, and a stream without incremental output (models that
+    answer thinking only as a stream)."""
     flag = params.get("enable_thinking")
     if flag is not None and not isinstance(flag, bool):
         raise TypeError(f"enable_thinking: expected a bool, got {type(flag).__name__}")
     if flag is False and profile.thinking == "always":
-        raise ValueError(f"enable_thinking: model {profile.model!r} always thinks; it cannot "
-                         "be False (the service answers 'restricted to True')")  # fmt: skip
+        raise ValueError(f"enable_thinking: model {profile.model!r} always thinks; thinking "
+                         "cannot be switched off (the service: 'restricted to True')")  # fmt: skip
     if not profile.thinks(flag):
         return False
     why = (f"model {profile.model!r} always thinks" if profile.thinking == "always"
@@ -249,7 +250,11 @@ def check_thinking(profile: ModelProfile, params: Mapping[str, Any], *, streamin
                          f"got {budget}")  # fmt: skip
     if params.get("result_format") == "text":
         raise ValueError(f"result_format: thinking mode answers in the message format ({why})")
-    if streaming and params.get("incremental_output") is False:
+    if (
+        streaming
+        and not profile.non_streaming_thinking
+        and params.get("incremental_output") is False
+    ):
         raise ValueError(f"incremental_output: must be True when streaming in thinking mode "
                          f"({why})")  # fmt: skip
     return True

@@ -12,7 +12,6 @@ from dashscope_core.resources.generation import (
     TEXT_PATH,
     build_call,
     build_stream,
-    is_multimodal_model,
 )
 
 USER = [{"role": "user", "content": "Hi"}]
@@ -128,26 +127,47 @@ def test_assistant_tool_calls_and_tool_messages_pass_through() -> None:
 
 
 @pytest.mark.parametrize(
-    ("model", "expected"),
-    [("qwen-vl-max", True), ("qvq-max", True), ("qwen-omni-turbo", True),
-     ("qwen2-audio-instruct", True), ("qwen-plus", False), ("qwen-max", False)],
+    ("model", "path"),
+    [("qwen-vl-max", MULTIMODAL_PATH), ("qvq-max", MULTIMODAL_PATH),
+     ("qwen-omni-turbo", MULTIMODAL_PATH), ("qwen2-audio-instruct", MULTIMODAL_PATH),
+     ("qwen3.5-plus", MULTIMODAL_PATH), ("qwen3.6-plus", MULTIMODAL_PATH),
+     ("qwen-plus", TEXT_PATH), ("qwen-max", TEXT_PATH), ("qwen-doc-turbo", TEXT_PATH),
+     ("deepseek-v3.2", TEXT_PATH), ("an-unknown-model", TEXT_PATH)],
 )  # fmt: skip
-def test_multimodal_models(model: str, expected: bool) -> None:
-    assert is_multimodal_model(model) is expected
+def test_the_profile_picks_the_endpoint(model: str, path: str) -> None:
+    assert build_stream(model=model, messages=USER).path == path
 
 
-def test_list_content_routes_to_multimodal_and_strings_become_parts() -> None:
+def test_multimodal_models_get_parts_and_strings_become_parts() -> None:
     messages = [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": [{"image": "https://x.test/a.png"}, {"text": "What is it?"}]},
     ]
-    spec = build_call(model="qwen-plus", messages=messages)
+    spec = build_call(model="qwen-vl-max", messages=messages)
     assert spec.path == MULTIMODAL_PATH
     assert spec.json["input"]["messages"] == [
         {"role": "system", "content": [{"text": "Be brief."}]},
         messages[1],
     ]
     assert "result_format" not in spec.json["parameters"]
+
+
+def test_content_parts_do_not_pick_the_endpoint() -> None:
+    # recorded conversation-generation-message-with-doc-url-sse: parts on text-generation
+    parts = [
+        {"type": "text", "text": "Extract the products."},
+        {"type": "doc_url", "doc_url": ["https://x.test/a.docx"], "file_parsing_strategy": "auto"},
+    ]
+    messages = [{"role": "user", "content": parts}]
+    spec = build_stream(model="qwen-doc-turbo", messages=messages)
+    assert spec.path == TEXT_PATH and spec.json["input"]["messages"] == messages
+
+
+@pytest.mark.parametrize("model", ["qwen-plus", "an-unknown-model"])
+def test_images_to_a_text_model_are_refused_before_the_network(model: str) -> None:
+    messages = [{"role": "user", "content": [{"image": "https://x.test/a.png"}, {"text": "?"}]}]
+    with pytest.raises(ValueError, match=r"^messages\[0\]\.content: a image part"):
+        build_call(model=model, messages=messages)
 
 
 def test_vision_model_with_prompt_goes_multimodal() -> None:

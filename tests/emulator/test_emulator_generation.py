@@ -91,12 +91,16 @@ def test_recorded_parameter_error_message(client: httpx.Client) -> None:
     )
 
 
-MODELS = ["qwen-max", "qwen3-32b", "qwq-plus", "deepseek-r1", "llama3-8b-instruct", "chatglm3-6b"]
+MODELS = ["qwen-max", "qwen3-32b", "qwq-plus", "deepseek-r1", "qwen2.5-7b-instruct", "glm-4.6",
+          "kimi-k2-thinking", "deepseek-v3.2", "qwen-plus-2025-07-28"]  # fmt: skip
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_model_names_accepted(client: httpx.Client, model: str) -> None:
-    assert client.post(GEN, json=body(model=model)).status_code == 200
+    payload = body(model=model, incremental_output=True)
+    response = client.post(GEN, json=payload, headers=SSE)
+    assert response.status_code == 200
+    assert {e.event for e in decode(response.content)} == {"result"}
 
 
 def test_text_format_is_default_and_references_question(client: httpx.Client) -> None:
@@ -321,7 +325,10 @@ def test_tool_call_streaming_fragments(client: httpx.Client, incremental: bool) 
 
 
 def test_thinking_reasoning_first(client: httpx.Client) -> None:
-    payload = body("Why is the sky blue?", enable_thinking=True, incremental_output=True)
+    payload = body(
+        "Why is the sky blue?", model="deepseek-v4-pro", enable_thinking=True,
+        incremental_output=True,
+    )  # fmt: skip
     plain = client.post(GEN, json=payload).json()
     message = plain["output"]["choices"][0]["message"]
     assert message["reasoning_content"] and message["content"]

@@ -60,9 +60,8 @@ def test_scripted_parallel_tool_calls(client: httpx.Client, emu: Emulator) -> No
 
 def test_scripted_reasoning_and_usage(client: httpx.Client, emu: Emulator) -> None:
     emu.script.reasoning("Hmm, think.", "Answer.")
-    message = client.post(GEN, json=body(enable_thinking=True)).json()["output"]["choices"][0][
-        "message"
-    ]
+    payload = body(model="deepseek-v4-pro", enable_thinking=True)
+    message = client.post(GEN, json=payload).json()["output"]["choices"][0]["message"]
     assert (message["reasoning_content"], message["content"]) == ("Hmm, think.", "Answer.")
     emu.script.generation(
         "x", usage={"input_tokens": 100, "output_tokens": 7}, finish_reason="length"
