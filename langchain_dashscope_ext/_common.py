@@ -99,3 +99,24 @@ class DashScopeSettings(BaseModel):
         themselves)."""
         if self._async_clients is not None:
             await self._async_clients.aclose_current()
+
+
+class ServiceTokenCounting:
+    """Mixin: token counts from DashScope's tokenizer (``POST /tokenizer``), exact for the model
+    (Qwen3.5+ and hosted models have their own vocabularies) and with no transformers."""
+
+    if TYPE_CHECKING:
+        model: str
+
+        @property
+        def client(self) -> DashScope: ...
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """The model's token ids of ``text`` (the service's tokenizer)."""
+        if not text:
+            return []
+        return self.client.tokenizer.tokenize(model=self.model, prompt=text).token_ids
+
+    def get_num_tokens(self, text: str) -> int:
+        """The number of tokens the model reads for ``text``."""
+        return self.client.tokenizer.count(model=self.model, prompt=text) if text else 0

@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from langchain_core.language_models import ModelProfile as LCProfile
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
@@ -20,6 +21,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
+from dashscope_core import ModelProfile as CoreProfile
 from langchain_dashscope_ext._convert_output import (  # re-exported: the output side
     ChunkConverter,
     from_wire_response,
@@ -33,7 +35,7 @@ __all__ = [
     "content_to_text",
     "from_wire_response",
     "from_wire_tool_calls",
-    "is_thinking_model",
+    "to_lc_profile",
     "to_usage_metadata",
     "to_wire_messages",
     "to_wire_parts",
@@ -48,7 +50,6 @@ tool_error_prefix = "Error: "
 
 _ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant",
           "system": "system", "developer": "system", "tool": "tool"}  # fmt: skip
-_THINKING_PREFIXES = ("qwq", "qvq", "deepseek-r1")
 
 
 # --------------------------------------------------------------------------- input side
@@ -217,12 +218,23 @@ def to_wire_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     return wire
 
 
-def is_thinking_model(model: str, enable_thinking: bool | None) -> bool:
-    """Whether a call runs in thinking mode (explicit flag, or a thinking-only model)."""
-    if enable_thinking is not None:
-        return enable_thinking
-    name = model.lower()
-    return name.startswith(_THINKING_PREFIXES) or "thinking" in name
+def to_lc_profile(profile: CoreProfile) -> LCProfile:
+    """langchain-core's ``ModelProfile`` keys for a core model profile.
+
+    ``structured_output`` (native JSON schema, what ``create_agent`` picks ``ProviderStrategy``
+    by) is claimed only where thinking can be off: thinking mode refuses JSON output.
+    """
+    return LCProfile(
+        name=profile.model, max_input_tokens=profile.context_window,
+        max_output_tokens=profile.max_output_tokens, text_inputs=True,
+        image_inputs=profile.image_inputs, image_url_inputs=profile.image_inputs,
+        video_inputs=profile.video_inputs, audio_inputs=profile.audio_inputs, pdf_inputs=False,
+        text_outputs=True, audio_outputs=profile.audio_outputs, image_outputs=False,
+        reasoning_output=profile.thinking != "none", tool_calling=profile.tool_calling,
+        tool_choice=profile.forced_tool_choice, tool_call_streaming=profile.tool_calling,
+        structured_output=profile.json_schema and profile.thinking != "always",
+        temperature=True,
+    )  # fmt: skip
 
 
 def _tool_names(tools: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -230,18 +242,22 @@ def _tool_names(tools: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def to_wire_tool_choice(
-    tool_choice: str | bool | Mapping[str, Any] | None, tools: Sequence[Mapping[str, Any]]
+    tool_choice: str | bool | Mapping[str, Any] | None,
+    tools: Sequence[Mapping[str, Any]],
+    *,
+    thinking: bool = False,
 ) -> str | dict[str, Any] | None:
     """DashScope ``tool_choice`` for LangChain's; ``"any"`` is returned as is for the caller.
 
     ``"any"``/``"required"``/``True`` with exactly one tool become that tool's named choice;
-    with several tools the caller applies its forcing strategy (DashScope has no "required").
+    with several tools, or in thinking mode (which refuses forced choices), the caller applies
+    its forcing strategy (DashScope has no "required").
     """
     names = _tool_names(tools)
     if tool_choice is None or tool_choice in ("auto", "none"):
         return tool_choice
     if tool_choice is True or tool_choice in FORCING_CHOICES:
-        return _named(names[0]) if len(names) == 1 else "any"
+        return _named(names[0]) if len(names) == 1 and not thinking else "any"
     if tool_choice is False:
         return "none"
     if isinstance(tool_choice, str):

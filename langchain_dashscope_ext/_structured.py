@@ -3,9 +3,10 @@
 Default ``json_schema``: DashScope's ``response_format={"type": "json_schema", ...}`` constrains
 the answer itself, needs no tool call and is parsed from the text. ``function_calling`` forces
 the schema's tool by name; ``json_mode`` sends ``{"type": "json_object"}`` (the prompt should ask
-for JSON). DashScope serves none of the three in thinking mode (structured output is listed for
-non-thinking mode only; forced tool choices are rejected), so a thinking model raises here
-instead of having thinking switched off behind the user's back.
+for JSON). Thinking mode refuses JSON output and forced tool choices (PROTOCOL.md), so structured
+output turns thinking off (``enable_thinking=False``) where the model allows it; a model that
+always thinks (QwQ, ``*-thinking``) answers through a tool call asked for with ``"any"``, which
+ChatDashScope sends as ``auto`` plus an instruction in thinking mode.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from langchain_core.output_parsers import (
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
+
+from dashscope_core import get_profile
 
 if TYPE_CHECKING:
     from langchain_dashscope_ext.chat_models import ChatDashScope
@@ -60,7 +63,8 @@ def _bound(llm: ChatDashScope, schema: Any, method: str, strict: bool | None) ->
     ls_format: dict[str, Any] = {"kwargs": ls_kwargs, "schema": schema}
     if method == "function_calling":
         name = convert_to_openai_tool(schema)["function"]["name"]
-        bound = llm.bind_tools([schema], tool_choice=name, strict=strict,
+        choice = "any" if get_profile(llm.model).thinking == "always" else name
+        bound = llm.bind_tools([schema], tool_choice=choice, strict=strict,
                                ls_structured_output_format=ls_format)  # fmt: skip
         parser: Any = (
             PydanticToolsParser(tools=[schema], first_tool_only=True)
@@ -85,11 +89,14 @@ def structured_output_runnable(
         raise ValueError(f"schema: required for method={method!r}")
     if method == "json_mode" and strict is not None:
         raise ValueError("strict: not supported with method='json_mode'")
-    if llm._thinking(llm.model, llm._default_params):
-        raise ValueError(
-            "with_structured_output: DashScope gives structured output only in non-thinking "
-            "mode, and thinking is not switched off for you; use enable_thinking=False"
-        )
+    profile = get_profile(llm.model)
+    if profile.thinking == "always":
+        if schema is None:
+            raise ValueError(f"schema: model {llm.model!r} always thinks, so structured output "
+                             "goes through a tool call, which needs a schema")  # fmt: skip
+        method = "function_calling"
+    elif profile.thinks(llm._default_params.get("enable_thinking")):
+        llm = llm.model_copy(update={"enable_thinking": False})
     bound, parser = _bound(llm, schema, method, strict)
     if not include_raw:
         return bound | parser  # type: ignore[no-any-return]  # RunnableSequence of Any

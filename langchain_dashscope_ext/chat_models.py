@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.language_models import ModelProfile as LCModelProfile
+from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from pydantic import AliasChoices, Field
 
+from dashscope_core import ModelProfile, get_profile
 from dashscope_core._signed import signed
 from dashscope_core.errors import DashScopeError
 from langchain_dashscope_ext import _convert
-from langchain_dashscope_ext._common import DashScopeSettings
+from langchain_dashscope_ext._common import DashScopeSettings, ServiceTokenCounting
 from langchain_dashscope_ext._params import DashScopeParams, Stop, check_call_kwargs
 
 if TYPE_CHECKING:
@@ -32,16 +35,20 @@ class ToolChoiceNotHonoredError(DashScopeError):
     """``tool_choice="any"`` with several tools, and the model answered without a tool call."""
 
 
-class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
+class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, BaseChatModel):
     """Qwen chat models on DashScope (Model Studio): sync and real async, streaming, tools.
 
     ``tool_choice="any"``/``"required"``: one bound tool → that tool is named (server-forced);
     several tools → DashScope has no "required", so the call sends ``auto`` plus a system
     instruction naming the tools, checks the answer and re-asks once; a second answer without a
     tool call raises ``ToolChoiceNotHonoredError`` (a stream raises it after its last chunk).
-    Thinking mode rejects forced choices and structured output (``response_format``)
-    server-side: asking for either with thinking on raises ``ValueError`` before any request;
-    thinking is never switched off for you.
+    What each model takes (endpoint, thinking, limits) comes from the core's profile table
+    (``profile`` holds it in langchain-core's keys). A non-streaming call to a model that only
+    thinks in a stream is streamed and accumulated by the core. Thinking mode refuses forced
+    tool choices and JSON output: ``"any"`` in thinking mode uses the instruction strategy
+    above; a JSON ``response_format`` (``with_structured_output``, ``create_agent``) turns
+    thinking off where the model allows it (``enable_thinking=False``); a named tool choice
+    with thinking on raises ``ValueError`` before any request.
     """
 
     PARAMS: ClassVar[tuple[str, ...]] = (
@@ -85,10 +92,10 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
             ls["ls_stop"] = [s for s in stops if isinstance(s, str)]  # token ids are not text
         return ls
 
-    # ---------------------------------------------------------------- request (shared)
+    def _resolve_model_profile(self) -> LCModelProfile | None:
+        return _convert.to_lc_profile(get_profile(self.model))
 
-    def _thinking(self, model: str, params: Mapping[str, Any]) -> bool:
-        return _convert.is_thinking_model(model, params.get("enable_thinking"))
+    # ---------------------------------------------------------------- request (shared)
 
     def _request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -104,30 +111,15 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
         tools = params.pop("tools", None)
         choice = params.pop("tool_choice", None)
         wire = _convert.to_wire_messages(messages)
+        thinking = _structured_thinking_off(get_profile(model), params)
         if tools:
-            choice = _convert.to_wire_tool_choice(choice, tools)
-        self._check_thinking(model, params, choice)
+            choice = _convert.to_wire_tool_choice(choice, tools, thinking=thinking)
         force = bool(tools) and choice == "any"
         if force:
             wire, choice = _force_instruction(wire, tools), "auto"
         request = {"model": model, "messages": wire, "tools": tools, "tool_choice": choice,
                    "result_format": "message", **params}  # fmt: skip
         return request, force
-
-    def _check_thinking(self, model: str, params: Mapping[str, Any], choice: Any = None) -> None:
-        """Forced tool choices and structured output fail in thinking mode: say so up front."""
-        fmt = params.get("response_format")
-        if isinstance(choice, dict) or choice == "any":
-            what = f"tool_choice: {choice!r} forces a tool call"
-        elif isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema"):
-            what = f"response_format: {fmt['type']!r} (structured output)"
-        else:
-            return
-        if self._thinking(model, params):
-            raise ValueError(
-                f"{what}, which DashScope rejects in thinking mode; thinking is not switched "
-                "off for you: set enable_thinking=False (or use tool_choice='auto')"
-            )
 
     # ------------------------------------------------------------------------- calls
 
@@ -197,6 +189,21 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
         if force and not converter.saw_tool_call:
             _require_tool_call(None)
 
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Tokens of ``messages`` (and ``tools``' schemas) as the model reads them, counted by
+        the service's tokenizer (what ``trim_messages(token_counter=chat)`` calls)."""
+        wire = _convert.to_wire_messages(convert_to_messages(messages))
+        if tools:
+            from langchain_core.utils.function_calling import convert_to_openai_tool
+
+            schemas = json.dumps([convert_to_openai_tool(t) for t in tools], ensure_ascii=False)
+            wire = [{"role": "system", "content": schemas}, *wire]
+        if not wire:
+            return 0
+        return self.client.tokenizer.count(model=self.model, messages=wire)
+
     # ------------------------------------------------------------------ tools, output
 
     def bind_tools(
@@ -213,9 +220,7 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
 
         formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
         if tool_choice is not None and formatted:
-            choice = _convert.to_wire_tool_choice(tool_choice, formatted)
-            params = {**self._default_params, **kwargs}
-            self._check_thinking(kwargs.get("model") or self.model, params, choice)
+            _convert.to_wire_tool_choice(tool_choice, formatted)  # a bad choice raises here
             kwargs["tool_choice"] = tool_choice
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
@@ -236,6 +241,20 @@ class ChatDashScope(DashScopeParams, DashScopeSettings, BaseChatModel):
         from langchain_dashscope_ext._structured import structured_output_runnable  # import cost
 
         return structured_output_runnable(self, schema, method, include_raw, strict)
+
+
+def _structured_thinking_off(profile: ModelProfile, params: dict[str, Any]) -> bool:
+    """Whether the call thinks; a JSON ``response_format`` turns thinking off where the model
+    allows it (thinking mode refuses JSON output: core's ``ModelProfile.thinks``)."""
+    fmt = params.get("response_format")
+    wants_json = isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema")
+    if (
+        wants_json
+        and profile.can_disable_thinking
+        and profile.thinks(params.get("enable_thinking"))
+    ):
+        params["enable_thinking"] = False
+    return profile.thinks(params.get("enable_thinking"))
 
 
 def _force_instruction(

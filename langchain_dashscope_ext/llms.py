@@ -12,7 +12,7 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 
 from dashscope_core._signed import signed
 from langchain_dashscope_ext import _convert_output as _convert
-from langchain_dashscope_ext._common import DashScopeSettings
+from langchain_dashscope_ext._common import DashScopeSettings, ServiceTokenCounting
 from langchain_dashscope_ext._params import DashScopeParams, Stop, check_call_kwargs
 
 __all__ = ["DashScopeLLM"]
@@ -20,7 +20,7 @@ __all__ = ["DashScopeLLM"]
 _T = TypeVar("_T")
 
 
-class DashScopeLLM(DashScopeParams, DashScopeSettings, BaseLLM):
+class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, BaseLLM):
     """Prompt-in, text-out DashScope models (e.g. ``chatglm3-6b``, qwen with result_format text).
 
     ``history`` (the deprecated DashScope turns ``[{"user": ..., "bot": ...}]`` or

@@ -151,7 +151,7 @@ def _tool_calls(params: GenParams, question: str, key: int) -> list[dict[str, An
         name = choice["function"]["name"]
         chosen = [t for t in params.tools if t["function"]["name"] == name][:1]
     else:
-        chosen = select_tools(params.tools, question)
+        chosen = select_tools(params.tools, question) or _instructed(params)
         if choice == "required" and not chosen:
             chosen = params.tools[:1]
     parallel = params.parameters.get("parallel_tool_calls")
@@ -162,6 +162,16 @@ def _tool_calls(params: GenParams, question: str, key: int) -> list[dict[str, An
         per_value = [Hints(question, [s], list(hints.numbers)) for s in hints.strings[:4]]
         return [build_tool_call(chosen[0], h, i, key) for i, h in enumerate(per_value)]
     return [build_tool_call(tool, hints, i, key) for i, tool in enumerate(chosen)]
+
+
+def _instructed(params: GenParams) -> list[dict[str, Any]]:
+    """Tools a system message tells the model to call by name (a model follows that)."""
+    system = " ".join(
+        tx.content_text(m.get("content")) for m in params.messages if m.get("role") == "system"
+    ).lower()
+    if "call" not in system:
+        return []
+    return [t for t in params.tools if str(t["function"]["name"]).lower() in system][:1]
 
 
 def _answer(params: GenParams, question: str, key: int) -> str:
