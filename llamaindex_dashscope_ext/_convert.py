@@ -160,13 +160,18 @@ def to_wire_tools(tools: Sequence[BaseTool]) -> list[dict[str, Any]]:
 
 
 def resolve_tool_choice(
-    tool_choice: str | dict[str, Any] | None, tool_required: bool, tool_names: Sequence[str]
+    tool_choice: str | dict[str, Any] | None,
+    tool_required: bool,
+    tool_names: Sequence[str],
+    *,
+    thinking: bool = False,
 ) -> str | dict[str, Any] | None:
     """DashScope ``tool_choice`` from LlamaIndex's ``tool_choice`` / ``tool_required``.
 
     A name becomes a forced call of that function. ``tool_required`` forces the only tool when
-    there is one; DashScope has no "any tool" mode, so with several tools it sends ``"auto"``
-    (the model may still answer in text: ``get_tool_calls_from_response`` then reports it).
+    there is one, except in thinking mode (which refuses forced choices); DashScope has no "any
+    tool" mode, so otherwise it sends ``"auto"`` (the model may still answer in text:
+    ``get_tool_calls_from_response`` then reports it).
     """
     if isinstance(tool_choice, dict):
         return tool_choice
@@ -175,7 +180,7 @@ def resolve_tool_choice(
     if tool_choice in (None, "required", "any"):
         if not (tool_required or tool_choice is not None):
             return None
-        if len(tool_names) == 1:
+        if len(tool_names) == 1 and not thinking:
             return _named(tool_names[0])
         return "auto"
     if tool_choice not in tool_names:

@@ -7,7 +7,8 @@ SSE live in ``dashscope_core``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -35,6 +36,7 @@ from llama_index.core.types import PydanticProgramMode
 from llama_index_instrumentation import get_dispatcher
 from pydantic import BaseModel
 
+from dashscope_core import DashScope, ModelProfile, get_profile
 from dashscope_core._signed import signed
 from llamaindex_dashscope_ext._clients import AsyncClients, Connection, client_options
 from llamaindex_dashscope_ext._convert import (
@@ -46,7 +48,6 @@ from llamaindex_dashscope_ext._convert import (
     to_wire_tools,
     tool_selections,
 )
-from llamaindex_dashscope_ext._models import ModelInfo, model_info
 from llamaindex_dashscope_ext._streams import (
     achat_gen,
     acompletion_gen,
@@ -71,11 +72,15 @@ _SAMPLING = ("temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "ena
 class DashScopeLLM(FunctionCallingLLM, Connection):
     """Qwen chat models on DashScope (Model Studio): chat, completion, tools, streaming, async.
 
-    Sampling fields left ``None`` are not sent (the server default applies). ``context_window``
-    and ``is_function_calling_model`` override the per-model table (``_models.MODELS``) for
-    models it does not know. ``http_client`` / ``async_http_client`` plug in custom httpx
-    clients. Structured output uses DashScope's ``response_format`` JSON schema where the model
-    supports it; ``pydantic_program_mode=PydanticProgramMode.FUNCTION`` forces a tool call.
+    Sampling fields left ``None`` are not sent (the server default applies). ``metadata`` comes
+    from the core's profile table (``profile``); ``context_window`` and
+    ``is_function_calling_model`` override it (or ``dashscope_core.register_profile``).
+    ``http_client`` / ``async_http_client`` plug in custom httpx clients. A non-streaming call
+    to a model that only thinks in a stream is streamed and accumulated by the core. Structured
+    output uses DashScope's ``response_format`` JSON schema where the model supports it, with
+    thinking turned off where the model allows it; a model that always thinks answers through a
+    tool call (``pydantic_program_mode=PydanticProgramMode.FUNCTION`` forces that path).
+    ``tokenizer`` counts tokens with the service's tokenizer.
     """
 
     model: str = Field(default=DEFAULT_MODEL, description="DashScope model name, e.g. qwen-plus.")
@@ -120,24 +125,34 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         return "DashScopeLLM"
 
     @property
-    def model_info(self) -> ModelInfo:
-        """The table entry for ``model`` (``UNKNOWN`` for models it does not list)."""
-        return model_info(self.model)
+    def profile(self) -> ModelProfile:
+        """The core's profile of ``model`` (conservative, ``known=False``, when not listed)."""
+        return get_profile(self.model)
 
     @property
     def metadata(self) -> LLMMetadata:
-        """Context window, output limit and capabilities (table values plus overrides)."""
-        info = self.model_info
+        """Context window, output limit and capabilities (the profile plus overrides)."""
+        profile = self.profile
         fc = self.is_function_calling_model
         sent = self.additional_kwargs.get("max_tokens", self.max_tokens)  # as _request sends it
         return LLMMetadata(
-            context_window=self.context_window or info.context_window,
-            num_output=sent if isinstance(sent, int) and sent > 0 else -1,
-            is_chat_model=info.is_chat_model,
-            is_function_calling_model=info.function_calling if fc is None else fc,
+            context_window=self.context_window or profile.context_window,
+            num_output=sent if isinstance(sent, int) and sent > 0 else profile.max_output_tokens,
+            is_chat_model=True,
+            is_function_calling_model=profile.tool_calling if fc is None else fc,
             model_name=self.model,
             system_role=MessageRole.SYSTEM,
         )
+
+    @property
+    def tokenizer(self) -> Callable[[str], list[int]]:
+        """``text -> token ids`` from the service's tokenizer (exact for this model), e.g.
+        ``TokenCountingHandler(tokenizer=llm.tokenizer)``; one request per call."""
+        return partial(_token_ids, self._client, self.model)
+
+    def _thinks(self, kwargs: dict[str, Any]) -> bool:
+        flag = kwargs.get("enable_thinking", self.additional_kwargs.get("enable_thinking"))
+        return self.profile.thinks(self.enable_thinking if flag is None else flag)
 
     def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> dict[str, Any]:
         return self._wire_request(to_wire_messages(messages), kwargs)
@@ -244,7 +259,8 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         if not specs:
             return {"messages": messages, **kwargs}
         names = [spec["function"]["name"] for spec in specs]
-        choice = resolve_tool_choice(tool_choice, tool_required, names)
+        thinking = self._thinks(kwargs)
+        choice = resolve_tool_choice(tool_choice, tool_required, names, thinking=thinking)
         return {"messages": messages, "tools": specs, "tool_choice": choice,
                 "parallel_tool_calls": allow_parallel_tool_calls, **kwargs}  # fmt: skip
 
@@ -264,9 +280,11 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
     # -- structured output -----------------------------------------------------------------
 
     def _uses_json_schema(self) -> bool:
+        profile = self.profile
         return (
             self.pydantic_program_mode == PydanticProgramMode.DEFAULT
-            and self.model_info.json_schema
+            and profile.json_schema
+            and profile.thinking != "always"
         )
 
     def _schema_request(
@@ -281,6 +299,8 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         kwargs = dict(llm_kwargs or {})
         kwargs.pop("tool_choice", None)
         kwargs["response_format"] = json_schema_format(output_cls)
+        if self._thinks(kwargs):  # thinking mode refuses JSON output: off where allowed
+            kwargs["enable_thinking"] = False
         return messages, kwargs
 
     @dispatcher.span
@@ -344,6 +364,10 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
             )
         messages, kwargs = self._schema_request(output_cls, prompt, llm_kwargs, prompt_args)
         return apartial_objects(await self.astream_chat(messages, **kwargs), output_cls)
+
+
+def _token_ids(client: DashScope, model: str, text: str) -> list[int]:
+    return client.tokenizer.tokenize(model=model, prompt=text).token_ids if text else []
 
 
 def _user(prompt: str) -> list[ChatMessage]:
