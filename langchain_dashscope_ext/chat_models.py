@@ -111,7 +111,7 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         tools = params.pop("tools", None)
         choice = params.pop("tool_choice", None)
         wire = _convert.to_wire_messages(messages)
-        thinking = _structured_thinking_off(get_profile(model), params)
+        thinking = _thinking_for(get_profile(model), params, choice if tools else None)
         if tools:
             choice = _convert.to_wire_tool_choice(choice, tools, thinking=thinking)
         force = bool(tools) and choice == "any"
@@ -243,16 +243,19 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         return structured_output_runnable(self, schema, method, include_raw, strict)
 
 
-def _structured_thinking_off(profile: ModelProfile, params: dict[str, Any]) -> bool:
-    """Whether the call thinks; a JSON ``response_format`` turns thinking off where the model
-    allows it (thinking mode refuses JSON output: core's ``ModelProfile.thinks``)."""
+def _thinking_for(profile: ModelProfile, params: dict[str, Any], choice: Any) -> bool:
+    """Whether the call thinks, after turning thinking off where the model allows it for what
+    thinking mode refuses (core's ``ModelProfile.thinks``): a JSON ``response_format`` always;
+    a forced tool choice when thinking is only the model's default (an explicit
+    ``enable_thinking=True`` keeps it: ``"any"`` then uses the instruction strategy, a named
+    tool is refused by the core)."""
     fmt = params.get("response_format")
     wants_json = isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema")
-    if (
-        wants_json
-        and profile.can_disable_thinking
-        and profile.thinks(params.get("enable_thinking"))
-    ):
+    forced = choice is True or choice in _convert.FORCING_CHOICES or isinstance(choice, Mapping)
+    forced = forced or (isinstance(choice, str) and choice not in ("auto", "none"))
+    flag = params.get("enable_thinking")
+    off = wants_json or (forced and flag is None)
+    if off and profile.can_disable_thinking and profile.thinks(flag):
         params["enable_thinking"] = False
     return profile.thinks(params.get("enable_thinking"))
 

@@ -21,7 +21,7 @@ _T = TypeVar("_T")
 
 
 class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, BaseLLM):
-    """Prompt-in, text-out DashScope models (e.g. ``chatglm3-6b``, qwen with result_format text).
+    """Prompt-in, text-out DashScope models (qwen with result_format text).
 
     ``history`` (the deprecated DashScope turns ``[{"user": ..., "bot": ...}]`` or
     ``(user, bot)`` pairs) can be set on the instance or passed per call.

@@ -49,7 +49,11 @@ def test_refused_in_thinking_mode(build: Any, options: dict[str, Any], argument:
         {"model": "qwen-plus", "response_format": {"type": "json_object"}},
         {"model": "qwq-plus", "tools": [TOOL], "tool_choice": "auto"},
         {"model": "qwen-plus", "enable_thinking": True, "tools": [TOOL], "tool_choice": "none"},
-        {"model": "qwen3-32b", "enable_thinking": False, "response_format": {"type": "json_object"}},
+        {
+            "model": "qwen3-32b",
+            "enable_thinking": False,
+            "response_format": {"type": "json_object"},
+        },
         {"model": "qwen3.5-plus", "enable_thinking": False, "tools": [TOOL], "tool_choice": "f"},
     ],
 )

@@ -194,7 +194,9 @@ def test_qwen36_answers_a_non_streaming_thinking_call(client: httpx.Client) -> N
 @pytest.mark.parametrize("name", ["qwen-plsu", "gpt-4o", "my-finetune"])
 def test_unknown_models_do_not_exist(client: httpx.Client, name: str) -> None:
     for path in (GEN, MULTIMODAL, EMB, "/tokenizer"):
-        payload = body("Hi", model=name) if path != EMB else {"model": name, "input": {"texts": ["a"]}}
+        payload = (
+            body("Hi", model=name) if path != EMB else {"model": name, "input": {"texts": ["a"]}}
+        )
         response = client.post(path, json=payload)
         assert response.status_code == 404, path
         assert response.json()["code"] == "Model.NotExist"
@@ -216,7 +218,9 @@ def _stream_error_status(client: httpx.Client, payload: Any) -> int:
      ("text-embedding-v4", GEN), ("qwen-plus", EMB)],
 )  # fmt: skip
 def test_the_wrong_endpoint_is_a_url_error(client: httpx.Client, model: str, path: str) -> None:
-    payload = body("Hi", model=model) if path != EMB else {"model": model, "input": {"texts": ["a"]}}
+    payload = (
+        body("Hi", model=model) if path != EMB else {"model": model, "input": {"texts": ["a"]}}
+    )
     _rejected(client, payload, URL_ERROR, path)
 
 
@@ -225,7 +229,7 @@ def test_registered_profiles_are_known(client: httpx.Client) -> None:
     try:
         assert _ok(client, body("Hi", model="acme-ft-7"))["output"]
     finally:
-        unregister = getattr(profiles, "_registered")  # the registry is module state
+        unregister = profiles._registered  # the registry is module state
         unregister.pop("acme-ft-*")
         profiles._lookup.cache_clear()
 

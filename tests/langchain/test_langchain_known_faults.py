@@ -286,20 +286,33 @@ def test_json_mode_without_a_schema_sends_json_object(server: ServerHandle, emu:
 # --------------------------------------------------------------------------- thinking
 
 
-def test_thinking_is_never_switched_off_as_a_side_effect(
+def test_structured_output_turns_thinking_off_where_the_model_allows_it(
     server: ServerHandle, emu: Emulator
 ) -> None:
     thinking = chat(server, enable_thinking=True)
     thinking.bind_tools([get_weather, add]).invoke("What is 2 + 3?")
     assert emu.received("generation")[0].json["parameters"]["enable_thinking"] is True
-    for method in ("json_schema", "json_mode", "function_calling"):
-        with pytest.raises(ValueError, match="thinking"):
-            thinking.with_structured_output(Person, method=method)
-    with pytest.raises(ValueError, match=r"response_format: 'json_object'.*thinking mode"):
-        thinking.bind(response_format={"type": "json_object"}).invoke("json please")
+    for method in ("json_schema", "function_calling"):
+        emu.reset()
+        person = thinking.with_structured_output(Person, method=method).invoke("Ada is 36")
+        assert isinstance(person, Person)
+        (sent,) = emu.received("generation")
+        assert sent.json["parameters"]["enable_thinking"] is False
     with pytest.raises(ValueError, match=r"tool_choice.*thinking mode"):
         chat(server).bind_tools([add], tool_choice="add").invoke("Hi", enable_thinking=True)
-    assert len(emu.received()) == 1  # the rejected calls never left the machine
+
+
+def test_a_model_that_always_thinks_answers_structured_output_by_a_tool_call(
+    server: ServerHandle, emu: Emulator
+) -> None:
+    person = chat(server, model="qwq-plus").with_structured_output(Person).invoke("Ada is 36")
+    assert isinstance(person, Person)
+    (sent,) = emu.received("generation")
+    assert (
+        sent.json["parameters"]["tool_choice"] == "auto"
+        and "enable_thinking" not in sent.json["parameters"]
+    )
+    assert sent.headers["x-dashscope-sse"] == "enable"  # qwq answers only as a stream
 
 
 # ------------------------------------------------------------------ logprobs, n choices

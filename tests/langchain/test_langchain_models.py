@@ -106,12 +106,23 @@ async def test_reasoning_streams_in_additional_kwargs(server: ServerHandle, emu:
     assert full.usage_metadata["output_token_details"]["reasoning"] > 0
 
 
-def test_thinking_mode_rejects_forced_tool_choice(server: ServerHandle) -> None:
+def test_thinking_mode_refuses_a_named_tool_before_the_network(
+    server: ServerHandle, emu: Emulator
+) -> None:
+    bound = chat(server, model="qwq-plus").bind_tools([get_weather], tool_choice="get_weather")
     with pytest.raises(ValueError, match="thinking mode"):
-        chat(server, enable_thinking=True).bind_tools([get_weather], tool_choice="any")
-    with pytest.raises(ValueError, match="thinking mode"):
-        chat(server, model="qwq-plus").bind_tools([get_weather], tool_choice="get_weather")
-    chat(server, enable_thinking=True).bind_tools([get_weather], tool_choice="auto")  # fine
+        bound.invoke("Weather in Paris?")
+    assert emu.received() == []
+
+
+def test_any_in_thinking_mode_asks_with_auto_and_an_instruction(
+    server: ServerHandle, emu: Emulator
+) -> None:
+    bound = chat(server, enable_thinking=True).bind_tools([get_weather], tool_choice="any")
+    assert bound.invoke("Hi").tool_calls[0]["name"] == "get_weather"
+    sent = emu.received("generation")[0].json
+    assert sent["parameters"]["tool_choice"] == "auto"
+    assert "must answer by calling" in sent["input"]["messages"][0]["content"]
 
 
 def test_any_with_one_tool_is_forced_by_name(server: ServerHandle, emu: Emulator) -> None:
@@ -122,6 +133,7 @@ def test_any_with_one_tool_is_forced_by_name(server: ServerHandle, emu: Emulator
 
 
 def test_any_with_two_tools_asks_twice_then_raises(server: ServerHandle, emu: Emulator) -> None:
+    emu.script.generation("no tool for you").generation("still none")
     bound = chat(server).bind_tools([get_weather, add], tool_choice="any")
     with pytest.raises(ToolChoiceNotHonoredError, match="without calling a tool"):
         bound.invoke("Hi")
@@ -205,7 +217,7 @@ def llm(server: ServerHandle, **kw: Any) -> DashScopeLLM:
 
 
 def test_llm_invoke_sends_prompt_history_text_format(server: ServerHandle, emu: Emulator) -> None:
-    model = llm(server, model="chatglm3-6b", history=[("hi", "hello")])
+    model = llm(server, model="qwen-max", history=[("hi", "hello")])
     result = model.generate(["What is 2 + 3?"])
     body = emu.received("generation")[0].json
     assert body["input"] == {

@@ -66,14 +66,15 @@ def _script(server: ServerHandle, name: str) -> None:
     script = server.emulator.script
     if name.startswith("test_tool_choice"):
         # tool_choice="any" with two tools: the first call is told to use a tool
-        script.generation(tool_calls=[{"name": "magic_function", "arguments": {"input": 3}}])
+        call = [{"name": "magic_function", "arguments": {"input": 3}}]
+        script.generation(tool_calls=call).reply("multimodal", tool_calls=call)
     if name.startswith("test_json_mode"):
         # json_mode: the prompt asks for 'setup'/'punchline' keys (invoke + stream, twice)
         joke = (
             '{"setup": "Why do cats sit on laptops?", "punchline": "To keep an eye on the mouse."}'
         )
-        for _ in range(4):
-            script.generation(text=joke)
+        for _ in range(4):  # the flagship class calls the multimodal endpoint
+            script.generation(text=joke).reply("multimodal", text=joke)
 
 
 class TestChatDashScopeUnit(ChatModelUnitTests):
@@ -134,11 +135,11 @@ class TestChatDashScopeIntegration(ChatModelIntegrationTests):
 
     @property
     def supports_image_inputs(self) -> bool:
-        return True
+        return False  # qwen-plus is a text model (its profile); the flagship class sends images
 
     @property
     def supports_image_urls(self) -> bool:
-        return True
+        return False
 
     @property
     def returns_usage_metadata(self) -> bool:
@@ -193,3 +194,20 @@ class TestDashScopeEmbeddingsIntegration(EmbeddingsIntegrationTests):
     @property
     def embedding_model_params(self) -> dict[str, Any]:
         return {"api_key": FAKE_KEY, "base_url": _STATE["server"].base_url}
+
+
+class TestChatDashScopeFlagshipIntegration(TestChatDashScopeIntegration):
+    """The same suite on qwen3.5-plus: multimodal endpoint, thinking on by default (structured
+    output turns it off, ``"any"`` uses the instruction strategy), images accepted."""
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {**super().chat_model_params, "model": "qwen3.5-plus"}
+
+    @property
+    def supports_image_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        return True

@@ -55,11 +55,11 @@ class TestChatDashScopeOnRecordedAnswers(ChatModelIntegrationTests):
 
     @property
     def supports_image_inputs(self) -> bool:
-        return True
+        return False  # qwen-max is a text model (its profile)
 
     @property
     def supports_image_urls(self) -> bool:
-        return True
+        return False
 
     @property
     def model_override_value(self) -> str:

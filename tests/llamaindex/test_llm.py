@@ -111,7 +111,7 @@ async def test_fields_reach_the_wire(li_server: ServerHandle, emu: Emulator) -> 
 
 def test_metadata_defaults_and_overrides(li_server: ServerHandle) -> None:
     llm = DashScopeLLM(model="my-finetune", api_key=FAKE_KEY, base_url=li_server.base_url)
-    assert llm.metadata.num_output == -1  # no max_tokens is sent, none is claimed
+    assert llm.metadata.num_output == 2_048  # the conservative profile of an unknown model
     assert llm.metadata.context_window == 8_192
     assert not llm.metadata.is_function_calling_model
     tuned = DashScopeLLM(
