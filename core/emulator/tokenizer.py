@@ -36,7 +36,7 @@ def _text(body: Any) -> str:
         raise ApiError(400, "BadRequest.EmptyInput", 'Required parameter "input" missing.')
     messages = inp.get("messages")
     if isinstance(messages, list) and messages:
-        return "".join(tx.content_text(m.get("content")) for m in messages if isinstance(m, dict))
+        return "\n".join(tx.content_text(m.get("content")) for m in messages if isinstance(m, dict))
     prompt = inp.get("prompt")
     if isinstance(prompt, str) and prompt:
         return prompt
