@@ -69,11 +69,12 @@ async def test_the_emulator_tokenizes_deterministically(
     async with AsyncDashScope(api_key="sk-test", base_url=server.base_url) as aclient:
         assert (await aclient.tokenizer.tokenize(model="qwen-plus", prompt="Hello world, 代码")
                 ).token_ids == first.token_ids  # fmt: skip
-    # the emulator's counts agree with its own generation usage
-    with DashScope(api_key="sk-test", base_url=server.base_url) as client:
-        answer = client.generation.call(model="qwen-plus", prompt="Hello world, 代码")
-    raw = httpx.post(f"{server.base_url}/tokenizer", headers={"Authorization": "Bearer sk-test"},
-                     json={"model": "qwen-plus", "input": {"prompt": "Hello world, 代码"}})  # fmt: skip
+    # the emulator's counts agree with its own generation usage (3 per message added)
+    async with AsyncDashScope(api_key="sk-test", base_url=server.base_url) as aclient:
+        answer = await aclient.generation.call(model="qwen-plus", prompt="Hello world, 代码")
+    async with httpx.AsyncClient(headers={"Authorization": "Bearer sk-test"}) as http:
+        body = {"model": "qwen-plus", "input": {"prompt": "Hello world, 代码"}}
+        raw = await http.post(f"{server.base_url}/tokenizer", json=body)
     assert raw.json()["usage"]["input_tokens"] + 3 == answer.usage.input_tokens
 
 
