@@ -82,8 +82,9 @@ class _Production(BaseHTTPRequestHandler):
             return
         if self.headers.get("X-DashScope-SSE") != "enable":
             message = {"role": "assistant", "content": "plain"}
-            self._json(200, {"output": {"choices": [{"finish_reason": "stop", "message": message}]},
-                             "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}})  # fmt: skip
+            choice = {"finish_reason": "stop", "message": message}
+            usage = {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}
+            self._json(200, {"output": {"choices": [choice]}, "usage": usage})
             return
         frames = [("think ", "", "null"), ("harder", "", "null"), ("", "Blue ", "null"),
                   ("", "light.", "stop")]  # fmt: skip
