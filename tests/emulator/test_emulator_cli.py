@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from dashscope_core.emulator.cli import build_emulator, build_parser
 
@@ -54,3 +55,22 @@ def test_python_dash_m_serves() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_every_fault_kind_is_reachable_from_the_cli() -> None:
+    from dashscope_core.emulator.faults import FAULT_KINDS
+
+    args = build_parser().parse_args(["--fault-rate", "1", "--faults", ",".join(FAULT_KINDS)])
+    emu = build_emulator(args)
+    seen = {emu.faults.take("generation").kind for _ in range(400)}  # type: ignore[union-attr]
+    assert seen == set(FAULT_KINDS)
+    args = build_parser().parse_args(["--fault-rate", "1", "--faults", "cut,error_event"])
+    emu = build_emulator(args)
+    kinds = {emu.faults.take("generation").kind for _ in range(50)}  # type: ignore[union-attr]
+    assert kinds == {"cut_stream", "error_event"}
+
+
+def test_an_unknown_fault_kind_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--faults", "meteor"])
+    assert "unknown fault 'meteor'" in capsys.readouterr().err
