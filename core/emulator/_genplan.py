@@ -269,8 +269,11 @@ def render(plan: Plan, request_id: str) -> dict[str, Any]:
     return {"output": output, "usage": plan.usage(), "request_id": request_id}
 
 
-def final_event(plan: Plan, request_id: str, *, cumulative: bool) -> SSEEvent:
-    """The last stream frame: finish reasons (plus the whole answer when cumulative)."""
+def final_event(
+    plan: Plan, request_id: str, *, cumulative: bool, indices: list[int] | None = None
+) -> SSEEvent:
+    """The closing stream frame of the choices ``indices`` (default all): finish reasons
+    (plus the whole answer when cumulative)."""
     if not plan.as_message:
         first = plan.choices[0]
         text = first.content if cumulative else ""
@@ -278,6 +281,8 @@ def final_event(plan: Plan, request_id: str, *, cumulative: bool) -> SSEEvent:
     else:
         choices = []
         for i, choice in enumerate(plan.choices):
+            if indices is not None and i not in indices:
+                continue
             message = message_json(plan, choice)
             if not cumulative:
                 message = {k: "" for k in message if k in ("content", "reasoning_content")}

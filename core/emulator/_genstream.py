@@ -2,7 +2,12 @@
 
 Rules of this module (PROTOCOL.md, recorded ``*-sse`` fixtures):
 - Per choice: reasoning pieces first, then content pieces, then tool calls one call after the
-  other; ``finish_reason`` is ``"null"`` until the final frame, which carries every choice.
+  other; ``finish_reason`` is ``"null"`` until the choice's last frame.
+- A choice that ends in tool calls finishes on the frame carrying its last argument piece
+  (recorded ``single-generation-message-with-parallel-tools-sse``: no empty frame follows);
+  any other choice finishes in a closing frame after its pieces (recorded
+  ``single-generation-message-with-tools-sse``: empty content, ``finish_reason: "stop"``),
+  which carries every choice not finished yet.
 - Incremental frames carry only the new piece; cumulative frames carry everything so far.
 - A tool call's first fragment has ``id`` and ``function.name``; later fragments have
   ``"id": ""`` and only an ``arguments`` piece, cut at arbitrary characters.
@@ -84,13 +89,15 @@ def _message(plan: Plan, step: _Step, acc: _Acc, cumulative: bool) -> dict[str, 
     return message
 
 
-def _output(plan: Plan, index: int, step: _Step, acc: _Acc, cumulative: bool) -> dict[str, Any]:
+def _output(
+    plan: Plan, index: int, step: _Step, acc: _Acc, cumulative: bool, finish: str = "null"
+) -> dict[str, Any]:
     if not plan.as_message:
         return {"finish_reason": "null", "text": acc.content if cumulative else step.text}
     item: dict[str, Any] = {
         "message": _message(plan, step, acc, cumulative),
         "index": index,
-        "finish_reason": "null",
+        "finish_reason": finish,
     }
     if plan.params.parameters.get("logprobs"):
         text = step.text if step.kind == "content" else ""
@@ -102,12 +109,22 @@ def stream_events(plan: Plan, request_id: str) -> Iterator[SSEEvent]:
     """All frames of ``plan``, the final (finish) frame last."""
     cumulative = not plan.params.incremental
     produced = 0
+    open_choices: list[int] = []
+    last_choice = len(plan.choices) - 1
     for index, choice in enumerate(plan.choices):
         acc = _Acc()
-        for step in _steps(plan, choice, tx.stable_hash("stream", index)):
+        steps = list(_steps(plan, choice, tx.stable_hash("stream", index)))
+        ends_in_call = bool(steps) and steps[-1].kind == "tool" and plan.as_message
+        if not ends_in_call:
+            open_choices.append(index)
+        for n, step in enumerate(steps):
             acc.apply(step)
             produced += tx.count_tokens(step.text) if step.kind != "tool" else 1
-            output = _output(plan, index, step, acc, cumulative)
-            usage = plan.usage(produced)
+            finishing = ends_in_call and n == len(steps) - 1
+            finish = choice.finish_reason if finishing else "null"
+            output = _output(plan, index, step, acc, cumulative, finish)
+            whole = finishing and index == last_choice and not open_choices
+            usage = plan.usage() if whole else plan.usage(produced)
             yield SSEEvent({"output": output, "usage": usage, "request_id": request_id})
-    yield final_event(plan, request_id, cumulative=cumulative)
+    if open_choices:
+        yield final_event(plan, request_id, cumulative=cumulative, indices=open_choices)

@@ -298,6 +298,11 @@ def test_answer_after_tool_results(client: httpx.Client) -> None:
     assert "Sunny, 21 degrees" in choice["message"]["content"]
 
 
+def plain_body(client: httpx.Client, payload: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = client.post(GEN, json=payload).json()
+    return body
+
+
 @pytest.mark.parametrize("incremental", [True, False])
 def test_tool_call_streaming_fragments(client: httpx.Client, incremental: bool) -> None:
     payload = body('Weather in "New York" and "San Francisco"?', tools=[WEATHER],
@@ -305,11 +310,17 @@ def test_tool_call_streaming_fragments(client: httpx.Client, incremental: bool) 
     plain = _calls(client.post(GEN, json=payload).json())
     chunks = frames(client.post(GEN, json=payload, headers=SSE))
     assert chunks[-1]["output"]["choices"][0]["finish_reason"] == "tool_calls"
+    assert all(c["output"]["choices"][0]["message"]["tool_calls"] for c in chunks)
     if not incremental:
         assert chunks[-1]["output"]["choices"][0]["message"]["tool_calls"] == plain
         return
+    # recorded single-generation-message-with-parallel-tools-sse: the frame carrying the last
+    # argument piece finishes the stream; no empty frame follows, no earlier frame finishes
+    finishes = [c["output"]["choices"][0]["finish_reason"] for c in chunks]
+    assert finishes == ["null"] * (len(chunks) - 1) + ["tool_calls"]
+    assert chunks[-1]["usage"] == plain_body(client, payload)["usage"]
     merged: dict[int, dict[str, Any]] = {}
-    for chunk in chunks[:-1]:
+    for chunk in chunks:
         (fragment,) = chunk["output"]["choices"][0]["message"]["tool_calls"]
         slot = merged.setdefault(fragment["index"], {"id": "", "name": "", "arguments": ""})
         if fragment["id"]:
