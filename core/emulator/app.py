@@ -25,12 +25,14 @@ from dashscope_core.emulator import (
     apps,
     embeddings,
     generation,
+    image_edit,
     multimodal,
     prediction_catalog,
     predictions,
     tasks,
     tokenizer,
     trainings,
+    video_synthesis,
 )
 from dashscope_core.emulator.faults import Fault
 from dashscope_core.emulator.routing import (
@@ -65,6 +67,8 @@ ROUTES: list[Route] = [
     *trainings.ROUTES,
     *tasks.ROUTES,
     *tokenizer.ROUTES,
+    *image_edit.ROUTES,
+    *video_synthesis.ROUTES,
 ]
 
 _STATUS_FAULTS = {

@@ -115,7 +115,7 @@ def new_run(
     """A run of ``version`` on ``given`` with the settings' timing (not stored yet)."""
     st = state(emu)
     run_id = st.new_id(kind)
-    ctx = RunContext(run_id, lambda name: f"{base}/files/{name}")
+    ctx = RunContext(run_id, lambda name: f"{base}/outputs/{name}")
     plan = version.predictor(apply_defaults(version.openapi_schema, given), ctx)
     scale = st.settings.time_scale
     duration = plan.duration if plan.duration is not None else st.settings.run_time

@@ -1,16 +1,22 @@
-"""DashScope async tasks: image synthesis submit, task get / cancel / list, and result files.
+"""DashScope async tasks: the task store, text-to-image submit, task get / cancel / list, outputs.
 
 Rules of this module (shapes from PROTOCOL.md "Async tasks" and the recorded fixtures
-``image-synthesis-nosse``, ``get-task-running-nosse``, ``get-task-image-synthesis-success-nosse``):
+``image-synthesis-nosse``, ``get-task-running-nosse``, ``get-task-image-synthesis-success-nosse``,
+cnblogs' ``cancel-completed-task-nosse``):
 - Submit needs ``X-DashScope-Async: enable``; without it 403 ``AccessDenied``. The reply is
   ``{"output": {"task_status": "PENDING", "task_id"}, "request_id"}``; ``tasks_submitted`` counts
-  only stored tasks (a fault before the handler stores nothing).
+  only stored tasks (a fault before the handler stores nothing). ``accept_task`` does this for
+  every submit route (image edit and video synthesis live in their own modules).
+- A model of another task family answers 400 "url error, please check url!" (PROTOCOL.md, the
+  same rule as the generation endpoints); a model of no family answers 404 ``Model.NotExist``.
 - A task is PENDING for ``settings.start_delay``, RUNNING for ``settings.run_time`` (the
   prediction API's knobs, ``predictions.settings(emu)``), then SUCCEEDED (or FAILED when
   scripted: ``emu.script.reply("image_synthesis", code=..., message=...)``).
 - An unknown id answers 200 with ``task_status: "UNKNOWN"``; cancel works only while PENDING,
   otherwise 400 ``UnsupportedOperation``. Times read ``2024-03-01 17:38:24.817`` (UTC+8).
-- Result URLs point at ``/files/<hash>.png``: a real PNG whose colour derives from the prompt.
+- Result URLs point at ``/outputs/<hash>.png`` (no auth, like the service's signed OSS links): a
+  real PNG whose colour derives from the prompt; ``/outputs/<hash>_<w>x<h>_<n>s.mp4`` is a real
+  H.264 MP4 of ``n`` seconds with that aspect ratio.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from dashscope_core.emulator.mp4 import mp4_for_name
 from dashscope_core.emulator.png import png_for_name
 from dashscope_core.emulator.prediction_http import Problem, after_handler_faults, api_base
 from dashscope_core.emulator.prediction_runs import state
@@ -38,14 +45,24 @@ from dashscope_core.emulator.routing import (
 )
 from dashscope_core.emulator.state import Emulator
 
-__all__ = ["ROUTES", "Task", "add_task", "task_time"]
+__all__ = [
+    "ROUTES",
+    "Task",
+    "TaskBody",
+    "accept_task",
+    "add_task",
+    "check_model",
+    "invalid",
+    "output_name",
+    "task_body",
+    "task_time",
+]
 
 SUBMIT_KIND = "image_synthesis"
-_CANCEL_MESSAGE = (
-    "Failed to cancel the task, please confirm if the task exists or its status is PENDING."
-)
+_CANCEL_MESSAGE = "Failed to cancel the task, please confirm if the task is in PENDING status."
 _IMAGE_MODELS = ("wanx", "wan2", "flux", "stable-diffusion")
 _SIZE = re.compile(r"^(\d{2,4})\*(\d{2,4})$")
+_VIDEO_NAME = re.compile(r"^[0-9a-f]{24}_(\d{1,4})x(\d{1,4})_(\d{1,2})s\.mp4$")
 _CHINA = timezone(timedelta(hours=8))
 
 
@@ -68,6 +85,10 @@ class Task:
     usage: dict[str, Any] = field(default_factory=dict)
     failure: tuple[str, str] | None = None
     canceled_at: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Fields a SUCCEEDED output adds, e.g. a video task's ``video_url`` and prompts."""
+    metrics: bool = True
+    """Image tasks report ``task_metrics``; video tasks do not."""
 
     def status(self, now: float) -> str:
         """PENDING, RUNNING, SUCCEEDED, FAILED or CANCELED at ``now``."""
@@ -96,15 +117,17 @@ class Task:
         if status in ("SUCCEEDED", "FAILED"):
             out["end_time"] = task_time(self.submitted + self.pending + self.running)
         if status == "SUCCEEDED":
-            out["results"] = list(self.results)
+            if self.metrics:
+                out["results"] = list(self.results)
+            out.update(self.extra)
         if status == "FAILED" and self.failure:
             out["code"], out["message"] = self.failure
-        done = total if status == "SUCCEEDED" else 0
-        out["task_metrics"] = {
-            "TOTAL": total,
-            "SUCCEEDED": done,
-            "FAILED": total if status == "FAILED" else 0,
-        }
+        if self.metrics:
+            out["task_metrics"] = {
+                "TOTAL": total,
+                "SUCCEEDED": total if status == "SUCCEEDED" else 0,
+                "FAILED": total if status == "FAILED" else 0,
+            }
         return out
 
 
@@ -120,6 +143,7 @@ def add_task(
     results: list[dict[str, Any]],
     usage: dict[str, Any] | None = None,
     failure: tuple[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Task:
     """Store a new task (for any async endpoint) and count it in ``tasks_submitted``."""
     st = state(emu)
@@ -135,6 +159,8 @@ def add_task(
         results,
         usage or {},
         failure,
+        extra=extra or {},
+        metrics=extra is None,
     )
     with st.lock:
         _tasks(emu)[task.id] = task
@@ -142,43 +168,118 @@ def add_task(
     return task
 
 
-def _invalid(message: str) -> ApiError:
+def invalid(message: str) -> ApiError:
+    """400 ``InvalidParameter`` with ``message``."""
     return ApiError(400, "InvalidParameter", message)
 
 
-def _check_submit(request: Request) -> tuple[str, str, int]:
+@dataclass(frozen=True)
+class TaskBody:
+    """A submit request's ``model``, ``input`` and ``parameters``."""
+
+    model: str
+    input: dict[str, Any]
+    parameters: dict[str, Any]
+
+    def text(self, name: str, *, required: bool = False, limit: int = 0) -> str | None:
+        """``input[name]`` as a string (None when absent and not required)."""
+        value = self.input.get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise invalid(f"input.{name}: required and must be a non-empty string")
+        if limit and len(value) > limit:
+            raise invalid(f"input.{name}: at most {limit} characters")
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        """``parameters[name]``, a number within ``low``..``high``."""
+        value = self.parameters.get(name, default)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not low <= value <= high:
+            raise invalid(f"parameters.{name}: expected a number between {low} and {high}")
+        return float(value)
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        """``parameters[name]``, an integer within ``low``..``high``."""
+        value = self.parameters.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise invalid(f"parameters.{name}: expected an integer between {low} and {high}")
+        return value
+
+    def flag(self, name: str) -> bool | None:
+        """``parameters[name]``, a boolean when present."""
+        value = self.parameters.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise invalid(f"parameters.{name}: expected a boolean")
+        return value
+
+    def size(self, default: str, low: int = 128, high: int = 4096) -> tuple[int, int]:
+        """``parameters.size`` (``"width*height"``), each side within ``low``..``high``."""
+        size = self.parameters.get("size", default)
+        found = _SIZE.match(size) if isinstance(size, str) else None
+        if found is None or not all(low <= int(side) <= high for side in found.groups()):
+            raise invalid(
+                f"parameters.size: expected 'width*height' with sides {low}..{high}, "
+                f"e.g. '{default}'"
+            )
+        return int(found[1]), int(found[2])
+
+
+def task_body(request: Request) -> TaskBody:
+    """The checked envelope of a submit: async header (403), then ``model``/``input`` (400)."""
     if request.headers.get("x-dashscope-async", "").strip().lower() != "enable":
         raise ApiError(403, "AccessDenied", "current user api does not support synchronous calls")
     body = request.json if isinstance(request.json, dict) else {}
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise _invalid("model: required")
-    if not model.startswith(_IMAGE_MODELS):
+        raise invalid("model: required")
+    if not isinstance(body.get("input"), dict):
+        raise ApiError(400, "BadRequest.EmptyInput", 'Required parameter "input" missing.')
+    params = body.get("parameters")
+    if params is not None and not isinstance(params, dict):
+        raise invalid("parameters: expected an object")
+    return TaskBody(model, body["input"], params or {})
+
+
+def check_model(model: str, *families: str) -> None:
+    """404 for a model of no task family, 400 "url error" for a model of another family."""
+    found = task_family(model)
+    if found is None:
         raise ApiError(404, "Model.NotExist", "Model not exist.")
-    prompt = (
-        (body.get("input") or {}).get("prompt") if isinstance(body.get("input"), dict) else None
-    )
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise _invalid("input.prompt: required and must be a non-empty string")
-    params = body.get("parameters") or {}
-    n = params.get("n", 4) if isinstance(params, dict) else 4
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 4:
-        raise _invalid("parameters.n: expected an integer between 1 and 4")
-    size = params.get("size", "1024*1024") if isinstance(params, dict) else "1024*1024"
-    if not isinstance(size, str) or not _SIZE.match(size):
-        raise _invalid("parameters.size: expected 'width*height', e.g. '1024*1024'")
-    return model, f"{prompt}|{params.get('seed')}|{params.get('style')}|{size}", n
+    if found not in families:
+        raise invalid("url error, please check url!")
 
 
-async def submit_image_synthesis(request: Request, emu: Emulator) -> Response:
-    """POST /services/aigc/text2image/image-synthesis (``X-DashScope-Async: enable``)."""
-    model, key, n = _check_submit(request)
-    base = api_base(request)
-    names = [hashlib.sha256(f"{key}|{i}".encode()).hexdigest()[:24] for i in range(n)]
-    results = [{"url": f"{base}/files/{name}.png"} for name in names]
+def task_family(model: str) -> str | None:
+    """Which submit route serves ``model``: "image2image", "video", "image2video",
+    "text2image", or None."""
+    if "imageedit" in model or model.startswith("wan2.5-i2i"):
+        return "image2image"
+    if "kf2v" in model:
+        return "image2video"
+    if any(tag in model for tag in ("t2v", "i2v", "vace", "txt2video", "img2video")):
+        return "video"
+    return "text2image" if model.startswith(_IMAGE_MODELS) else None
+
+
+def output_name(*parts: object) -> str:
+    """A stable 24-hex file name for the parts (prompt, seed, index...)."""
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:24]
+
+
+def accept_task(
+    request: Request,
+    emu: Emulator,
+    model: str,
+    results: list[dict[str, Any]],
+    usage: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """Store the task (FAILED when scripted with a ``code``) and answer PENDING."""
     data = request.script.data if request.script is not None else {}
     failure = (data["code"], data.get("message", "")) if "code" in data else None
-    task = add_task(emu, model, request.request_id, results, {"image_count": n}, failure)
+    task = add_task(emu, model, request.request_id, results, usage, failure, extra)
     try:
         after_handler_faults(emu).strike(request.route.kind)
     except Problem as exc:
@@ -188,6 +289,20 @@ async def submit_image_synthesis(request: Request, emu: Emulator) -> Response:
         "request_id": request.request_id,
     }
     return JSONResponse(body)
+
+
+async def submit_image_synthesis(request: Request, emu: Emulator) -> Response:
+    """POST /services/aigc/text2image/image-synthesis (``X-DashScope-Async: enable``)."""
+    body = task_body(request)
+    check_model(body.model, "text2image")
+    prompt = body.text("prompt", required=True)
+    n = body.integer("n", 4, 1, 4)
+    body.size("1024*1024", 10, 9999)
+    params = body.parameters
+    key = f"{prompt}|{params.get('seed')}|{params.get('style')}|{params.get('size', '1024*1024')}"
+    base = api_base(request)
+    results = [{"url": f"{base}/outputs/{output_name(key, i)}.png"} for i in range(n)]
+    return accept_task(request, emu, body.model, results, {"image_count": n})
 
 
 async def get_task(request: Request, emu: Emulator) -> Response:
@@ -216,7 +331,7 @@ async def cancel_task(request: Request, emu: Emulator) -> Response:
 def _int_query(request: Request, name: str, default: int, high: int) -> int:
     raw = request.query.get(name, str(default))
     if not raw.isdigit() or not 1 <= int(raw) <= high:
-        raise _invalid(f"{name}: expected an integer between 1 and {high}")
+        raise invalid(f"{name}: expected an integer between 1 and {high}")
     return int(raw)
 
 
@@ -267,11 +382,15 @@ def _weights(name: str) -> bytes:
     return out.getvalue()
 
 
-async def get_file(request: Request, emu: Emulator) -> Response:
-    """GET /files/{name}: ``<hash>.png`` images and ``<training>-weights.tar`` archives."""
+async def get_output(request: Request, emu: Emulator) -> Response:
+    """GET /outputs/{name}: ``.png`` images, ``.mp4`` videos, ``-weights.tar`` archives."""
     name = request.params["name"]
+    video = _VIDEO_NAME.match(name)
     if name.endswith(".png") and len(name) > 4:
         data, media = png_for_name(name[:-4]), "image/png"
+    elif video is not None and all(int(g) > 0 for g in video.groups()):
+        ratio, seconds = (int(video[1]), int(video[2])), int(video[3])
+        data, media = mp4_for_name(name, ratio, seconds), "video/mp4"
     elif name.endswith("-weights.tar"):
         data, media = _weights(name), "application/x-tar"
     else:
@@ -285,5 +404,5 @@ ROUTES: list[Route] = [
     Route("GET", "/tasks", list_tasks, "tasks.list"),
     Route("GET", "/tasks/{id}", get_task, "tasks.get"),
     Route("POST", "/tasks/{id}/cancel", cancel_task, "tasks.cancel"),
-    Route("GET", "/files/{name}", get_file, "files", auth=False),
+    Route("GET", "/outputs/{name}", get_output, "outputs", auth=False),
 ]

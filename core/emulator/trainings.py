@@ -51,7 +51,7 @@ def settle(emu: Emulator) -> None:
         version = registry(emu).add_version(
             destination, source.openapi_schema, source.predictor, iso(snap.completed) or ""
         )
-        run.result = {"version": version.id, "weights": f"{run.base}/files/{run.id}-weights.tar"}
+        run.result = {"version": version.id, "weights": f"{run.base}/outputs/{run.id}-weights.tar"}
 
 
 def _plan(given: dict[str, Any]) -> Plan:

@@ -213,7 +213,7 @@ def test_result_urls_serve_real_deterministic_pngs(client: httpx.Client, clock: 
     clock.now += 5
     other_url = client.get(f"/tasks/{other}").json()["output"]["results"][0]["url"]
     assert _png_parts(httpx.get(other_url).content)[2] != pixels
-    assert client.get("/files/nothing.gif").status_code == 404
+    assert client.get("/outputs/nothing.gif").status_code == 404
 
 
 def test_faults_and_counters(client: httpx.Client, emu: Emulator) -> None:

@@ -128,7 +128,7 @@ def test_file_outputs_as_urls_and_local_files_sent_as_data_uris(
     tool = DashScopePredictionTool.from_model(client, "emulator/image-maker")
     message = tool.invoke(_call(tool, {"prompt": "cat", "num_outputs": 2, "image": str(path)}))
     urls = str(message.content).splitlines()
-    assert len(urls) == 2 and all(u.startswith(client.base_url + "/files/") for u in urls)
+    assert len(urls) == 2 and all(u.startswith(client.base_url + "/outputs/") for u in urls)
     assert message.artifact["output"][0].read().startswith(b"\x89PNG")
     sent = _created(emu)[0].json["input"]["image"]
     assert sent == "data:image/png;base64," + base64.b64encode(PNG).decode()

@@ -111,7 +111,7 @@ def test_progress_outputs_and_files(client: DashScope, emu: Emulator, tmp_path: 
     path.write_bytes(PNG)
     image = spec.to_tool("emulator/image-maker")
     urls = image.call(prompt="cat", num_outputs=2, image=str(path)).content.splitlines()
-    assert len(urls) == 2 and all("/files/" in u for u in urls)
+    assert len(urls) == 2 and all("/outputs/" in u for u in urls)
     sent = emu.received("predictions.create")[-1].json["input"]["image"]
     assert sent.startswith("data:image/png;base64,")
     lm = DashScopePredictionToolSpec(client, max_output_chars=10).to_tool("emulator/streaming-lm")
