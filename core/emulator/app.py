@@ -24,6 +24,7 @@ from dashscope_core._protocol.sse import encode_event
 from dashscope_core.emulator import (
     apps,
     embeddings,
+    files,
     generation,
     image_edit,
     multimodal,
@@ -69,6 +70,7 @@ ROUTES: list[Route] = [
     *tokenizer.ROUTES,
     *image_edit.ROUTES,
     *video_synthesis.ROUTES,
+    *files.ROUTES,
 ]
 
 _STATUS_FAULTS = {
@@ -126,7 +128,9 @@ class EmulatorApp:
         sub = path[len(API_PREFIX) :] if path.startswith(API_PREFIX + "/") else path
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         route, params = self._route(method, sub, path)
-        payload, bad_json = _parse_json(body)
+        # multipart bodies (the file API's uploads) are the handler's to parse
+        form = headers.get("content-type", "").lower().startswith("multipart/")
+        payload, bad_json = (None, False) if form else _parse_json(body)
         kind = route.kind if route else None
         self.emulator.record(ReceivedRequest(method, sub, kind, headers, payload, body, request_id))
         if route is None:
