@@ -141,6 +141,7 @@ async def upload_files(request: Request, emu: Emulator) -> Response:
     if purpose not in PURPOSES:
         raise invalid(f"purpose: expected one of {', '.join(PURPOSES)}")
     st, files = state(emu), _store(emu)
+    now = st.now()  # one upload time per request: its files list in upload order
     uploaded, failed = [], []
     with st.lock:
         for i, part in enumerate(uploads):
@@ -152,9 +153,7 @@ async def upload_files(request: Request, emu: Emulator) -> Response:
             seq = 193300000 + emu.counters["files_uploaded"]
             emu.counters["files_uploaded"] += 1
             note = notes[i] if i < len(notes) else ""
-            stored = _File(
-                seq, _new_id(emu, purpose, seq), name, note, purpose, part.data, st.now()
-            )
+            stored = _File(seq, _new_id(emu, purpose, seq), name, note, purpose, part.data, now)
             files[stored.file_id] = stored
             uploaded.append({"name": name, "file_id": stored.file_id})
     data = {"uploaded_files": uploaded, "failed_uploads": failed}

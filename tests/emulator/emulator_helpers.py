@@ -71,3 +71,29 @@ def check_schema(value: Any, schema: dict[str, Any], root: dict[str, Any] | None
             check_schema(item, schema.get("items", {}), root)
     if kind in ("integer", "number"):
         assert schema.get("minimum", value) <= value <= schema.get("maximum", value)
+
+
+def shape(value: Any) -> Any:
+    """``value`` with every leaf replaced by its JSON type name (lists by their first item)."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    if isinstance(value, bool):
+        return "bool"
+    return "number" if isinstance(value, int | float) else type(value).__name__
+
+
+def covers(ours: Any, recorded: Any, where: str = "$") -> None:
+    """Every field of ``recorded`` exists in ``ours`` with the same JSON type."""
+    if isinstance(recorded, dict):
+        assert isinstance(ours, dict), where
+        for key, value in recorded.items():
+            assert key in ours, f"{where}.{key} missing"
+            covers(ours[key], value, f"{where}.{key}")
+    elif isinstance(recorded, list):
+        assert isinstance(ours, list), where
+        if recorded and ours:
+            covers(ours[0], recorded[0], f"{where}[0]")
+    else:
+        assert ours == recorded, f"{where}: {ours} != {recorded}"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from emulator_helpers import decode
+from emulator_helpers import covers, decode, shape
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 OUR_PATHS = ("/api/v1/services/aigc/text-generation/", "/api/v1/services/embeddings/")
@@ -27,31 +26,6 @@ def _names() -> list[str]:
         for n in names
         if _read(RECORDED / f"{n}.request.header.txt").split()[1].startswith(OUR_PATHS)
     ]
-
-
-def _shape(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _shape(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_shape(value[0])] if value else []
-    if isinstance(value, bool):
-        return "bool"
-    return "number" if isinstance(value, int | float) else type(value).__name__
-
-
-def _covers(ours: Any, recorded: Any, where: str = "$") -> None:
-    """Every field of ``recorded`` exists in ``ours`` with the same JSON type."""
-    if isinstance(recorded, dict):
-        assert isinstance(ours, dict), where
-        for key, value in recorded.items():
-            assert key in ours, f"{where}.{key} missing"
-            _covers(ours[key], value, f"{where}.{key}")
-    elif isinstance(recorded, list):
-        assert isinstance(ours, list), where
-        if recorded and ours:
-            _covers(ours[0], recorded[0], f"{where}[0]")
-    else:
-        assert ours == recorded, f"{where}: {ours} != {recorded}"
 
 
 def _recorded_headers(name: str, kind: str) -> tuple[str, int, dict[str, str]]:
@@ -83,7 +57,7 @@ def test_same_shape_as_recorded(client: httpx.Client, name: str) -> None:
         _check_stream(response, recorded_body)
         return
     ours, recorded = response.json(), json.loads(recorded_body)
-    _covers(_shape(ours), _shape(recorded))
+    covers(shape(ours), shape(recorded))
     assert ours["request_id"] == response.headers["x-request-id"]
     if "error" in name:
         assert ours["code"] == recorded["code"] and ours["message"] == recorded["message"]
@@ -100,7 +74,7 @@ def _check_stream(response: httpx.Response, recorded_body: str) -> None:
     ours_data = [json.loads(e.data) for e in ours]
     recorded_data = [json.loads(e.data) for e in recorded]
     for mine, theirs in ((ours_data[0], recorded_data[0]), (ours_data[-1], recorded_data[-1])):
-        _covers(_shape(mine), _shape(theirs))
+        covers(shape(mine), shape(theirs))
     assert all(d["request_id"] == response.headers["x-request-id"] for d in ours_data)
     finish = json.dumps(recorded_data[-1]["output"]).count('"stop"')
     assert json.dumps(ours_data[-1]["output"]).count('"stop"') == finish

@@ -29,4 +29,6 @@ def sdk(server: ServerHandle, emu: Emulator, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(dashscope, "base_http_api_url", server.base_url)
     monkeypatch.setattr(dashscope, "api_key", API_KEY)
     yield server.base_url
-    dashscope.close_shared_sync_session()  # the SDK keeps a module-level requests session
+    close = getattr(dashscope, "close_shared_sync_session", None)  # newer SDKs pool connections
+    if close is not None:
+        close()
