@@ -51,13 +51,14 @@ def test_video_submit_and_wait(gen_ds: GenClient, gen_emu: Emulator) -> None:
 def test_refusals_and_failures_are_typed(gen_ds: GenClient, gen_emu: Emulator) -> None:
     state(gen_emu).settings.time_scale = 0.0
     with pytest.raises(BadRequestError) as bad:
-        gen_ds.run(gen_ds.client.tasks.submit(
-            EDIT, model="wanx2.1-imageedit", input={"function": "expand", "prompt": "x"}))  # fmt: skip
+        edit = {"function": "expand", "prompt": "x"}
+        gen_ds.run(gen_ds.client.tasks.submit(EDIT, model="wanx2.1-imageedit", input=edit))
     assert bad.value.code == "InvalidParameter" and "base_image_url" in bad.value.message
     with pytest.raises(NotFoundError):
         gen_ds.run(gen_ds.client.tasks.submit(VIDEO, model="qwen-plus", input={"prompt": "x"}))
     gen_emu.script.reply("video_synthesis", code="DataInspectionFailed", message="Unsafe.")
-    task = gen_ds.run(gen_ds.client.tasks.submit(VIDEO, model="wan2.2-t2v-plus", input={"prompt": "x"}))  # fmt: skip
+    submit = gen_ds.client.tasks.submit(VIDEO, model="wan2.2-t2v-plus", input={"prompt": "x"})
+    task = gen_ds.run(submit)
     with pytest.raises(TaskFailedError) as failed:
         gen_ds.run(gen_ds.client.tasks.wait(task, interval=0.01, timeout=10))
     assert failed.value.code == "DataInspectionFailed" and "Unsafe." in failed.value.message
