@@ -106,7 +106,7 @@ def _output(
 
 
 def stream_events(plan: Plan, request_id: str) -> Iterator[SSEEvent]:
-    """All frames of ``plan``, the final (finish) frame last."""
+    """All frames of ``plan``; each choice finishes as the module rules say."""
     cumulative = not plan.params.incremental
     produced = 0
     open_choices: list[int] = []

@@ -86,9 +86,8 @@ class Task:
     failure: tuple[str, str] | None = None
     canceled_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    """Fields a SUCCEEDED output adds, e.g. a video task's ``video_url`` and prompts."""
-    metrics: bool = True
-    """Image tasks report ``task_metrics``; video tasks do not."""
+    """A SUCCEEDED video task's output fields (``video_url``, prompts); such a task reports
+    neither ``results`` nor ``task_metrics``, as image tasks do."""
 
     def status(self, now: float) -> str:
         """PENDING, RUNNING, SUCCEEDED, FAILED or CANCELED at ``now``."""
@@ -117,12 +116,10 @@ class Task:
         if status in ("SUCCEEDED", "FAILED"):
             out["end_time"] = task_time(self.submitted + self.pending + self.running)
         if status == "SUCCEEDED":
-            if self.metrics:
-                out["results"] = list(self.results)
-            out.update(self.extra)
+            out.update(self.extra or {"results": list(self.results)})
         if status == "FAILED" and self.failure:
             out["code"], out["message"] = self.failure
-        if self.metrics:
+        if not self.extra:
             out["task_metrics"] = {
                 "TOTAL": total,
                 "SUCCEEDED": total if status == "SUCCEEDED" else 0,
@@ -160,7 +157,6 @@ def add_task(
         usage or {},
         failure,
         extra=extra or {},
-        metrics=extra is None,
     )
     with st.lock:
         _tasks(emu)[task.id] = task
