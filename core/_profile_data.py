@@ -553,15 +553,18 @@ _VIDEO = {"kind": "video", "context_window": 800, "max_output_tokens": 1, "image
 _add(
     "wanx-v1 wanx2.0-t2i-turbo wanx2.1-t2i-turbo wanx2.1-t2i-plus wan2.2-t2i-flash "
     "wan2.2-t2i-plus wan2.5-t2i-preview wanx2.1-imageedit wan2.5-i2i-preview "
-    "wanx-style-repaint-v1 wanx-background-generation-v2 qwen-mt-image",
-    "[wan] text-to-image and image editing; [rec:image-synthesis-nosse] (wanx-v1)",
+    "wanx-style-repaint-v1 wanx-background-generation-v2 qwen-mt-image wan2.6-t2i* wan2.6-image* "
+    "flux-schnell flux-dev flux-merged stable-diffusion-*",
+    "[wan] text-to-image and image editing; [rec:image-synthesis-nosse] (wanx-v1); "
+    "[sdk] dashscope 2.0.2 examples (wan2.6); Model Studio FLUX and Stable Diffusion text-to-image",
     **_IMAGE,
 )
 _add(
     "wanx2.1-t2v-turbo wanx2.1-t2v-plus wan2.1-t2v-* wan2.2-t2v-* wan2.5-t2v-* "
     "wanx2.1-i2v-turbo wanx2.1-i2v-plus wan2.1-i2v-* wan2.2-i2v-* wan2.5-i2v-* "
-    "wanx2.1-kf2v-plus wan2.1-kf2v-* wanx2.1-vace-plus",
-    "[wan] video synthesis",
+    "wanx2.1-kf2v-plus wan2.1-kf2v-* wan2.2-kf2v-* wanx2.1-vace-plus "
+    "wan2.6-t2v* wan2.6-i2v* wan2.6-r2v* wan2.7-t2v* wan2.7-i2v* wan2.7-r2v*",
+    "[wan] video synthesis; [sdk] dashscope 2.0.2 examples (wan2.6, wan2.7)",
     **_VIDEO,
 )
 

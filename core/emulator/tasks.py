@@ -44,6 +44,7 @@ from dashscope_core.emulator.routing import (
     StreamResponse,
 )
 from dashscope_core.emulator.state import Emulator
+from dashscope_core.profiles import get_profile
 
 __all__ = [
     "ROUTES",
@@ -60,7 +61,6 @@ __all__ = [
 
 SUBMIT_KIND = "image_synthesis"
 _CANCEL_MESSAGE = "Failed to cancel the task, please confirm if the task is in PENDING status."
-_IMAGE_MODELS = ("wanx", "wan2", "flux", "stable-diffusion")
 _SIZE = re.compile(r"^(\d{2,4})\*(\d{2,4})$")
 _VIDEO_NAME = re.compile(r"^[0-9a-f]{24}_(\d{1,4})x(\d{1,4})_(\d{1,2})s\.mp4$")
 _CHINA = timezone(timedelta(hours=8))
@@ -249,14 +249,14 @@ def check_model(model: str, *families: str) -> None:
 
 def task_family(model: str) -> str | None:
     """Which submit route serves ``model``: "image2image", "video", "image2video",
-    "text2image", or None."""
-    if "imageedit" in model or model.startswith("wan2.5-i2i"):
-        return "image2image"
-    if "kf2v" in model:
-        return "image2video"
-    if any(tag in model for tag in ("t2v", "i2v", "vace", "txt2video", "img2video")):
-        return "video"
-    return "text2image" if model.startswith(_IMAGE_MODELS) else None
+    "text2image", or None (not an image or video model of the profile table)."""
+    kind = get_profile(model).kind
+    if kind == "video":
+        return "image2video" if "kf2v" in model else "video"
+    if kind != "image":
+        return None
+    # the table knows the kind; which image route a model takes is this route table's detail
+    return "image2image" if "imageedit" in model or "-i2i" in model else "text2image"
 
 
 def output_name(*parts: object) -> str:
