@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from dashscope_core._protocol.progress import Progress, parse_progress
     from dashscope_core._protocol.retry import RetryPolicy
     from dashscope_core.profiles import ModelProfile, get_profile, register_profile
+    from dashscope_core._protocol.tokens import estimate_tokens
     from dashscope_core.resources._app_session import AppSession, AsyncAppSession
     from dashscope_core.resources._outputs import FileOutput
     from dashscope_core.types.apps import AppChunk, AppResponse
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
         Training,
         Version,
     )
+    from dashscope_core.types.rerank import RerankResponse, RerankResult
     from dashscope_core.types.tasks import Task, TaskList
     from dashscope_core.types.tokenizer import TokenizationResponse
     from dashscope_core.webhooks import WebhookVerificationError, validate_webhook, verify_webhook
@@ -69,6 +71,10 @@ _LAZY = {
     "ModelProfile": "dashscope_core.profiles",
     "get_profile": "dashscope_core.profiles",
     "register_profile": "dashscope_core.profiles",
+    # retrieval and reasoning
+    "RerankResponse": "dashscope_core.types.rerank",
+    "RerankResult": "dashscope_core.types.rerank",
+    "estimate_tokens": "dashscope_core._protocol.tokens",
     # prediction API and async tasks
     "validate_webhook": "dashscope_core.webhooks",
     "verify_webhook": "dashscope_core.webhooks",
@@ -115,6 +121,8 @@ __all__ = [
     "Page",
     "Prediction",
     "Progress",
+    "RerankResponse",
+    "RerankResult",
     "RetryPolicy",
     "ServerSentEvent",
     "Task",
@@ -129,6 +137,7 @@ __all__ = [
     "accumulate_app",
     "errors",
     "get_profile",
+    "estimate_tokens",
     "parse_progress",
     "register_profile",
     "validate_webhook",

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from dashscope_core.resources.images import AsyncImages, Images
     from dashscope_core.resources.models import AsyncModels, Models
     from dashscope_core.resources.predictions import AsyncPredictions, Predictions
+    from dashscope_core.resources.rerank import AsyncRerank, Rerank
     from dashscope_core.resources.tasks import AsyncTasks, Tasks
     from dashscope_core.resources.tokenizer import AsyncTokenizer, Tokenizer
     from dashscope_core.resources.trainings import AsyncTrainings, Trainings
@@ -170,6 +171,7 @@ class DashScope(BaseClient):
     embeddings: Namespace[Embeddings] = Namespace("embeddings", "Embeddings", "Text embeddings.")
     tokenizer: Namespace[Tokenizer] = Namespace("tokenizer", "Tokenizer", "The tokenizer.")
     apps: Namespace[Apps] = Namespace("apps", "Apps", "Bailian applications.")
+    rerank: Namespace[Rerank] = Namespace("rerank", "Rerank", "Text reranking.")
     # prediction API and async tasks (issue 5): one-line delegations into resources/
     tasks: Namespace[Tasks] = Namespace("tasks", "Tasks", "DashScope async tasks.")
     images: Namespace[Images] = Namespace("images", "Images", "Image synthesis.")
@@ -344,6 +346,7 @@ class AsyncDashScope(BaseClient):
         "tokenizer", "AsyncTokenizer", "The tokenizer."
     )
     apps: Namespace[AsyncApps] = Namespace("apps", "AsyncApps", "Bailian applications.")
+    rerank: Namespace[AsyncRerank] = Namespace("rerank", "AsyncRerank", "Text reranking.")
     # prediction API and async tasks (issue 5): one-line delegations into resources/
     tasks: Namespace[AsyncTasks] = Namespace("tasks", "AsyncTasks", "DashScope async tasks.")
     images: Namespace[AsyncImages] = Namespace("images", "AsyncImages", "Image synthesis.")

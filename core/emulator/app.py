@@ -30,6 +30,7 @@ from dashscope_core.emulator import (
     multimodal,
     prediction_catalog,
     predictions,
+    rerank,
     tasks,
     tokenizer,
     trainings,
@@ -61,6 +62,7 @@ API_PREFIX = "/api/v1"
 ROUTES: list[Route] = [
     *generation.ROUTES,
     *embeddings.ROUTES,
+    *rerank.ROUTES,
     *multimodal.ROUTES,
     *apps.ROUTES,
     *predictions.ROUTES,
@@ -125,9 +127,10 @@ class EmulatorApp:
         """Parse and record the request; 404/405 for unknown routes. Also: is the JSON bad?"""
         method: str = scope["method"]
         path: str = scope["path"]
-        sub = path[len(API_PREFIX) :] if path.startswith(API_PREFIX + "/") else path
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        route, params = self._route(method, sub, path)
+        route, params = self._route(method, path)
+        prefix = route.prefix if route is not None else API_PREFIX
+        sub = path[len(prefix) :] if path.startswith(prefix + "/") else path
         # multipart bodies (the file API's uploads) are the handler's to parse
         form = headers.get("content-type", "").lower().startswith("multipart/")
         payload, bad_json = (None, False) if form else _parse_json(body)
@@ -165,11 +168,11 @@ class EmulatorApp:
                 raise
             return error_stream(exc, request_id), fault
 
-    def _route(self, method: str, sub: str, path: str) -> tuple[Route | None, dict[str, str]]:
-        if not path.startswith(API_PREFIX + "/"):
-            return None, {}
+    def _route(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
         for route in self.routes:
-            params = route.match(sub)
+            if not path.startswith(route.prefix + "/"):
+                continue
+            params = route.match(path[len(route.prefix) :])
             if params is not None and route.method == method:
                 return route, params
         return None, {}

@@ -134,6 +134,8 @@ class Route:
     """Name that scripts and faults target (``emulator.script.reply(kind, ...)``)."""
     auth: bool = True
     """Require ``Authorization: Bearer <accepted key>``."""
+    prefix: str = "/api/v1"
+    """The URL prefix ``path`` is below (``/compatible-api/v1`` for OpenAI-style twins)."""
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

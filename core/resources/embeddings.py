@@ -12,14 +12,13 @@ returns the finished task whose ``output.url`` is the result file.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
 from dashscope_core.errors import APIResponseValidationError
 from dashscope_core.profiles import get_profile
-from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
+from dashscope_core.resources._base import AsyncNamespace, SyncNamespace, bounded_gather
 from dashscope_core.resources._generation_checks import check_model
 from dashscope_core.resources.tasks import build_submit, parse_task
 from dashscope_core.types.embeddings import EmbeddingResponse, EmbeddingUsage
@@ -41,9 +40,6 @@ EMBEDDINGS_PATH = "/services/embeddings/text-embedding/text-embedding"
 MAX_CONCURRENCY = 4
 _DEFAULT_LIMIT = 10
 _TEXT_TYPES = ("query", "document")
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def batch_limit(model: str) -> int:
@@ -151,24 +147,6 @@ def merge_responses(
     return merged
 
 
-async def _bounded(run: Callable[[T], Awaitable[R]], items: Sequence[T], limit: int) -> list[R]:
-    """``run`` over ``items`` with at most ``limit`` at once; results in order; fail fast."""
-    gate = asyncio.Semaphore(limit)
-
-    async def one(item: T) -> R:
-        async with gate:
-            return await run(item)
-
-    tasks = [asyncio.ensure_future(one(item)) for item in items]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-
-
 class Embeddings(SyncNamespace):
     """Text embeddings."""
 
@@ -214,7 +192,7 @@ class AsyncEmbeddings(AsyncNamespace):
         specs = build_calls(model=model, texts=texts, text_type=text_type,
                             dimension=dimension, output_type=output_type,
                             batch_size=batch_size, **parameters)  # fmt: skip
-        raws = await _bounded(self._client._send, specs, MAX_CONCURRENCY)
+        raws = await bounded_gather(self._client._send, specs, MAX_CONCURRENCY)
         return merge_responses([parse_call(raw) for raw in raws], specs)
 
     async def batch(self, *, model: str, url: str, text_type: str | None = None,
