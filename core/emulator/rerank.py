@@ -60,8 +60,9 @@ def score(query: str, document: str) -> float:
 def _document_text(doc: Any) -> str:
     if isinstance(doc, str):
         return doc
-    if isinstance(doc, dict) and isinstance(doc.get("text"), str):
-        return doc["text"]
+    text = doc.get("text") if isinstance(doc, dict) else None
+    if isinstance(text, str):
+        return text
     raise _bad("Each document must be a string or an object with a text field.")
 
 
@@ -96,11 +97,14 @@ def rerank(model: Any, query: Any, documents: Any, parameters: dict[str, Any]) -
     return {"results": results, "total_tokens": total}
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 async def native(request: Request, emulator: Emulator) -> Response:
     """The DashScope-native rerank call."""
-    body = request.json if isinstance(request.json, dict) else {}
-    inp = body.get("input") if isinstance(body.get("input"), dict) else {}
-    params = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
+    body = _object(request.json)
+    inp, params = _object(body.get("input")), _object(body.get("parameters"))
     answer = rerank(body.get("model"), inp.get("query"), inp.get("documents"), params)
     return JSONResponse({"output": {"results": answer["results"]},
                          "usage": {"total_tokens": answer["total_tokens"]},
@@ -109,7 +113,7 @@ async def native(request: Request, emulator: Emulator) -> Response:
 
 async def compatible(request: Request, emulator: Emulator) -> Response:
     """The OpenAI-style twin (``/compatible-api/v1/reranks``): flat body, OpenAI errors."""
-    body = request.json if isinstance(request.json, dict) else {}
+    body = _object(request.json)
     try:
         answer = rerank(body.get("model"), body.get("query"), body.get("documents"), body)
     except ApiError as exc:
