@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from langchain_dashscope_ext.chat_models import ChatDashScope, ToolChoiceNotHonoredError
     from langchain_dashscope_ext.embeddings import DashScopeEmbeddings
     from langchain_dashscope_ext.llms import DashScopeLLM
+    from langchain_dashscope_ext.rerank import DashScopeRerank
     from langchain_dashscope_ext.tools import DashScopeImageSynthesisTool, DashScopePredictionTool
 
 _LAZY: dict[str, str] = {
@@ -24,6 +25,7 @@ _LAZY: dict[str, str] = {
     "ToolChoiceNotHonoredError": "langchain_dashscope_ext.chat_models",
     "DashScopeLLM": "langchain_dashscope_ext.llms",
     "DashScopeEmbeddings": "langchain_dashscope_ext.embeddings",
+    "DashScopeRerank": "langchain_dashscope_ext.rerank",
     "ChatDashScopeApp": "langchain_dashscope_ext.apps",
     "DashScopeAppRetriever": "langchain_dashscope_ext.apps",
     "DashScopeAppTool": "langchain_dashscope_ext.apps",
@@ -40,6 +42,7 @@ __all__ = [
     "DashScopeImageSynthesisTool",
     "DashScopeLLM",
     "DashScopePredictionTool",
+    "DashScopeRerank",
     "ToolChoiceNotHonoredError",
 ]
 

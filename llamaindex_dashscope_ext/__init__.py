@@ -12,11 +12,13 @@ if TYPE_CHECKING:
     from llamaindex_dashscope_ext.apps import DashScopeAppLLM, DashScopeAppRetriever
     from llamaindex_dashscope_ext.embeddings import DashScopeEmbedding
     from llamaindex_dashscope_ext.llms import DashScopeLLM
+    from llamaindex_dashscope_ext.postprocessor import DashScopeRerank
     from llamaindex_dashscope_ext.tools import DashScopePredictionToolSpec, PredictionToolError
 
 _LAZY: dict[str, str] = {
     "DashScopeLLM": "llamaindex_dashscope_ext.llms",
     "DashScopeEmbedding": "llamaindex_dashscope_ext.embeddings",
+    "DashScopeRerank": "llamaindex_dashscope_ext.postprocessor",
     "DashScopeAppLLM": "llamaindex_dashscope_ext.apps",
     "DashScopeAppRetriever": "llamaindex_dashscope_ext.apps",
     "DashScopePredictionToolSpec": "llamaindex_dashscope_ext.tools",
@@ -29,6 +31,7 @@ __all__ = [
     "DashScopeEmbedding",
     "DashScopeLLM",
     "DashScopePredictionToolSpec",
+    "DashScopeRerank",
     "PredictionToolError",
 ]
 
