@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from dashscope_core import errors
     from dashscope_core._client import AsyncDashScope, DashScope
     from dashscope_core._protocol.app_stream import accumulate_app
+    from dashscope_core._protocol.citations import CitationMarker, find_citation_markers
     from dashscope_core._protocol.generation_stream import GenerationAccumulator, accumulate
     from dashscope_core._protocol.polling import DeadlineExceededError, JobCancelledError
     from dashscope_core._protocol.prediction_stream import ServerSentEvent
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
         GenerationResponse,
         GenerationUsage,
         Message,
+        SearchInfo,
+        SearchResult,
         ToolCall,
     )
     from dashscope_core.types.predictions import (
@@ -75,6 +78,10 @@ _LAZY = {
     "RerankResponse": "dashscope_core.types.rerank",
     "RerankResult": "dashscope_core.types.rerank",
     "estimate_tokens": "dashscope_core._protocol.tokens",
+    "CitationMarker": "dashscope_core._protocol.citations",
+    "find_citation_markers": "dashscope_core._protocol.citations",
+    "SearchInfo": "dashscope_core.types.generation",
+    "SearchResult": "dashscope_core.types.generation",
     # prediction API and async tasks
     "validate_webhook": "dashscope_core.webhooks",
     "verify_webhook": "dashscope_core.webhooks",
@@ -104,6 +111,7 @@ __all__ = [
     "AsyncAppSession",
     "AsyncDashScope",
     "Choice",
+    "CitationMarker",
     "Collection",
     "DashScope",
     "DeadlineExceededError",
@@ -124,6 +132,8 @@ __all__ = [
     "RerankResponse",
     "RerankResult",
     "RetryPolicy",
+    "SearchInfo",
+    "SearchResult",
     "ServerSentEvent",
     "Task",
     "TaskList",
@@ -138,6 +148,7 @@ __all__ = [
     "errors",
     "get_profile",
     "estimate_tokens",
+    "find_citation_markers",
     "parse_progress",
     "register_profile",
     "validate_webhook",

@@ -18,6 +18,7 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from dashscope_core.types.apps import AppChunk, AppResponse, AppUsage
+from langchain_dashscope_ext._blocks import doc_citations
 from langchain_dashscope_ext._convert import content_to_text
 
 __all__ = [
@@ -88,6 +89,7 @@ def response_to_result(response: AppResponse, app_id: str) -> ChatResult:
     """A ``ChatResult`` for a whole app answer."""
     message = AIMessage(
         content=response.text,
+        additional_kwargs=_citations(response.text, response),
         response_metadata=app_metadata(response, app_id),
         usage_metadata=usage_metadata(response.usage),
         id=response.request_id,
@@ -101,19 +103,31 @@ class ChunkState:
 
     def __init__(self, app_id: str) -> None:
         self.app_id = app_id
+        self.text = ""
+        """The answer so far (``doc_references`` come last: citations are found at the end)."""
 
     def feed(self, chunk: AppChunk) -> ChatGenerationChunk:
         """The LangChain chunk for one app chunk."""
+        self.text += chunk.output.text or ""
         return chunk_to_generation(chunk, self)
+
+
+def _citations(text: str, response: AppResponse) -> dict[str, Any]:
+    citations = doc_citations(text, response.output.doc_references)
+    return {"citations": citations} if citations else {}
 
 
 def chunk_to_generation(chunk: AppChunk, state: ChunkState) -> ChatGenerationChunk:
     """An ``AIMessageChunk`` delta; the final one carries metadata (whole thoughts, citations)
     and usage."""
     if not chunk.is_final:
-        return ChatGenerationChunk(message=AIMessageChunk(content=chunk.output.text))
+        provider = {"model_provider": PROVIDER}  # standard blocks per chunk (``_blocks``)
+        return ChatGenerationChunk(
+            message=AIMessageChunk(content=chunk.output.text, response_metadata=provider)
+        )
     message = AIMessageChunk(
         content=chunk.output.text,
+        additional_kwargs=_citations(state.text, chunk),
         response_metadata=app_metadata(chunk, state.app_id),
         usage_metadata=usage_metadata(chunk.usage),
         chunk_position="last",

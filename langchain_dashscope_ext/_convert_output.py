@@ -23,6 +23,8 @@ from langchain_core.messages.tool import (
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from langchain_dashscope_ext._blocks import search_citations
+
 __all__ = [
     "ChunkConverter",
     "from_wire_response",
@@ -139,14 +141,32 @@ def _choices(response: Any) -> list[Any]:
     return [{"message": message, "finish_reason": _get(output, "finish_reason")}]
 
 
-def _ai_message(message: Any, meta: dict[str, Any], usage: UsageMetadata | None) -> AIMessage:
+def _search_extras(
+    text: str, search_info: Any, since: int = 0, *, with_info: bool = True
+) -> dict[str, Any]:
+    """``search_info`` (as a dict) and the ``citations`` of ``text``'s markers after ``since``."""
+    if not search_info:
+        return {}
+    info = search_info if isinstance(search_info, Mapping) else _dump(search_info)
+    extra: dict[str, Any] = {"search_info": info} if with_info else {}
+    citations = search_citations(text, info, since)
+    if citations:
+        extra["citations"] = citations
+    return extra
+
+
+def _ai_message(
+    message: Any, meta: dict[str, Any], usage: UsageMetadata | None, search_info: Any = None
+) -> AIMessage:
     calls, invalid = from_wire_tool_calls(_get(message, "tool_calls"))
     extra: dict[str, Any] = {}
     reasoning = _get(message, "reasoning_content")
     if reasoning:
         extra["reasoning_content"] = reasoning
+    text = _text(_get(message, "content"))
+    extra.update(_search_extras(text, search_info))
     return AIMessage(
-        content=_text(_get(message, "content")),
+        content=text,
         additional_kwargs=extra,
         tool_calls=calls,
         invalid_tool_calls=invalid,
@@ -159,10 +179,11 @@ def _ai_message(message: Any, meta: dict[str, Any], usage: UsageMetadata | None)
 def from_wire_response(response: Any, model: str) -> ChatResult:
     """A ``ChatResult`` (one generation per choice) for a complete ``GenerationResponse``."""
     usage = to_usage_metadata(_get(response, "usage"))
+    search_info = _get(_get(response, "output"), "search_info")
     generations = []
     for choice in _choices(response):
         meta = _metadata(response, choice, model)
-        message = _ai_message(_get(choice, "message"), meta, usage)
+        message = _ai_message(_get(choice, "message"), meta, usage, search_info)
         info = {"finish_reason": meta["finish_reason"]}
         if "logprobs" in meta:
             info["logprobs"] = meta["logprobs"]
@@ -184,6 +205,8 @@ class ChunkConverter:
         self.model = model
         self._named: set[int] = set()
         self.saw_tool_call = False
+        self._text = ""
+        self._searched = False
 
     def feed(self, response: Any) -> ChatGenerationChunk:
         """Convert one delta; the final frame (with a finish_reason) carries usage and metadata."""
@@ -194,11 +217,14 @@ class ChunkConverter:
         reasoning = _get(message, "reasoning_content")
         if reasoning:
             extra["reasoning_content"] = reasoning
+        text = _text(_get(message, "content"))
+        extra.update(self._search(text, _get(_get(response, "output"), "search_info")))
         chunk = AIMessageChunk(
-            content=_text(_get(message, "content")),
+            content=text,
             additional_kwargs=extra,
             tool_call_chunks=self._tool_call_chunks(_get(message, "tool_calls")),
             id=_get(response, "request_id"),
+            response_metadata={"model_provider": PROVIDER},  # content_blocks per chunk
         )
         info: dict[str, Any] | None = None
         if finished:
@@ -209,8 +235,18 @@ class ChunkConverter:
             info = {"finish_reason": meta["finish_reason"]}
         elif (logprobs := _get(choice, "logprobs")) is not None:
             # each frame carries its own tokens' logprobs; chunk + chunk concatenates the lists
-            chunk.response_metadata = {"logprobs": _dump(logprobs)}
+            chunk.response_metadata["logprobs"] = _dump(logprobs)
         return ChatGenerationChunk(message=chunk, generation_info=info)
+
+    def _search(self, text: str, search_info: Any) -> dict[str, Any]:
+        """The search results once (every frame repeats them), then each new marker's citation,
+        its offsets into the whole answer (markers split across frames included)."""
+        since = len(self._text)
+        self._text += text
+        if not search_info:
+            return {}
+        first, self._searched = not self._searched, True
+        return _search_extras(self._text, search_info, since, with_info=first)
 
     def _tool_call_chunks(self, raw_calls: Sequence[Any] | None) -> list[ToolCallChunk]:
         chunks: list[ToolCallChunk] = []

@@ -20,6 +20,7 @@ from llama_index.core.base.llms.types import (
     CachePoint,
     ChatMessage,
     ChatResponse,
+    CitationBlock,
     CompletionResponse,
     ImageBlock,
     MessageRole,
@@ -32,7 +33,13 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 from pydantic import BaseModel
 
-from dashscope_core.types.generation import GenerationResponse, GenerationUsage, content_text
+from dashscope_core.types.generation import (
+    GenerationResponse,
+    GenerationUsage,
+    SearchInfo,
+    content_text,
+)
+from llamaindex_dashscope_ext._citations import search_citation_blocks
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -60,7 +67,7 @@ _ROLES = {
     MessageRole.TOOL: "tool",
     MessageRole.FUNCTION: "tool",
 }
-_SKIPPED = (ThinkingBlock, CachePoint, ToolCallBlock)
+_SKIPPED = (ThinkingBlock, CachePoint, ToolCallBlock, CitationBlock)
 
 
 # -- requests --------------------------------------------------------------------------------
@@ -214,7 +221,11 @@ def _raw(response: GenerationResponse) -> dict[str, Any]:
 
 
 def _message(
-    text: str, reasoning: str, calls: list[dict[str, Any]], usage: GenerationUsage
+    text: str,
+    reasoning: str,
+    calls: list[dict[str, Any]],
+    usage: GenerationUsage,
+    search_info: SearchInfo | None = None,
 ) -> ChatMessage:
     blocks: list[Any] = []
     if reasoning:
@@ -222,6 +233,7 @@ def _message(
         tokens = details.reasoning_tokens if details else None
         blocks.append(ThinkingBlock(content=reasoning, num_tokens=tokens))
     blocks.append(TextBlock(text=text))
+    blocks.extend(search_citation_blocks(text, search_info))
     for call in calls:
         fn = call["function"]
         blocks.append(ToolCallBlock(tool_call_id=call["id"], tool_name=fn["name"],
@@ -248,7 +260,7 @@ def from_wire_response(response: GenerationResponse) -> ChatResponse:
         calls = [_call_dict(i, c.id, c.function.name, c.function.arguments)
                  for i, c in enumerate(message.tool_calls or [])]  # fmt: skip
     return ChatResponse(
-        message=_message(text, reasoning, calls, response.usage),
+        message=_message(text, reasoning, calls, response.usage, response.output.search_info),
         raw=_raw(response),
         additional_kwargs=_response_kwargs(response, response.finish_reason),
     )
@@ -279,6 +291,7 @@ class ChatStream:
     def __init__(self) -> None:
         self.text = ""
         self.reasoning = ""
+        self.search_info: SearchInfo | None = None
         self._calls: dict[int, dict[str, Any]] = {}
 
     @property
@@ -290,12 +303,14 @@ class ChatStream:
     def feed(self, chunk: GenerationResponse) -> ChatResponse:
         """Merge ``chunk`` and return the response to yield for it."""
         delta, kwargs, raw = self.absorb(chunk)
-        message = _message(self.text, self.reasoning, self.tool_calls, chunk.usage)
+        calls = self.tool_calls
+        message = _message(self.text, self.reasoning, calls, chunk.usage, self.search_info)
         return ChatResponse(message=message, delta=delta, raw=raw, additional_kwargs=kwargs)
 
     def absorb(self, chunk: GenerationResponse) -> tuple[str, dict[str, Any], Any]:
         """Merge ``chunk``: its text delta, its response's ``additional_kwargs`` and ``raw``."""
         message = chunk.message
+        self.search_info = chunk.output.search_info or self.search_info
         delta = thinking = ""
         if message is not None:
             delta = content_text(message.content)

@@ -22,6 +22,7 @@ from llama_index.core.base.llms.types import (
     CompletionResponseGen,
     LLMMetadata,
     MessageRole,
+    TextBlock,
 )
 from llama_index.core.bridge.pydantic import Field, SecretStr, field_serializer
 from llama_index.core.callbacks import CallbackManager
@@ -32,6 +33,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from dashscope_core import DashScope
 from dashscope_core._signed import signed
 from dashscope_core.types.apps import AppChunk, AppResponse
+from llamaindex_dashscope_ext._citations import doc_citation_blocks
 from llamaindex_dashscope_ext._clients import AsyncClients, Connection
 from llamaindex_dashscope_ext._convert import to_completion_response
 from llamaindex_dashscope_ext._streams import aeach, each
@@ -104,8 +106,14 @@ def _kwargs(response: AppResponse) -> dict[str, Any]:
 
 def to_chat_response(response: AppResponse) -> ChatResponse:
     """A ``ChatResponse`` for a whole app answer."""
-    message = ChatMessage(role=MessageRole.ASSISTANT, content=response.text)
+    message = _answer(response.text, response)
     return ChatResponse(message=message, raw=_raw(response), additional_kwargs=_kwargs(response))
+
+
+def _answer(text: str, response: AppResponse) -> ChatMessage:
+    """The answer's text, then a ``CitationBlock`` per ``<ref>[N]</ref>`` marker."""
+    citations = doc_citation_blocks(text, response.output.doc_references)
+    return ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=text), *citations])
 
 
 class _StreamState:
@@ -123,7 +131,7 @@ class _StreamState:
             update={"output": chunk.output.model_copy(update={"text": self.text})}
         )
         return ChatResponse(
-            message=message,
+            message=_answer(self.text, whole),
             delta=chunk.output.text,
             raw=_raw(whole),
             additional_kwargs=_kwargs(whole),

@@ -67,7 +67,8 @@ Model = TypeVar("Model", bound=BaseModel)
 DEFAULT_MODEL = "qwen-plus"
 _REQUIRED = "You must answer by calling at least one of these tools: {names}."
 _SAMPLING = ("temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "enable_search",
-             "enable_thinking", "thinking_budget", "repetition_penalty")  # fmt: skip
+             "search_options", "enable_thinking", "thinking_budget",
+             "repetition_penalty")  # fmt: skip
 
 
 class DashScopeLLM(FunctionCallingLLM, Connection):
@@ -96,6 +97,11 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
     seed: int | None = Field(default=None, ge=0, description="Sampling seed.")
     stop: str | list[str] | None = Field(default=None, description="Stop string(s).")
     enable_search: bool | None = Field(default=None, description="Let the model search the web.")
+    search_options: dict[str, Any] | None = Field(
+        default=None,
+        description="enable_source / enable_citation / forced_search / search_strategy ...; "
+        "given alone it turns enable_search on. Sources become CitationBlocks.",
+    )
     enable_thinking: bool | None = Field(default=None, description="Hybrid models: think first.")
     thinking_budget: int | None = Field(default=None, gt=0, description="Max reasoning tokens.")
     repetition_penalty: float | None = Field(
@@ -169,6 +175,8 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         params = {k: v for k, v in params.items() if v is not None}
         params.update(self.additional_kwargs)
         params.update(kwargs)
+        if params.get("search_options") and params.get("enable_search") is None:
+            params["enable_search"] = True  # search_options mean nothing without a search
         return {"model": self.model, "messages": messages, "result_format": "message", **params}
 
     # -- chat ------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from dashscope_core.types.generation import (
     GenerationOutput,
     GenerationResponse,
     Message,
+    SearchInfo,
     ToolCall,
     content_text,
 )
@@ -214,7 +215,7 @@ class GenerationAccumulator:
         self._finish_reason: str | None = None
         self._last: GenerationResponse | None = None
         self._request_id: str | None = None
-        self._search_info: dict[str, Any] | None = None
+        self._search_info: SearchInfo | None = None
 
     def add(self, chunk: GenerationResponse) -> None:
         """Merge one delta chunk."""

@@ -16,6 +16,7 @@ from dashscope_core.emulator._schema import (
     select_tools,
     tool_words,
 )
+from dashscope_core.emulator._search import Search, plan_search
 from dashscope_core.emulator.routing import Request, SSEEvent
 from dashscope_core.emulator.state import Emulator
 
@@ -47,6 +48,7 @@ class Plan:
     input_tokens: int
     cached_tokens: int = 0
     output_override: int | None = None
+    search: Search | None = None
 
     def usage(self, output_tokens: int | None = None) -> dict[str, Any]:
         """The ``usage`` object (``output_tokens`` so far while streaming)."""
@@ -61,7 +63,14 @@ class Plan:
         if self.params.thinking:
             reasoning = sum(tx.count_tokens(c.reasoning) for c in self.choices)
             usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
+        if self.search is not None:
+            usage["plugins"] = self.search.plugins
         return usage
+
+    def with_search(self, output: dict[str, Any]) -> dict[str, Any]:
+        """``output`` plus ``search_info`` when the call searched with sources on."""
+        info = self.search.info if self.search is not None else None
+        return output if info is None else {**output, "search_info": info}
 
     @property
     def total_output(self) -> int:
@@ -87,6 +96,11 @@ def build_plan(params: GenParams, request: Request, emulator: Emulator) -> Plan:
         plan.input_tokens = int(script["usage"].get("input_tokens", input_tokens))
         if "output_tokens" in script["usage"]:
             plan.output_override = int(script["usage"]["output_tokens"])
+    plan.search = plan_search(params.parameters, _question(params))
+    if plan.search is not None and params.response_format is None:
+        for choice in choices:
+            if not choice.tool_calls:
+                choice.content = plan.search.cite(choice.content)
     return plan
 
 
@@ -266,7 +280,7 @@ def render(plan: Plan, request_id: str) -> dict[str, Any]:
                 item["logprobs"] = logprobs_json(choice.content, i)
             choices.append(item)
         output = {"choices": choices}
-    return {"output": output, "usage": plan.usage(), "request_id": request_id}
+    return {"output": plan.with_search(output), "usage": plan.usage(), "request_id": request_id}
 
 
 def final_event(
@@ -289,4 +303,5 @@ def final_event(
                 message["role"] = "assistant"
             choices.append({"message": message, "index": i, "finish_reason": choice.finish_reason})
         output = {"choices": choices}
-    return SSEEvent({"output": output, "usage": plan.usage(), "request_id": request_id})
+    body = {"output": plan.with_search(output), "usage": plan.usage(), "request_id": request_id}
+    return SSEEvent(body)

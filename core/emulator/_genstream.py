@@ -111,6 +111,10 @@ def stream_events(plan: Plan, request_id: str) -> Iterator[SSEEvent]:
     produced = 0
     open_choices: list[int] = []
     last_choice = len(plan.choices) - 1
+    if plan.search is not None and plan.search.prepend:  # the results first, on their own
+        output = _output(plan, 0, _Step("content", ""), _Acc(), cumulative)
+        body = {"output": plan.with_search(output), "usage": plan.usage(0)}
+        yield SSEEvent({**body, "request_id": request_id})
     for index, choice in enumerate(plan.choices):
         acc = _Acc()
         steps = list(_steps(plan, choice, tx.stable_hash("stream", index)))
@@ -122,7 +126,7 @@ def stream_events(plan: Plan, request_id: str) -> Iterator[SSEEvent]:
             produced += tx.count_tokens(step.text) if step.kind != "tool" else 1
             finishing = ends_in_call and n == len(steps) - 1
             finish = choice.finish_reason if finishing else "null"
-            output = _output(plan, index, step, acc, cumulative, finish)
+            output = plan.with_search(_output(plan, index, step, acc, cumulative, finish))
             whole = finishing and index == last_choice and not open_choices
             usage = plan.usage() if whole else plan.usage(produced)
             yield SSEEvent({"output": output, "usage": usage, "request_id": request_id})

@@ -22,6 +22,8 @@ __all__ = [
     "Message",
     "OutputTokensDetails",
     "PromptTokensDetails",
+    "SearchInfo",
+    "SearchResult",
     "ToolCall",
     "content_text",
 ]
@@ -78,19 +80,39 @@ class Choice(WireModel):
     logprobs: dict[str, Any] | None = None
 
 
+class SearchResult(WireModel):
+    """One web page a searching call read; ``[ref_<index>]`` markers in the text cite it."""
+
+    index: int | None = None
+    title: str | None = None
+    url: str | None = None
+    site_name: str | None = None
+    icon: str | None = None
+
+
+class SearchInfo(WireModel):
+    """``output.search_info`` (``enable_search`` with ``search_options.enable_source``)."""
+
+    search_results: list[SearchResult] = Field(default_factory=list)
+
+
 class GenerationOutput(WireModel):
     """``output``: ``text``/``finish_reason`` (text format) or ``choices`` (message format)."""
 
     text: str | None = None
     finish_reason: FinishReason = None
     choices: list[Choice] | None = None
-    search_info: dict[str, Any] | None = None
+    search_info: SearchInfo | None = None
 
 
 class PromptTokensDetails(WireModel):
-    """``usage.prompt_tokens_details``."""
+    """``usage.prompt_tokens_details``: cache reads, and explicit-cache creations (PROTOCOL.md
+    "Context cache": ``cache_creation {ephemeral_5m_input_tokens}``, ``cache_type``)."""
 
     cached_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    cache_creation: dict[str, Any] | None = None
+    cache_type: str | None = None
 
 
 class OutputTokensDetails(WireModel):
@@ -107,6 +129,8 @@ class GenerationUsage(WireModel):
     total_tokens: int | None = None
     prompt_tokens_details: PromptTokensDetails | None = None
     output_tokens_details: OutputTokensDetails | None = None
+    plugins: dict[str, Any] | None = None
+    """``{"search": {"count", "strategy"}}`` when the call searched the web."""
 
 
 class GenerationResponse(WireModel):
