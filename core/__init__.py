@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from dashscope_core._protocol.prediction_stream import ServerSentEvent
     from dashscope_core._protocol.progress import Progress, parse_progress
     from dashscope_core._protocol.retry import RetryPolicy
-    from dashscope_core.profiles import ModelProfile, get_profile, register_profile
     from dashscope_core._protocol.tokens import estimate_tokens
+    from dashscope_core.profiles import ModelProfile, get_profile, register_profile
     from dashscope_core.resources._app_session import AppSession, AsyncAppSession
     from dashscope_core.resources._outputs import FileOutput
     from dashscope_core.types.apps import AppChunk, AppResponse
@@ -146,9 +146,9 @@ __all__ = [
     "accumulate",
     "accumulate_app",
     "errors",
-    "get_profile",
     "estimate_tokens",
     "find_citation_markers",
+    "get_profile",
     "parse_progress",
     "register_profile",
     "validate_webhook",

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from langchain_dashscope_ext.chat_models import ChatDashScope, ToolChoiceNotHonoredError
     from langchain_dashscope_ext.embeddings import DashScopeEmbeddings
     from langchain_dashscope_ext.llms import DashScopeLLM
+    from langchain_dashscope_ext.middleware import DashScopePromptCachingMiddleware
     from langchain_dashscope_ext.rerank import DashScopeRerank
     from langchain_dashscope_ext.tools import DashScopeImageSynthesisTool, DashScopePredictionTool
 
@@ -26,6 +27,7 @@ _LAZY: dict[str, str] = {
     "DashScopeLLM": "langchain_dashscope_ext.llms",
     "DashScopeEmbeddings": "langchain_dashscope_ext.embeddings",
     "DashScopeRerank": "langchain_dashscope_ext.rerank",
+    "DashScopePromptCachingMiddleware": "langchain_dashscope_ext.middleware",
     "ChatDashScopeApp": "langchain_dashscope_ext.apps",
     "DashScopeAppRetriever": "langchain_dashscope_ext.apps",
     "DashScopeAppTool": "langchain_dashscope_ext.apps",
@@ -42,6 +44,7 @@ __all__ = [
     "DashScopeImageSynthesisTool",
     "DashScopeLLM",
     "DashScopePredictionTool",
+    "DashScopePromptCachingMiddleware",
     "DashScopeRerank",
     "ToolChoiceNotHonoredError",
 ]

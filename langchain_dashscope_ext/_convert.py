@@ -118,15 +118,27 @@ def to_wire_parts(content: str | list[Any]) -> list[dict[str, Any]]:
         kind = block.get("type")
         if kind is None and ("text" in block or "image" in block):
             parts.append(dict(block))  # already a native part
-        elif kind == "text":
-            parts.append({"text": str(block.get("text", ""))})
+            continue
+        part: dict[str, Any]
+        if kind == "text":
+            part = {"text": str(block.get("text", ""))}
         elif kind in ("image", "image_url"):
-            parts.append(_image_part(block))
+            part = _image_part(block)
         elif kind in _IGNORED_IN_TEXT:
             continue
         else:
             raise ValueError(f"content: {kind!r} blocks are not supported by DashScope")
+        if block.get("cache_control") is not None:  # explicit cache: on the part it marks
+            part["cache_control"] = dict(block["cache_control"])
+        parts.append(part)
     return parts
+
+
+def _has_marker(content: str | list[Any]) -> bool:
+    """Whether a content block carries ``cache_control`` (then the message is sent as parts)."""
+    if isinstance(content, str):
+        return False
+    return any(isinstance(b, Mapping) and b.get("cache_control") is not None for b in content)
 
 
 def _has_image(content: str | list[Any]) -> bool:
@@ -153,13 +165,15 @@ def _wire_tool_call(
 def _assistant(message: AIMessage, multimodal: bool) -> dict[str, Any]:
     text = content_to_text(message.content, what="AIMessage.content")
     wire: dict[str, Any] = {"role": "assistant", "content": text}
+    if _has_marker(message.content):
+        wire["content"] = to_wire_parts(message.content)
     calls = [_wire_tool_call(c, i) for i, c in enumerate(message.tool_calls)]
     offset = len(calls)
     for j, bad in enumerate(message.invalid_tool_calls):
         calls.append(_wire_tool_call(bad, offset + j, raw_args=bad.get("args") or ""))
     if calls:
         wire["tool_calls"] = calls
-    if multimodal:
+    elif multimodal:
         wire["content"] = [{"text": text}] if text else []
     return wire
 
@@ -170,7 +184,12 @@ def _tool(message: ToolMessage) -> dict[str, Any]:
     text = content_to_text(message.content, what="ToolMessage.content")
     if message.status == "error":
         text = tool_error_prefix + text
-    wire = {"role": "tool", "content": text, "tool_call_id": message.tool_call_id}
+    content: Any = text
+    if _has_marker(message.content):  # a marked tool result: text parts with the marker
+        content = to_wire_parts(message.content)
+        if message.status == "error" and content:
+            content[0]["text"] = tool_error_prefix + content[0]["text"]
+    wire = {"role": "tool", "content": content, "tool_call_id": message.tool_call_id}
     if message.name:
         wire["name"] = message.name
     return wire
@@ -190,7 +209,7 @@ def _role(message: BaseMessage) -> str:
 
 def _plain(message: BaseMessage, role: str, multimodal: bool) -> dict[str, Any]:
     content: Any
-    if multimodal:
+    if multimodal or _has_marker(message.content):
         content = to_wire_parts(message.content)
     else:
         content = content_to_text(message.content, what=f"{type(message).__name__}.content")

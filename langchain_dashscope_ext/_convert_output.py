@@ -88,9 +88,14 @@ def to_usage_metadata(usage: Any) -> UsageMetadata | None:
     out = int(_get(usage, "output_tokens") or 0)
     total = int(_get(usage, "total_tokens") or inp + out)
     result = UsageMetadata(input_tokens=inp, output_tokens=out, total_tokens=total)
-    cached = _get(_get(usage, "prompt_tokens_details"), "cached_tokens")
-    if cached is not None:
-        result["input_token_details"] = InputTokenDetails(cache_read=int(cached))
+    details = _get(usage, "prompt_tokens_details")
+    cached, created = _get(details, "cached_tokens"), _get(details, "cache_creation_input_tokens")
+    if cached is not None or created is not None:
+        result["input_token_details"] = InputTokenDetails()
+        if cached is not None:
+            result["input_token_details"]["cache_read"] = int(cached)
+        if created is not None:  # explicit cache: billed at 125% (PROTOCOL.md "Context cache")
+            result["input_token_details"]["cache_creation"] = int(created)
     reasoning = _get(_get(usage, "output_tokens_details"), "reasoning_tokens")
     if reasoning is not None:
         result["output_token_details"] = OutputTokenDetails(reasoning=int(reasoning))

@@ -3,8 +3,9 @@
 Rules of this module:
 - Pure functions and one push-style accumulator (``ChatStream``); no HTTP, no event loop.
 - Nothing is dropped silently: a block DashScope cannot carry raises ``ValueError`` naming
-  ``messages``. ``ThinkingBlock``s and ``CachePoint``s are left out on purpose (DashScope does
-  not take ``reasoning_content`` back as input and has no cache markers).
+  ``messages``. ``ThinkingBlock``s and ``CitationBlock``s are left out on purpose (DashScope
+  does not take ``reasoning_content`` back as input; citations describe the text already sent);
+  a ``CachePoint`` becomes ``cache_control`` on the part before it.
 - Tool-call arguments stay the exact string the model produced (streamed fragments are
   concatenated by ``index``, never altered); they are parsed only when asked for.
 """
@@ -17,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.types import (
+    AudioBlock,
     CachePoint,
     ChatMessage,
     ChatResponse,
@@ -67,7 +69,10 @@ _ROLES = {
     MessageRole.TOOL: "tool",
     MessageRole.FUNCTION: "tool",
 }
-_SKIPPED = (ThinkingBlock, CachePoint, ToolCallBlock, CitationBlock)
+_SKIPPED = (ThinkingBlock, ToolCallBlock, CitationBlock)
+_MEDIA = (ImageBlock, VideoBlock, AudioBlock)
+MAX_DATA_URI_BYTES = 10 * 1024 * 1024
+"""DashScope's limit on an inline ``data:`` URI (PROTOCOL.md "media")."""
 
 
 # -- requests --------------------------------------------------------------------------------
@@ -76,19 +81,26 @@ _SKIPPED = (ThinkingBlock, CachePoint, ToolCallBlock, CitationBlock)
 def to_wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """DashScope ``input.messages`` for ``messages``.
 
-    When any message carries an image or video, every ``content`` becomes a list of native
-    parts (``{"text"}``, ``{"image"}``, ``{"video"}``): that routes the call to the multimodal
-    endpoint.
+    When any message carries an image, video or audio, every ``content`` becomes a list of
+    native parts (``{"text"}``, ``{"image"}``, ``{"video"}``, ``{"audio"}``): that routes the
+    call to the multimodal endpoint. A ``CachePoint`` puts ``cache_control`` on the part before
+    it (the previous message's last part when it opens a message); a marked message is sent as
+    parts too.
     """
-    multimodal = any(isinstance(b, (ImageBlock, VideoBlock)) for m in messages for b in m.blocks)
-    return [_wire_message(m, multimodal) for m in messages]
+    multimodal = any(isinstance(b, _MEDIA) for m in messages for b in m.blocks)
+    wire: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        parts = _parts(i, message, wire)
+        marked = any("cache_control" in p for p in parts)
+        wire.append(_wire_message(message, _content(parts, multimodal or marked)))
+    return wire
 
 
-def _wire_message(message: ChatMessage, multimodal: bool) -> dict[str, Any]:
+def _wire_message(message: ChatMessage, content: Any) -> dict[str, Any]:
     role = _ROLES.get(message.role)
     if role is None:
         raise ValueError(f"messages: unsupported role {message.role.value!r}")
-    wire: dict[str, Any] = {"role": role, "content": _content(message, multimodal)}
+    wire: dict[str, Any] = {"role": role, "content": content}
     if role == "assistant":
         tool_calls = _wire_tool_calls(message)
         if tool_calls:
@@ -103,31 +115,70 @@ def _wire_message(message: ChatMessage, multimodal: bool) -> dict[str, Any]:
     return wire
 
 
-def _content(message: ChatMessage, multimodal: bool) -> str | list[dict[str, Any]]:
+def _parts(i: int, message: ChatMessage, before: list[dict[str, Any]]) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for block in message.blocks:
         if isinstance(block, TextBlock):
             parts.append({"text": block.text})
-        elif isinstance(block, ImageBlock):
-            parts.append({"image": _media_ref(block)})
-        elif isinstance(block, VideoBlock):
-            parts.append({"video": _media_ref(block)})
+        elif isinstance(block, _MEDIA):
+            parts.append(_media_part(block))
+        elif isinstance(block, CachePoint):
+            _mark(i, parts, before, {"type": block.cache_control.type})
         elif not isinstance(block, _SKIPPED):
             raise ValueError(
                 f"messages: a {type(block).__name__} cannot be sent to DashScope generation"
             )
-    if multimodal:
+    return parts
+
+
+def _mark(
+    i: int, parts: list[dict[str, Any]], before: list[dict[str, Any]], marker: dict[str, Any]
+) -> None:
+    """Mark the last part so far: in this message, else the previous message's last part."""
+    if parts:
+        parts[-1]["cache_control"] = marker
+        return
+    previous = before[-1] if before else None
+    if previous is None or not previous["content"]:
+        raise ValueError(f"messages[{i}]: a CachePoint must follow the block it marks")
+    if isinstance(previous["content"], str):
+        previous["content"] = [{"text": previous["content"]}]
+    previous["content"][-1]["cache_control"] = marker
+
+
+def _content(parts: list[dict[str, Any]], as_parts: bool) -> str | list[dict[str, Any]]:
+    if as_parts:
         return parts or [{"text": ""}]
     # Same joining as ChatMessage.content, so text-only history reads as LlamaIndex shows it.
     return "\n".join(p["text"] for p in parts)
 
 
-def _media_ref(block: ImageBlock | VideoBlock) -> str:
-    # A URL (http(s) or data:) is passed as is; bytes and paths are sent inline as a data URI.
-    data = block.image if isinstance(block, ImageBlock) else block.video
-    if block.url is not None and data is None:
+def _media_part(block: ImageBlock | VideoBlock | AudioBlock) -> dict[str, Any]:
+    key = {ImageBlock: "image", VideoBlock: "video", AudioBlock: "audio"}[type(block)]
+    part: dict[str, Any] = {key: _media_ref(block)}
+    if isinstance(block, VideoBlock) and block.fps is not None:
+        part["fps"] = block.fps
+    return part
+
+
+def _media_ref(block: ImageBlock | VideoBlock | AudioBlock) -> Any:
+    """A URL as is; a path or bytes inline as a ``data:`` URI up to DashScope's 10 MB, larger
+    ones as raw bytes, which the core client uploads (temporary ``oss://`` storage)."""
+    data = {ImageBlock: "image", VideoBlock: "video", AudioBlock: "audio"}[type(block)]
+    if block.url is not None and getattr(block, data) is None and block.path is None:
         return str(block.url)
-    return block.inline_url()
+    raw = _resolve(block).read()
+    if (len(raw) + 2) // 3 * 4 + 64 <= MAX_DATA_URI_BYTES:
+        return block.inline_url()
+    return raw
+
+
+def _resolve(block: ImageBlock | VideoBlock | AudioBlock) -> Any:
+    if isinstance(block, ImageBlock):
+        return block.resolve_image()
+    if isinstance(block, VideoBlock):
+        return block.resolve_video()
+    return block.resolve_audio()
 
 
 def _wire_tool_calls(message: ChatMessage) -> list[dict[str, Any]]:
@@ -203,14 +254,18 @@ def _named(name: str) -> dict[str, Any]:
 
 
 def usage_kwargs(usage: GenerationUsage | None) -> dict[str, Any]:
-    """``prompt_tokens`` / ``completion_tokens`` / ``total_tokens`` (+ cached and reasoning)."""
+    """``prompt_tokens`` / ``completion_tokens`` / ``total_tokens`` (+ ``cached_tokens``,
+    ``cache_creation_input_tokens`` and ``reasoning_tokens``)."""
     if usage is None or (usage.input_tokens is None and usage.output_tokens is None):
         return {}
     prompt, completion = usage.input_tokens or 0, usage.output_tokens or 0
     total = usage.total_tokens if usage.total_tokens is not None else prompt + completion
     out = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
-    if usage.prompt_tokens_details and usage.prompt_tokens_details.cached_tokens is not None:
-        out["cached_tokens"] = usage.prompt_tokens_details.cached_tokens
+    details = usage.prompt_tokens_details
+    if details and details.cached_tokens is not None:
+        out["cached_tokens"] = details.cached_tokens
+    if details and details.cache_creation_input_tokens is not None:  # explicit cache writes
+        out["cache_creation_input_tokens"] = details.cache_creation_input_tokens
     if usage.output_tokens_details and usage.output_tokens_details.reasoning_tokens is not None:
         out["reasoning_tokens"] = usage.output_tokens_details.reasoning_tokens
     return out

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashscope_core.emulator import _text as tx
+from dashscope_core.emulator._cache import CacheUse, explicit_cache
 from dashscope_core.emulator._genparams import GenParams
 from dashscope_core.emulator._rag import rag_answer
 from dashscope_core.emulator._schema import (
@@ -49,6 +50,8 @@ class Plan:
     cached_tokens: int = 0
     output_override: int | None = None
     search: Search | None = None
+    explicit: CacheUse | None = None
+    """Explicit-cache reads and writes (``_cache``); None without markers."""
 
     def usage(self, output_tokens: int | None = None) -> dict[str, Any]:
         """The ``usage`` object (``output_tokens`` so far while streaming)."""
@@ -60,6 +63,13 @@ class Plan:
             "total_tokens": self.input_tokens + out,
             "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
         }
+        if self.explicit is not None:  # PROTOCOL.md "Context cache": the usage fields
+            created = self.explicit.created
+            usage["prompt_tokens_details"].update(
+                cache_creation_input_tokens=created,
+                cache_creation={"ephemeral_5m_input_tokens": created},
+                cache_type="ephemeral",
+            )
         if self.params.thinking:
             reasoning = sum(tx.count_tokens(c.reasoning) for c in self.choices)
             usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
@@ -91,7 +101,11 @@ def build_plan(params: GenParams, request: Request, emulator: Emulator) -> Plan:
     script = request.script.data if request.script is not None else None
     choices = [_choice(params, tx.stable_hash(seed, i), script) for i in range(params.n)]
     input_tokens = _input_tokens(params)
-    plan = Plan(params, choices, input_tokens, _cached_tokens(params, emulator))
+    explicit = explicit_cache(params.model, params.tools, params.messages, emulator)
+    if explicit is None:
+        plan = Plan(params, choices, input_tokens, _cached_tokens(params, emulator))
+    else:  # explicit and implicit caching exclude each other
+        plan = Plan(params, choices, input_tokens, explicit.read, explicit=explicit)
     if script and isinstance(script.get("usage"), dict):
         plan.input_tokens = int(script["usage"].get("input_tokens", input_tokens))
         if "output_tokens" in script["usage"]:

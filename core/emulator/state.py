@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -23,7 +24,7 @@ from dashscope_core.emulator.faults import Faults
 if TYPE_CHECKING:
     from dashscope_core.emulator._apps_registry import AppRegistry
 
-__all__ = ["Emulator", "ReceivedRequest", "Script", "Scripted"]
+__all__ = ["Clock", "Emulator", "ReceivedRequest", "Script", "Scripted"]
 
 _INVALID_PREFIXES = ("invalid", "sk-invalid")
 
@@ -153,6 +154,20 @@ class Script:
             self._queue.clear()
 
 
+class Clock:
+    """Seconds for time-based state (context-cache TTLs); tests move it with ``advance``."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulated time forward (``emu.clock.advance(301)`` expires a 5-minute cache)."""
+        self.offset += seconds
+
+
 class Emulator:
     """Configuration and state of one emulated DashScope service.
 
@@ -171,6 +186,7 @@ class Emulator:
         self.requests: list[ReceivedRequest] = []
         self.counters: Counter[str] = Counter()
         self.rng = random.Random(seed)
+        self.clock = Clock()
         self._counter = 0
         self._namespaces: dict[str, dict[str, Any]] = {}
 
@@ -180,6 +196,7 @@ class Emulator:
             self.requests.clear()
             self.counters.clear()
             self.rng.seed(self.seed)
+            self.clock.offset = 0.0
             self._counter = 0
             self._namespaces.clear()
         self.script.clear()

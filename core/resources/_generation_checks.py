@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dashscope_core.profiles import ModelProfile
+from dashscope_core.resources._parts import PartsSummary, check_parts
 
 __all__ = [
     "check_history",
@@ -66,8 +67,9 @@ def check_history(history: Any, *, with_prompt: bool) -> None:
         raise TypeError("history: expected a list of {'user': ..., 'bot': ...} dicts")
 
 
-def check_messages(messages: Any) -> list[Mapping[str, Any]]:
-    """Check ``messages``; returns them as a list."""
+def check_messages(messages: Any) -> tuple[list[Mapping[str, Any]], PartsSummary]:
+    """Check ``messages``; returns them as a list and what their content parts hold (media,
+    cache markers, local files: ``_parts``)."""
     if not _is_list(messages):
         raise TypeError(
             "messages: expected a list of {'role': ..., 'content': ...} dicts, "
@@ -75,12 +77,16 @@ def check_messages(messages: Any) -> list[Mapping[str, Any]]:
         )
     if not messages:
         raise ValueError("messages: must not be empty")
+    summary = PartsSummary()
     for i, message in enumerate(messages):
-        _check_message(i, message)
-    return list(messages)
+        parts = _check_message(i, message)
+        if parts is not None:
+            check_parts(f"messages[{i}]", parts, summary)
+    return list(messages), summary
 
 
-def _check_message(i: int, message: Any) -> None:
+def _check_message(i: int, message: Any) -> Sequence[Mapping[str, Any]] | None:
+    """Check one message; its content parts, or None for string (or no) content."""
     where = f"messages[{i}]"
     if not isinstance(message, dict | Mapping):
         raise TypeError(f"{where}: expected a dict with 'role' and 'content', "
@@ -101,13 +107,14 @@ def _check_message(i: int, message: Any) -> None:
             raise ValueError(f"{where}.tool_call_id: a tool message needs the id of its call")
     if content is None:
         if role == "assistant" and tool_calls:
-            return
+            return None
         raise ValueError(f"{where}.content: missing (a {role} message needs content)")
     if isinstance(content, str):
-        return
+        return None
     if not _is_list(content) or not all(isinstance(p, Mapping) for p in content):
         raise TypeError(f"{where}.content: expected a string or a list of part dicts "
                         "such as {'text': ...} or {'image': url}")  # fmt: skip
+    return content  # type: ignore[no-any-return]  # checked: a list of mappings
 
 
 def check_tools(tools: Any) -> list[Mapping[str, Any]] | None:

@@ -114,7 +114,7 @@ def _build(
     check_kind(profile)
     if (messages is None) == (prompt is None):
         raise ValueError("messages/prompt: pass exactly one of messages= or prompt=")
-    wire_messages = check_messages(messages) if messages is not None else []
+    wire_messages, parts = check_messages(messages) if messages is not None else ([], None)
     if prompt is not None:
         check_prompt(prompt)
     if history is not None:
@@ -140,7 +140,10 @@ def _build(
         params["result_format"] = result_format or ("message" if as_message else "text")
     body = {"model": model, "input": _wire(inp), "parameters": _wire(params)}
     path = MULTIMODAL_PATH if profile.endpoint == "multimodal" else TEXT_PATH
-    return RequestSpec("POST", path, json=body, stream=stream)
+    # oss:// URLs (temporary uploads) are resolved only with this header (PROTOCOL.md "media")
+    oss = parts is not None and (parts.oss or parts.local)
+    headers = {"X-DashScope-OssResourceResolve": "enable"} if oss else {}
+    return RequestSpec("POST", path, json=body, stream=stream, headers=headers)
 
 
 def _wire(value: Any) -> Any:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from llama_index.core.base.llms.types import (
-    AudioBlock,
     ChatMessage,
     ChatResponse,
+    DocumentBlock,
     ImageBlock,
     MessageRole,
     TextBlock,
@@ -158,8 +158,8 @@ def test_images_make_every_message_a_list_of_native_parts(tmp_path: Path) -> Non
 
 
 def test_unsupported_block_raises_naming_messages() -> None:
-    message = ChatMessage(role="user", blocks=[AudioBlock(audio=b"RIFF....WAVE")])
-    with pytest.raises(ValueError, match="messages: a AudioBlock"):
+    message = ChatMessage(role="user", blocks=[DocumentBlock(data=b"%PDF-1.4 ...")])
+    with pytest.raises(ValueError, match="messages: a DocumentBlock"):
         to_wire_messages([message])
 
 
