@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from dashscope_core.types.rerank import RerankResponse, RerankResult
     from dashscope_core.types.tasks import Task, TaskList
     from dashscope_core.types.tokenizer import TokenizationResponse
+    from dashscope_core.types.uploads import UploadPolicy
     from dashscope_core.webhooks import WebhookVerificationError, validate_webhook, verify_webhook
 
 _LAZY = {
@@ -82,6 +83,7 @@ _LAZY = {
     "find_citation_markers": "dashscope_core._protocol.citations",
     "SearchInfo": "dashscope_core.types.generation",
     "SearchResult": "dashscope_core.types.generation",
+    "UploadPolicy": "dashscope_core.types.uploads",
     # prediction API and async tasks
     "validate_webhook": "dashscope_core.webhooks",
     "verify_webhook": "dashscope_core.webhooks",
@@ -140,6 +142,7 @@ __all__ = [
     "TokenizationResponse",
     "ToolCall",
     "Training",
+    "UploadPolicy",
     "Version",
     "WebhookVerificationError",
     "__version__",

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from dashscope_core.resources.tasks import AsyncTasks, Tasks
     from dashscope_core.resources.tokenizer import AsyncTokenizer, Tokenizer
     from dashscope_core.resources.trainings import AsyncTrainings, Trainings
+    from dashscope_core.resources.uploads import AsyncUploads, Uploads
     from dashscope_core.types.predictions import Prediction
 
 _T = TypeVar("_T")
@@ -172,6 +173,7 @@ class DashScope(BaseClient):
     tokenizer: Namespace[Tokenizer] = Namespace("tokenizer", "Tokenizer", "The tokenizer.")
     apps: Namespace[Apps] = Namespace("apps", "Apps", "Bailian applications.")
     rerank: Namespace[Rerank] = Namespace("rerank", "Rerank", "Text reranking.")
+    uploads: Namespace[Uploads] = Namespace("uploads", "Uploads", "Temporary file uploads.")
     # prediction API and async tasks (issue 5): one-line delegations into resources/
     tasks: Namespace[Tasks] = Namespace("tasks", "Tasks", "DashScope async tasks.")
     images: Namespace[Images] = Namespace("images", "Images", "Image synthesis.")
@@ -347,6 +349,9 @@ class AsyncDashScope(BaseClient):
     )
     apps: Namespace[AsyncApps] = Namespace("apps", "AsyncApps", "Bailian applications.")
     rerank: Namespace[AsyncRerank] = Namespace("rerank", "AsyncRerank", "Text reranking.")
+    uploads: Namespace[AsyncUploads] = Namespace(
+        "uploads", "AsyncUploads", "Temporary file uploads."
+    )
     # prediction API and async tasks (issue 5): one-line delegations into resources/
     tasks: Namespace[AsyncTasks] = Namespace("tasks", "AsyncTasks", "DashScope async tasks.")
     images: Namespace[AsyncImages] = Namespace("images", "AsyncImages", "Image synthesis.")

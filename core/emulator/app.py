@@ -35,6 +35,7 @@ from dashscope_core.emulator import (
     tokenizer,
     trainings,
     video_synthesis,
+    uploads,
 )
 from dashscope_core.emulator.faults import Fault
 from dashscope_core.emulator.routing import (
@@ -63,6 +64,7 @@ ROUTES: list[Route] = [
     *generation.ROUTES,
     *embeddings.ROUTES,
     *rerank.ROUTES,
+    *uploads.ROUTES,
     *multimodal.ROUTES,
     *apps.ROUTES,
     *predictions.ROUTES,
@@ -157,7 +159,7 @@ class EmulatorApp:
         scripted = emu.script.take(route.kind)
         if scripted is not None and scripted.action != "reply":
             return _scripted_response(scripted, request_id), fault
-        if bad_json:
+        if bad_json and route.json_body:
             raise ApiError(400, "InvalidParameter", "The request body is not valid JSON.")
         if scripted is not None:
             request = replace(request, script=scripted)

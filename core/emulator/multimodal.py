@@ -10,7 +10,11 @@ Behaviour (vision / omni models such as ``qwen-vl-max``, ``qvq-max``, ``qwen-omn
   frame URLs). Any other part answers 400 ``InvalidParameter``.
 - The unscripted answer starts by describing what the last user message held, e.g.
   ``"Received 2 images, 1 text part."``, then the usual deterministic answer; ``usage`` adds
-  ``image_tokens`` (256 per image).
+  ``image_tokens`` (256 per image), ``video_tokens`` (360 per frame, 4 frames for a video URL)
+  and ``audio_tokens`` (750 per clip) as the recordings ``multimodal-generation-*`` show.
+- ``oss://`` media (temporary uploads) resolve through ``uploads.resolve_oss``: they need
+  ``X-DashScope-OssResourceResolve: enable`` and a stored object; a video's ``fps`` must be in
+  [0.1, 10].
 """
 
 from __future__ import annotations
@@ -34,11 +38,14 @@ from dashscope_core.emulator.routing import (
     StreamResponse,
 )
 from dashscope_core.emulator.state import Emulator
+from dashscope_core.emulator.uploads import resolve_oss
 
 __all__ = ["IMAGE_TOKENS", "PATH", "ROUTES", "describe_parts", "handle"]
 
 PATH = "/services/aigc/multimodal-generation/generation"
 IMAGE_TOKENS = 256
+FRAME_TOKENS = 360
+AUDIO_TOKENS = 750
 _MEDIA = ("image", "video", "audio")
 _NAMES = {"text": "text part", "image": "image", "video": "video", "audio": "audio clip"}
 
@@ -92,21 +99,54 @@ def _describe(plan: Plan, request: Request) -> None:
         choice.content = text
 
 
-def _as_parts(body: dict[str, Any], images: int) -> dict[str, Any]:
+def _as_parts(body: dict[str, Any], media: dict[str, int]) -> dict[str, Any]:
     for choice in body["output"].get("choices") or ():
         message = choice["message"]
         content = message.get("content")
         if isinstance(content, str):
             message["content"] = [{"text": content}] if content else []
-    body["usage"]["image_tokens"] = images * IMAGE_TOKENS
+    body["usage"].update(media)
     return body
 
 
-def _events(plan: Plan, request_id: str, images: int) -> Iterator[SSEEvent]:
+def _events(plan: Plan, request_id: str, media: dict[str, int]) -> Iterator[SSEEvent]:
     for event in stream_events(plan, request_id):
         if isinstance(event.data, dict):
-            event.data = _as_parts(event.data, images)
+            event.data = _as_parts(event.data, media)
         yield event
+
+
+def _media_tokens(
+    messages: list[dict[str, Any]], request: Request, emu: Emulator
+) -> dict[str, int]:
+    """``image_tokens`` (always) and ``video_tokens`` / ``audio_tokens`` when present; resolves
+    and checks ``oss://`` media and ``fps`` on the way."""
+    tokens = {"image_tokens": 0}
+    for message in messages:
+        content = message.get("content")
+        for part in content if isinstance(content, list) else ():
+            values = [v for k in _MEDIA for v in _listed(part.get(k))]
+            for value in values:
+                if isinstance(value, str) and value.startswith("oss://"):
+                    resolve_oss(value, request, emu)
+            fps = part.get("fps")
+            if fps is not None and (isinstance(fps, bool) or not isinstance(fps, int | float)
+                                    or not 0.1 <= fps <= 10):  # fmt: skip
+                raise ApiError(400, "InvalidParameter", "fps must be in [0.1, 10].")
+            if "image" in part:
+                tokens["image_tokens"] += IMAGE_TOKENS
+            if "video" in part:
+                frames = len(_listed(part["video"])) if isinstance(part["video"], list) else 4
+                tokens["video_tokens"] = tokens.get("video_tokens", 0) + frames * FRAME_TOKENS
+            if "audio" in part:
+                tokens["audio_tokens"] = tokens.get("audio_tokens", 0) + AUDIO_TOKENS
+    return tokens
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
 
 
 async def handle(request: Request, emulator: Emulator) -> Response:
@@ -120,12 +160,12 @@ async def handle(request: Request, emulator: Emulator) -> Response:
     for message in params.messages:
         _counts(message.get("content"))
     params = replace(params, result_format="message")
-    images = sum(_counts(m.get("content"))["image"] for m in params.messages)
+    media = _media_tokens(params.messages, request, emulator)
     plan = build_plan(params, request, emulator)
     _describe(plan, request)
     if request.sse:
-        return StreamResponse(_events(plan, request.request_id, images))
-    return JSONResponse(_as_parts(render(plan, request.request_id), images))
+        return StreamResponse(_events(plan, request.request_id, media))
+    return JSONResponse(_as_parts(render(plan, request.request_id), media))
 
 
 ROUTES = [Route("POST", PATH, handle, kind="multimodal")]

@@ -197,7 +197,7 @@ class Generation(SyncNamespace):
                           **parameters)  # fmt: skip
         if spec.stream:  # a call the model answers only as a stream (build_call)
             return accumulate(self._chunks(spec))
-        return parse_call(self._client._send(spec))
+        return parse_call(self._client._send(self._client.uploads.upload_parts(spec)))
 
     def stream(
         self,
@@ -219,6 +219,7 @@ class Generation(SyncNamespace):
 
     def _chunks(self, spec: RequestSpec) -> Iterator[GenerationResponse]:
         stage = stream_stage(spec)
+        spec = self._client.uploads.upload_parts(spec)  # local media, when iteration starts
         for event in self._client._stream(spec):
             yield from stage.feed(event)
         yield from stage.close()
@@ -245,6 +246,7 @@ class AsyncGeneration(AsyncNamespace):
                           **parameters)  # fmt: skip
         if spec.stream:  # a call the model answers only as a stream (build_call)
             return accumulate([chunk async for chunk in self._chunks(spec)])
+        spec = await self._client.uploads.upload_parts(spec)
         return parse_call(await self._client._send(spec))
 
     def stream(
@@ -267,6 +269,7 @@ class AsyncGeneration(AsyncNamespace):
 
     async def _chunks(self, spec: RequestSpec) -> AsyncIterator[GenerationResponse]:
         stage = stream_stage(spec)
+        spec = await self._client.uploads.upload_parts(spec)  # local media, when iteration starts
         async for event in self._client._stream(spec):
             for chunk in stage.feed(event):
                 yield chunk

@@ -1,0 +1,259 @@
+"""Temporary uploads of local files: ``client.uploads.upload(model=..., file=...)`` → ``oss://``.
+
+The flow (PROTOCOL.md "media"; recordings ``get-upload-policy-nosse``,
+``upload-temporary-file-nosse``; the official SDK's ``OssUtils.upload``): ``GET
+/uploads?action=getPolicy&model=<model>`` gives a signed policy; the file is POSTed as a
+multipart form (``OSSAccessKeyId``, ``policy``, ``Signature``, ``key``, ``x-oss-object-acl``,
+``x-oss-forbid-overwrite``, ``success_action_status``, then ``file``) to ``upload_host``, with
+none of our headers and no API key; the result is ``oss://<key>``, readable by that model's
+calls that send ``X-DashScope-OssResourceResolve: enable`` for 48 hours.
+
+Generation calls upload local media parts (a ``pathlib.Path``, ``bytes``, a ``file://`` URI) the
+same way before the request (``upload_parts``), one policy per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path, PurePath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
+from dashscope_core._transport import mapped_transport_errors
+from dashscope_core.errors import error_from_response
+from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
+from dashscope_core.resources._generation_checks import check_model
+from dashscope_core.resources._parts import MEDIA_KEYS, is_local
+from dashscope_core.types.uploads import UploadPolicy
+
+__all__ = [
+    "AsyncUploads",
+    "Uploads",
+    "build_policy",
+    "form_fields",
+    "local_values",
+    "parse_policy",
+    "read_local",
+    "with_urls",
+]
+
+_DEFAULT_SUFFIX = {"image": ".png", "video": ".mp4", "audio": ".wav"}
+Location = tuple[int, int, str, int | None]
+"""(message index, part index, media key, frame index or None)."""
+
+
+def build_policy(model: str) -> RequestSpec:
+    """The upload-policy request for ``model`` (files are readable by that model only)."""
+    check_model(model)
+    return RequestSpec("GET", "/uploads", params={"action": "getPolicy", "model": model})
+
+
+@response_parser
+def parse_policy(raw: RawResponse) -> UploadPolicy:
+    """The ``data`` of a policy answer."""
+    policy = UploadPolicy.model_validate(raw.json()["data"])
+    if not policy.upload_host or not policy.upload_dir:
+        raise ValueError("the upload policy has no upload_host / upload_dir")
+    return policy
+
+
+def read_local(value: Any, key: str = "file") -> tuple[str, bytes]:
+    """``(file name, content)`` of a local value (``Path``, ``file://`` URI or bytes)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        suffix = _DEFAULT_SUFFIX.get(key, ".bin")
+        return f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}", data
+    if isinstance(value, str):  # file:// URI
+        parts = urlsplit(value)
+        value = Path(unquote(parts.netloc + parts.path)).expanduser()
+    path = Path(value)
+    return path.name, path.read_bytes()
+
+
+def form_fields(policy: UploadPolicy, name: str) -> tuple[str, dict[str, str]]:
+    """The object key and the form fields (before ``file``) that upload ``name``."""
+    key = f"{policy.upload_dir}/{name}"
+    return key, {
+        "OSSAccessKeyId": policy.oss_access_key_id,
+        "policy": policy.policy,
+        "Signature": policy.signature,
+        "key": key,
+        "x-oss-object-acl": policy.x_oss_object_acl,
+        "x-oss-forbid-overwrite": policy.x_oss_forbid_overwrite,
+        "success_action_status": "200",
+    }
+
+
+def _check_size(policy: UploadPolicy, name: str, data: bytes) -> None:
+    limit = policy.max_file_size_mb
+    if limit is not None and len(data) > limit * 1024 * 1024:
+        raise ValueError(f"file: {name} is {len(data):,} bytes; the upload limit is {limit} MB")
+
+
+def _raise_for_upload(response: httpx.Response) -> None:
+    """OSS answers errors in XML (``<Code>``, ``<Message>``, ``<RequestId>``)."""
+    if response.status_code < 300:
+        return
+    text = response.text
+
+    def tag(name: str) -> str | None:
+        found = re.search(rf"<{name}>(.*?)</{name}>", text, re.S)
+        return found.group(1) if found else None
+
+    body = {"code": tag("Code") or "UploadFailed",
+            "message": tag("Message") or f"the upload failed: {text[:200]}",
+            "request_id": tag("RequestId")}  # fmt: skip
+    raise error_from_response(response.status_code, None, body)
+
+
+def _multipart(fields: dict[str, str], name: str, data: bytes) -> dict[str, Any]:
+    mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return {"data": fields, "files": {"file": (name, data, mime)}}
+
+
+def local_values(body: Mapping[str, Any]) -> Iterator[tuple[Location, Any]]:
+    """The local media values in a generation body, with where they are."""
+    for i, message in enumerate(body.get("input", {}).get("messages") or ()):
+        content = message.get("content")
+        for j, part in enumerate(content if isinstance(content, list) else ()):
+            for key in MEDIA_KEYS:
+                value = part.get(key)
+                if isinstance(value, (list, tuple)):
+                    for n, frame in enumerate(value):
+                        if is_local(frame):
+                            yield (i, j, key, n), frame
+                elif is_local(value):
+                    yield (i, j, key, None), value
+
+
+def with_urls(spec: RequestSpec, urls: Mapping[Location, str]) -> RequestSpec:
+    """``spec`` with the local values at ``urls``' locations replaced by their ``oss://`` URLs."""
+    messages = [dict(m) for m in spec.json["input"]["messages"]]
+    for (i, j, key, n), url in urls.items():
+        parts = messages[i]["content"] = [dict(p) for p in messages[i]["content"]]
+        if n is None:
+            parts[j][key] = url
+        else:
+            parts[j][key] = [url if k == n else f for k, f in enumerate(parts[j][key])]
+    body = {**spec.json, "input": {**spec.json["input"], "messages": messages}}
+    return RequestSpec(spec.method, spec.path, json=body, params=spec.params,
+                       headers=spec.headers, stream=spec.stream, replay_safe=spec.replay_safe,
+                       timeout=spec.timeout)  # fmt: skip
+
+
+class _Names:
+    """Object names within one policy's directory: the same content is uploaded once, and two
+    files of the same name but different content get distinct names (OSS refuses overwrites)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[bytes, str]] = {}
+
+    def take(self, name: str, data: bytes) -> tuple[str, bytes, str | None]:
+        """``(name to use, data, URL when this content was uploaded already)``."""
+        digest = hashlib.sha256(data).digest()
+        seen = self._seen.get(name)
+        if seen is not None and seen[0] == digest:
+            return name, data, seen[1]
+        if seen is not None:
+            name = f"{digest.hex()[:8]}-{name}"
+        self._seen[name] = (digest, "")
+        return name, data, None
+
+    def put(self, name: str, url: str) -> str:
+        """Remember ``name``'s URL; returns it."""
+        self._seen[name] = (self._seen[name][0], url)
+        return url
+
+
+def _named(file: str | PurePath | bytes, filename: str | None) -> tuple[str, bytes]:
+    value = Path(file) if isinstance(file, str) and "://" not in file else file
+    name, data = read_local(value)
+    return filename or name, data
+
+
+class Uploads(SyncNamespace):
+    """Temporary uploads for model inputs (``oss://`` URLs)."""
+
+    def policy(self, *, model: str) -> UploadPolicy:
+        """A signed upload policy for ``model``."""
+        return parse_policy(self._client._send(build_policy(model)))
+
+    def upload(
+        self,
+        *,
+        model: str,
+        file: str | PurePath | bytes,
+        filename: str | None = None,
+        policy: UploadPolicy | None = None,
+    ) -> str:
+        """Upload a local file (path, ``file://`` URI or bytes); its ``oss://`` URL."""
+        name, data = _named(file, filename)
+        policy = policy or self.policy(model=model)
+        _check_size(policy, name, data)
+        key, fields = form_fields(policy, name)
+        # a bare client: the storage host gets none of our headers and never the API key
+        with mapped_transport_errors(), httpx.Client(timeout=self._client._timeout) as http:
+            _raise_for_upload(http.post(policy.upload_host, **_multipart(fields, name, data)))
+        return f"oss://{key}"
+
+    def upload_parts(self, spec: RequestSpec) -> RequestSpec:
+        """``spec`` with its local media parts uploaded (unchanged when there are none)."""
+        found = list(local_values(spec.json))
+        if not found:
+            return spec
+        model, names = spec.json["model"], _Names()
+        policy, urls = self.policy(model=model), {}
+        for where, value in found:
+            name, data, url = names.take(*read_local(value, where[2]))
+            url = url or names.put(name, self.upload(model=model, file=data, filename=name,
+                                                     policy=policy))  # fmt: skip
+            urls[where] = url
+        return with_urls(spec, urls)
+
+
+class AsyncUploads(AsyncNamespace):
+    """Temporary uploads for model inputs (``oss://`` URLs), async."""
+
+    async def policy(self, *, model: str) -> UploadPolicy:
+        """A signed upload policy for ``model``."""
+        return parse_policy(await self._client._send(build_policy(model)))
+
+    async def upload(
+        self,
+        *,
+        model: str,
+        file: str | PurePath | bytes,
+        filename: str | None = None,
+        policy: UploadPolicy | None = None,
+    ) -> str:
+        """Upload a local file (path, ``file://`` URI or bytes); its ``oss://`` URL."""
+        name, data = _named(file, filename)
+        policy = policy or await self.policy(model=model)
+        _check_size(policy, name, data)
+        key, fields = form_fields(policy, name)
+        async with httpx.AsyncClient(timeout=self._client._timeout) as http:
+            with mapped_transport_errors():
+                response = await http.post(policy.upload_host, **_multipart(fields, name, data))
+        _raise_for_upload(response)
+        return f"oss://{key}"
+
+    async def upload_parts(self, spec: RequestSpec) -> RequestSpec:
+        """``spec`` with its local media parts uploaded (unchanged when there are none)."""
+        found = list(local_values(spec.json))
+        if not found:
+            return spec
+        model, names = spec.json["model"], _Names()
+        policy, urls = await self.policy(model=model), {}
+        for where, value in found:
+            name, data, url = names.take(*read_local(value, where[2]))
+            url = url or names.put(
+                name, await self.upload(model=model, file=data, filename=name, policy=policy)
+            )
+            urls[where] = url
+        return with_urls(spec, urls)
