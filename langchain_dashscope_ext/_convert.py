@@ -9,6 +9,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -81,10 +82,16 @@ _IGNORED_IN_TEXT = frozenset(
 )  # fmt: skip
 
 
-def _data_uri(data: str, mime_type: str | None) -> str:
-    if data.startswith("data:"):
-        return data
-    return f"data:{mime_type or 'image/png'};base64,{data}"
+_MAX_DATA_URI = 10 * 1024 * 1024  # DashScope's limit on an inline data: URI (PROTOCOL.md)
+
+
+def _data_uri(data: str, mime_type: str | None) -> str | bytes:
+    """A ``data:`` URI, or the decoded bytes when it would pass 10 MB (the core client then
+    uploads them and sends an ``oss://`` URL)."""
+    uri = data if data.startswith("data:") else f"data:{mime_type or 'image/png'};base64,{data}"
+    if len(uri) <= _MAX_DATA_URI:
+        return uri
+    return base64.b64decode(uri.partition(",")[2])
 
 
 def _image_part(block: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,8 +111,38 @@ def _image_part(block: Mapping[str, Any]) -> dict[str, Any]:
     raise ValueError("content: an image block needs a 'url' or base64 data (file ids unsupported)")
 
 
+_MEDIA_BLOCKS = {"video": "video", "video_url": "video", "audio": "audio",
+                 "input_audio": "audio", "audio_url": "audio"}  # fmt: skip
+_MIME_DEFAULT = {"video": "video/mp4", "audio": "audio/wav"}
+
+
+def _media_part(kind: str, block: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"video": ...}`` / ``{"audio": ...}`` for LangChain v1 (url / base64 / source_type),
+    OpenAI-style (``video_url.url``, ``input_audio.data``) and frame-list blocks."""
+    key = _MEDIA_BLOCKS[kind]
+    nested = block.get(kind) if kind in ("video_url", "audio_url", "input_audio") else None
+    url = nested.get("url") if isinstance(nested, Mapping) else nested
+    url = url or block.get("url") or block.get("frames")
+    data = block.get("base64") or (block.get("data") if block.get("source_type") == "base64"
+                                   else None)  # fmt: skip
+    if isinstance(nested, Mapping) and kind == "input_audio":
+        data, fmt = nested.get("data"), nested.get("format")
+        block = {**block, "mime_type": f"audio/{fmt}" if fmt else None}
+    if isinstance(url, (str, list)) and url:
+        part: dict[str, Any] = {key: list(url) if isinstance(url, list) else url}
+    elif isinstance(data, str) and data:
+        part = {key: _data_uri(data, block.get("mime_type") or _MIME_DEFAULT[key])}
+    else:
+        raise ValueError(f"content: a {kind} block needs a 'url' or base64 data")
+    fps = block.get("fps", (block.get("extras") or {}).get("fps"))
+    if fps is not None and key == "video":
+        part["fps"] = fps
+    return part
+
+
 def to_wire_parts(content: str | list[Any]) -> list[dict[str, Any]]:
-    """DashScope native multimodal parts (``{"text"}``, ``{"image"}``) for ``content``."""
+    """DashScope native multimodal parts (``{"text"}``, ``{"image"}``, ``{"video"}``,
+    ``{"audio"}``) for ``content``."""
     if isinstance(content, str):
         return [{"text": content}] if content else []
     parts: list[dict[str, Any]] = []
@@ -116,7 +153,7 @@ def to_wire_parts(content: str | list[Any]) -> list[dict[str, Any]]:
         if not isinstance(block, Mapping):
             raise TypeError(f"content: expected str or dict blocks, got {type(block).__name__}")
         kind = block.get("type")
-        if kind is None and ("text" in block or "image" in block):
+        if kind is None and any(k in block for k in ("text", "image", "video", "audio")):
             parts.append(dict(block))  # already a native part
             continue
         part: dict[str, Any]
@@ -124,6 +161,8 @@ def to_wire_parts(content: str | list[Any]) -> list[dict[str, Any]]:
             part = {"text": str(block.get("text", ""))}
         elif kind in ("image", "image_url"):
             part = _image_part(block)
+        elif kind in _MEDIA_BLOCKS:
+            part = _media_part(kind, block)
         elif kind in _IGNORED_IN_TEXT:
             continue
         else:
@@ -141,11 +180,16 @@ def _has_marker(content: str | list[Any]) -> bool:
     return any(isinstance(b, Mapping) and b.get("cache_control") is not None for b in content)
 
 
+_MEDIA_TYPES = frozenset({"image", "image_url", *_MEDIA_BLOCKS})
+
+
 def _has_image(content: str | list[Any]) -> bool:
+    """Whether ``content`` holds an image, video or audio block (native parts included)."""
     if isinstance(content, str):
         return False
     return any(
-        isinstance(b, Mapping) and (b.get("type") in ("image", "image_url") or "image" in b)
+        isinstance(b, Mapping)
+        and (b.get("type") in _MEDIA_TYPES or any(k in b for k in ("image", "video", "audio")))
         for b in content
     )
 
