@@ -39,6 +39,7 @@ __all__ = [
     "form_fields",
     "local_values",
     "parse_policy",
+    "plan_uploads",
     "read_local",
     "with_urls",
 ]
@@ -113,6 +114,7 @@ def _raise_for_upload(response: httpx.Response) -> None:
 
 
 def _multipart(fields: dict[str, str], name: str, data: bytes) -> dict[str, Any]:
+    # httpx writes data fields before files: OSS needs ``file`` last
     mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return {"data": fields, "files": {"file": (name, data, mime)}}
 
@@ -147,34 +149,35 @@ def with_urls(spec: RequestSpec, urls: Mapping[Location, str]) -> RequestSpec:
                        timeout=spec.timeout)  # fmt: skip
 
 
-class _Names:
-    """Object names within one policy's directory: the same content is uploaded once, and two
-    files of the same name but different content get distinct names (OSS refuses overwrites)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, tuple[bytes, str]] = {}
-
-    def take(self, name: str, data: bytes) -> tuple[str, bytes, str | None]:
-        """``(name to use, data, URL when this content was uploaded already)``."""
-        digest = hashlib.sha256(data).digest()
-        seen = self._seen.get(name)
-        if seen is not None and seen[0] == digest:
-            return name, data, seen[1]
-        if seen is not None:
-            name = f"{digest.hex()[:8]}-{name}"
-        self._seen[name] = (digest, "")
-        return name, data, None
-
-    def put(self, name: str, url: str) -> str:
-        """Remember ``name``'s URL; returns it."""
-        self._seen[name] = (self._seen[name][0], url)
-        return url
+def plan_uploads(spec: RequestSpec) -> tuple[list[tuple[str, bytes]], dict[Location, int]]:
+    """The files a generation request must upload first, each content once, and which file
+    every local value becomes; a name used again for other content gets a content prefix (OSS
+    refuses overwrites within one policy's directory)."""
+    files: list[tuple[str, bytes]] = []
+    by_name: dict[str, int] = {}
+    where_to: dict[Location, int] = {}
+    for where, value in local_values(spec.json):
+        name, data = read_local(value, where[2])
+        known = by_name.get(name)
+        if known is not None and files[known][1] != data:
+            name = f"{hashlib.sha256(data).hexdigest()[:8]}-{name}"
+            known = by_name.get(name)
+        if known is None:
+            known = by_name[name] = len(files)
+            files.append((name, data))
+        where_to[where] = known
+    return files, where_to
 
 
-def _named(file: str | PurePath | bytes, filename: str | None) -> tuple[str, bytes]:
-    value = Path(file) if isinstance(file, str) and "://" not in file else file
-    name, data = read_local(value)
-    return filename or name, data
+def _form(
+    policy: UploadPolicy, file: str | PurePath | bytes, filename: str | None
+) -> tuple[str, dict[str, Any]]:
+    """The ``oss://`` URL of an upload and the ``httpx`` arguments of its form POST."""
+    name, data = read_local(Path(file) if isinstance(file, str) and "://" not in file else file)
+    name = filename or name
+    _check_size(policy, name, data)
+    key, fields = form_fields(policy, name)
+    return f"oss://{key}", {"url": policy.upload_host, **_multipart(fields, name, data)}
 
 
 class Uploads(SyncNamespace):
@@ -193,28 +196,21 @@ class Uploads(SyncNamespace):
         policy: UploadPolicy | None = None,
     ) -> str:
         """Upload a local file (path, ``file://`` URI or bytes); its ``oss://`` URL."""
-        name, data = _named(file, filename)
-        policy = policy or self.policy(model=model)
-        _check_size(policy, name, data)
-        key, fields = form_fields(policy, name)
+        url, form = _form(policy or self.policy(model=model), file, filename)
         # a bare client: the storage host gets none of our headers and never the API key
         with mapped_transport_errors(), httpx.Client(timeout=self._client._timeout) as http:
-            _raise_for_upload(http.post(policy.upload_host, **_multipart(fields, name, data)))
-        return f"oss://{key}"
+            _raise_for_upload(http.post(**form))
+        return url
 
     def upload_parts(self, spec: RequestSpec) -> RequestSpec:
         """``spec`` with its local media parts uploaded (unchanged when there are none)."""
-        found = list(local_values(spec.json))
-        if not found:
+        files, where_to = plan_uploads(spec)
+        if not files:
             return spec
-        model, names = spec.json["model"], _Names()
-        policy, urls = self.policy(model=model), {}
-        for where, value in found:
-            name, data, url = names.take(*read_local(value, where[2]))
-            url = url or names.put(name, self.upload(model=model, file=data, filename=name,
-                                                     policy=policy))  # fmt: skip
-            urls[where] = url
-        return with_urls(spec, urls)
+        model = spec.json["model"]
+        policy = self.policy(model=model)
+        urls = [self.upload(model=model, file=d, filename=n, policy=policy) for n, d in files]
+        return with_urls(spec, {where: urls[i] for where, i in where_to.items()})
 
 
 class AsyncUploads(AsyncNamespace):
@@ -233,27 +229,19 @@ class AsyncUploads(AsyncNamespace):
         policy: UploadPolicy | None = None,
     ) -> str:
         """Upload a local file (path, ``file://`` URI or bytes); its ``oss://`` URL."""
-        name, data = _named(file, filename)
-        policy = policy or await self.policy(model=model)
-        _check_size(policy, name, data)
-        key, fields = form_fields(policy, name)
+        url, form = _form(policy or await self.policy(model=model), file, filename)
         async with httpx.AsyncClient(timeout=self._client._timeout) as http:
             with mapped_transport_errors():
-                response = await http.post(policy.upload_host, **_multipart(fields, name, data))
-        _raise_for_upload(response)
-        return f"oss://{key}"
+                _raise_for_upload(await http.post(**form))
+        return url
 
     async def upload_parts(self, spec: RequestSpec) -> RequestSpec:
         """``spec`` with its local media parts uploaded (unchanged when there are none)."""
-        found = list(local_values(spec.json))
-        if not found:
+        files, where_to = plan_uploads(spec)
+        if not files:
             return spec
-        model, names = spec.json["model"], _Names()
-        policy, urls = await self.policy(model=model), {}
-        for where, value in found:
-            name, data, url = names.take(*read_local(value, where[2]))
-            url = url or names.put(
-                name, await self.upload(model=model, file=data, filename=name, policy=policy)
-            )
-            urls[where] = url
-        return with_urls(spec, urls)
+        model = spec.json["model"]
+        policy = await self.policy(model=model)
+        urls = [await self.upload(model=model, file=d, filename=n, policy=policy)
+                for n, d in files]  # fmt: skip
+        return with_urls(spec, {where: urls[i] for where, i in where_to.items()})
