@@ -130,8 +130,10 @@ def test_image_blocks_become_native_parts() -> None:
 
 
 def test_unsupported_blocks_and_messages_fail_before_any_request() -> None:
-    with pytest.raises(ValueError, match="audio"):
-        _convert.to_wire_messages([HumanMessage(content=[{"type": "audio", "url": "u"}])])
+    with pytest.raises(ValueError, match="a 'file' block cannot be sent"):
+        _convert.to_wire_messages([HumanMessage(content=[{"type": "file", "url": "u"}])])
+    with pytest.raises(ValueError, match="audio block needs a 'url' or base64"):
+        _convert.to_wire_messages([HumanMessage(content=[{"type": "audio", "id": "x"}])])
     with pytest.raises(ValueError, match="tool_choice"):
         _convert.to_wire_tool_choice("nope", [{"function": {"name": "f"}}])
 
