@@ -544,6 +544,28 @@ _add(
     context_window=4_000,
     max_output_tokens=1,
     max_inputs=500,
+    max_request_tokens=120_000,
+)
+_add(
+    "gte-rerank-v2",
+    "[rerank] 500 documents, 4,000 tokens each, 30,000 per request",
+    kind="rerank",
+    context_window=4_000,
+    max_output_tokens=1,
+    max_inputs=500,
+    max_request_tokens=30_000,
+)
+_add(
+    "qwen3-vl-rerank",
+    "[rerank] 100 documents (text, image, video), 8,000 tokens each, 120,000 per request",
+    kind="rerank",
+    endpoint="multimodal",
+    context_window=8_000,
+    max_output_tokens=1,
+    max_inputs=100,
+    max_request_tokens=120_000,
+    image_inputs=True,
+    video_inputs=True,
 )
 
 # -- image and video synthesis (async tasks) --------------------------------------------------

@@ -76,6 +76,9 @@ class ModelProfile:
     """Embedding models: the accepted ``dimension`` values, the default first."""
     max_inputs: int | None = None
     """Embedding texts (or rerank documents) one request takes."""
+    max_request_tokens: int | None = None
+    """Rerank: tokens one request takes, counted as ``query tokens × documents + document
+    tokens`` (``context_window`` is the per-query / per-document limit, longer ones truncated)."""
     source: str = ""
     """Where the values come from (model card, API reference page, recording)."""
 

@@ -21,7 +21,7 @@ from warnings import warn
 
 from langchain_core.messages import BaseMessage, SystemMessage
 
-from dashscope_core import estimate_tokens
+from dashscope_core import estimate_tokens, get_profile
 
 try:
     from langchain.agents.middleware.types import AgentMiddleware, ModelRequest, ModelResponse
@@ -35,19 +35,11 @@ __all__ = ["DashScopePromptCachingMiddleware"]
 
 MARKER = {"type": "ephemeral"}
 MAX_MARKERS = 4
-# Until the model profile table (dashscope_core.get_profile) is there: the Model Studio
-# "Context cache" page's explicit-cache families.
-_EXPLICIT_CACHE_FAMILIES = ("qwen3-max", "qwen-max", "qwen-plus", "qwen-flash", "qwen3-coder",
-                            "qwen3-vl-plus", "qwen3-vl-flash", "qwen3.5", "qwen3.6")  # fmt: skip
 
 
 def supports_explicit_cache(model: str) -> bool:
     """Whether ``model`` honours ``cache_control`` markers (its profile's ``explicit_cache``)."""
-    try:
-        from dashscope_core import get_profile  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return model.lower().startswith(_EXPLICIT_CACHE_FAMILIES)
-    return bool(get_profile(model).explicit_cache)
+    return get_profile(model).explicit_cache
 
 
 def _text(message: BaseMessage) -> str:

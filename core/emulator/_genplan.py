@@ -101,7 +101,9 @@ def build_plan(params: GenParams, request: Request, emulator: Emulator) -> Plan:
     script = request.script.data if request.script is not None else None
     choices = [_choice(params, tx.stable_hash(seed, i), script) for i in range(params.n)]
     input_tokens = _input_tokens(params)
-    explicit = explicit_cache(params.model, params.tools, params.messages, emulator)
+    explicit = None  # markers count only where the model has explicit cache (its profile)
+    if params.profile.explicit_cache:
+        explicit = explicit_cache(params.model, params.tools, params.messages, emulator)
     if explicit is None:
         plan = Plan(params, choices, input_tokens, _cached_tokens(params, emulator))
     else:  # explicit and implicit caching exclude each other

@@ -7,7 +7,8 @@ Behaviour:
   or more without a plural "s", CJK characters) found in the document, mapped into
   (0.05, 0.95), plus a tiny per-pair hash so ties are stable.
   A document that contains the query's words always outranks one that does not.
-- The service's limits per model (Model Studio "Text rerank"): qwen3-rerank takes at most 500
+- The service's limits per model (its profile; Model Studio "Text rerank"): qwen3-rerank takes
+  at most 500
   documents and 120,000 tokens per request, counted as ``query tokens × documents + document
   tokens`` after each query or document is cut to 4,000 tokens (longer ones are truncated, not
   refused). Above a limit: 400 ``InvalidParameter``. ``usage.total_tokens`` is that count.
@@ -26,16 +27,12 @@ from typing import Any
 from dashscope_core.emulator._text import count_tokens, stable_hash
 from dashscope_core.emulator.routing import ApiError, JSONResponse, Request, Response, Route
 from dashscope_core.emulator.state import Emulator
+from dashscope_core.profiles import get_profile
 
-__all__ = ["COMPATIBLE_PREFIX", "LIMITS", "PATH", "ROUTES", "rerank", "score"]
+__all__ = ["COMPATIBLE_PREFIX", "PATH", "ROUTES", "rerank", "score"]
 
 PATH = "/services/rerank/text-rerank/text-rerank"
 COMPATIBLE_PREFIX = "/compatible-api/v1"
-LIMITS = {  # model: (documents, tokens per item, tokens per request)
-    "qwen3-rerank": (500, 4_000, 120_000),
-    "gte-rerank-v2": (500, 4_000, 30_000),
-    "qwen3-vl-rerank": (100, 8_000, 120_000),
-}
 _TERMS = re.compile(r"[\u4e00-\u9fff]|[^\W_]+", re.UNICODE)
 
 
@@ -70,9 +67,11 @@ def rerank(model: Any, query: Any, documents: Any, parameters: dict[str, Any]) -
     """Validate and answer one call: ``{"results": [...], "total_tokens": n}``."""
     if not isinstance(model, str) or not model:
         raise _bad('Required parameter "model" missing from request.')
-    if model not in LIMITS:
+    profile = get_profile(model)  # the limits of the model (dashscope_core.profiles)
+    if not profile.known or profile.kind != "rerank":
         raise ApiError(404, "Model.NotExist", "Model not exist.")
-    max_docs, per_item, per_request = LIMITS[model]
+    max_docs, per_item = profile.max_inputs or 500, profile.context_window
+    per_request = profile.max_request_tokens or 120_000
     if not isinstance(query, str) or not query.strip():
         raise _bad("The query must be a non-empty string.")
     if not isinstance(documents, list) or not documents:

@@ -28,7 +28,6 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from xml.sax.saxutils import escape
 
-from dashscope_core.emulator._genparams import MODEL_PATTERN
 from dashscope_core.emulator.routing import (
     ApiError,
     JSONResponse,
@@ -38,6 +37,7 @@ from dashscope_core.emulator.routing import (
     StreamResponse,
 )
 from dashscope_core.emulator.state import Emulator
+from dashscope_core.profiles import get_profile
 
 __all__ = ["MAX_FILE_MB", "OSS_PREFIX", "ROUTES", "resolve_oss"]
 
@@ -72,7 +72,7 @@ async def get_policy(request: Request, emulator: Emulator) -> Response:
     if request.query.get("action") != "getPolicy":
         raise ApiError(400, "InvalidParameter", "action must be getPolicy.")
     model = request.query.get("model", "")
-    if not MODEL_PATTERN.match(model):
+    if not get_profile(model).known:
         raise ApiError(404, "Model.NotExist", "Model not exist.")
     upload_dir = f"dashscope-instant/{hashlib.md5(request.api_key.encode()).hexdigest()}/" \
                  f"{time.strftime('%Y-%m-%d')}/{request.request_id}"  # fmt: skip

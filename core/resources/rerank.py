@@ -1,6 +1,6 @@
 """Text reranking: ``client.rerank.call(model="qwen3-rerank", query=..., documents=[...])``.
 
-Limits per request (PROTOCOL.md "Rerank", Model Studio "Text rerank"): qwen3-rerank takes 500
+Limits per request (the model's profile; PROTOCOL.md "Rerank"): qwen3-rerank takes 500
 documents, 4,000 tokens per query or document and 120,000 tokens per request, counted as
 ``query tokens × documents + document tokens``. Longer inputs are split into several requests
 (token counts are ``estimate_tokens``'s generous estimate) and merged by score, with ``index``
@@ -20,6 +20,7 @@ from typing import Any
 from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
 from dashscope_core._protocol.tokens import estimate_tokens
 from dashscope_core.errors import APIResponseValidationError
+from dashscope_core.profiles import get_profile
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace, bounded_gather
 from dashscope_core.resources._generation_checks import check_model
 from dashscope_core.types.rerank import RerankOutput, RerankResponse, RerankResult, RerankUsage
@@ -43,16 +44,15 @@ MAX_CONCURRENCY = 4
 
 RerankLimits = tuple[int, int, int]
 """(documents per request, tokens per query or document, tokens per request)."""
-_LIMITS: dict[str, RerankLimits] = {
-    "qwen3-rerank": (500, 4_000, 120_000),
-    "gte-rerank-v2": (500, 4_000, 30_000),
-    "qwen3-vl-rerank": (100, 8_000, 120_000),
-}
 
 
 def limits(model: str) -> RerankLimits:
-    """The per-request limits of ``model`` (qwen3-rerank's for models this table lacks)."""
-    return _LIMITS.get(model, _LIMITS[DEFAULT_MODEL])
+    """The per-request limits of ``model`` from its profile (qwen3-rerank's when the profile
+    table does not describe a reranker of that name)."""
+    profile = get_profile(model)
+    if profile.kind != "rerank" or not profile.max_inputs or not profile.max_request_tokens:
+        profile = get_profile(DEFAULT_MODEL)
+    return profile.max_inputs or 500, profile.context_window, profile.max_request_tokens or 0
 
 
 def _check_documents(documents: Any) -> list[str | Mapping[str, Any]]:

@@ -68,7 +68,7 @@ def test_local_video_and_audio_are_uploaded(
     voice = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64)
     messages = _user({"video": clip, "fps": 2}, {"audio": voice}, {"video": clip.as_uri()},
                      {"text": "What happens?"})  # fmt: skip
-    answer = gen_ds.run(gen_ds.client.generation.call(model="qwen-vl-max", messages=messages))
+    answer = gen_ds.run(gen_ds.client.generation.call(model="qwen3-omni-flash", messages=messages))
     assert "Received 1 audio clip, 1 text part, 2 videos." in answer.text
     assert answer.usage.model_extra["video_tokens"] == 2 * 4 * 360  # type: ignore[index]
     policy, stored, generation = (gen_emu.received(k) for k in ("uploads", "storage",

@@ -159,14 +159,12 @@ def _strict_client(mode: str, handler: _Strict) -> Any:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_merge_against_a_server_with_smaller_limits(
-    mode: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_merge_against_a_server_with_smaller_limits(mode: str) -> None:
     import asyncio
 
-    from dashscope_core.resources import rerank as module
+    from dashscope_core import register_profile
 
-    monkeypatch.setitem(module._LIMITS, "tiny-rerank", (3, 4000, 120_000))
+    register_profile("tiny-rerank", based_on="qwen3-rerank", max_inputs=3)
     handler = _Strict()
     client = _strict_client(mode, handler)
     docs = ["a", "bbbbb", "cc", "dddd", "e", "ffffff", "ggg"]

@@ -28,8 +28,8 @@ def test_video_and_audio_blocks_reach_the_multimodal_endpoint(
         {"video": FRAMES},
         {"type": "text", "text": "Describe them."},
     ])  # fmt: skip
-    chat = ChatDashScope(model="qwen-vl-max", api_key=KEY, base_url=server.base_url)
-    answer = chat.invoke([message])
+    chat = ChatDashScope(model="qwen3-omni-flash", api_key=KEY, base_url=server.base_url)
+    answer = chat.invoke([message])  # an omni model streams only: streamed and accumulated
     assert "Received 2 audio clips, 1 text part, 3 videos." in answer.text
     [sent] = emu.received("multimodal")
     parts = sent.json["input"]["messages"][0]["content"]

@@ -35,7 +35,7 @@ def test_video_and_audio_blocks(roomy: ServerHandle, tmp_path: Path) -> None:
         VideoBlock(path=big),
         TextBlock(text="What is said?"),
     ])  # fmt: skip
-    llm = DashScopeLLM(model="qwen-vl-max", api_key=FAKE_KEY, base_url=li_server.base_url)
+    llm = DashScopeLLM(model="qwen3-omni-flash", api_key=FAKE_KEY, base_url=li_server.base_url)
     answer = llm.chat([message])
     assert "Received 1 audio clip, 1 text part, 2 videos." in (answer.message.content or "")
     [sent] = emu.received("multimodal")
