@@ -266,8 +266,8 @@ def _plain(message: BaseMessage, role: str, multimodal: bool) -> dict[str, Any]:
 def to_wire_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     """DashScope ``input.messages`` for LangChain messages (any origin: ours, LangGraph, by hand).
 
-    When any message holds an image, every message uses native parts, which routes the call to
-    the multimodal endpoint (the core decides by the content shape).
+    When any message holds an image, video or audio, every message uses native parts; a message
+    with a ``cache_control`` block is sent as parts too (the marker stays on its part).
     """
     multimodal = any(_has_image(m.content) for m in messages if not isinstance(m, ToolMessage))
     wire: list[dict[str, Any]] = []

@@ -36,7 +36,7 @@ def build_tokenize(
         check_prompt(prompt)
         inp: dict[str, Any] = {"prompt": prompt}
     else:
-        inp = {"messages": check_messages(messages)}
+        inp = {"messages": check_messages(messages)[0]}
     params = {k: v for k, v in parameters.items() if v is not None}
     return RequestSpec("POST", TOKENIZER_PATH,
                        json={"model": model, "input": inp, "parameters": params})  # fmt: skip
