@@ -34,8 +34,8 @@ from dashscope_core.emulator import (
     tasks,
     tokenizer,
     trainings,
-    video_synthesis,
     uploads,
+    video_synthesis,
 )
 from dashscope_core.emulator.faults import Fault
 from dashscope_core.emulator.routing import (
@@ -159,7 +159,7 @@ class EmulatorApp:
         scripted = emu.script.take(route.kind)
         if scripted is not None and scripted.action != "reply":
             return _scripted_response(scripted, request_id), fault
-        if bad_json and route.json_body:
+        if bad_json:
             raise ApiError(400, "InvalidParameter", "The request body is not valid JSON.")
         if scripted is not None:
             request = replace(request, script=scripted)

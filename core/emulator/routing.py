@@ -136,8 +136,6 @@ class Route:
     """Require ``Authorization: Bearer <accepted key>``."""
     prefix: str = "/api/v1"
     """The URL prefix ``path`` is below (``/compatible-api/v1`` for OpenAI-style twins)."""
-    json_body: bool = True
-    """Answer a body that is not JSON with 400 (False: forms, files)."""
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

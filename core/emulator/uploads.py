@@ -175,7 +175,5 @@ def resolve_oss(url: str, request: Request, emulator: Emulator) -> bytes:
 
 ROUTES = [
     Route("GET", "/uploads", get_policy, kind="uploads"),
-    Route(
-        "POST", "/", storage_upload, kind="storage", auth=False, prefix=OSS_PREFIX, json_body=False
-    ),
+    Route("POST", "/", storage_upload, kind="storage", auth=False, prefix=OSS_PREFIX),
 ]
