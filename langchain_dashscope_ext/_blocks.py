@@ -35,16 +35,19 @@ def _field(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
 
 
-def search_citations(text: str, search_info: Any, since: int = 0) -> list[types.Citation]:
-    """``Citation``s for the ``[ref_N]`` markers of ``text`` that end after ``since``."""
+def search_citations(
+    text: str, search_info: Any, since: int = 0, offset: int = 0
+) -> list[types.Citation]:
+    """``Citation``s for the ``[ref_N]`` markers of ``text`` that end after ``since``; their
+    offsets are shifted by ``offset`` (where ``text`` starts in the whole answer)."""
     results = {_field(r, "index"): r for r in _field(search_info, "search_results") or ()}
     citations: list[types.Citation] = []
     for marker in find_citation_markers(text, since) if results else ():
         result = results.get(marker.number)
         if result is None:
             continue
-        citation = types.Citation(type="citation", start_index=marker.start,
-                                  end_index=marker.end,
+        citation = types.Citation(type="citation", start_index=marker.start + offset,
+                                  end_index=marker.end + offset,
                                   extras={"index": marker.number})  # fmt: skip
         for key in ("url", "title"):
             if _field(result, key):

@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 PROVIDER = "dashscope"
+_MARKER_TAIL = 32
+"""Characters kept from the answer so far: longer than any citation marker."""
 
 
 def _text(content: Any) -> str:
@@ -147,14 +149,15 @@ def _choices(response: Any) -> list[Any]:
 
 
 def _search_extras(
-    text: str, search_info: Any, since: int = 0, *, with_info: bool = True
+    text: str, search_info: Any, since: int = 0, offset: int = 0, *, with_info: bool = True
 ) -> dict[str, Any]:
-    """``search_info`` (as a dict) and the ``citations`` of ``text``'s markers after ``since``."""
+    """``search_info`` (as a dict) and the ``citations`` of ``text``'s markers after ``since``
+    (``text`` starts at ``offset`` in the answer)."""
     if not search_info:
         return {}
     info = search_info if isinstance(search_info, Mapping) else _dump(search_info)
     extra: dict[str, Any] = {"search_info": info} if with_info else {}
-    citations = search_citations(text, info, since)
+    citations = search_citations(text, info, since, offset)
     if citations:
         extra["citations"] = citations
     return extra
@@ -210,7 +213,8 @@ class ChunkConverter:
         self.model = model
         self._named: set[int] = set()
         self.saw_tool_call = False
-        self._text = ""
+        self._length = 0
+        self._tail = ""  # the answer's last characters: a marker may straddle two frames
         self._searched = False
 
     def feed(self, response: Any) -> ChatGenerationChunk:
@@ -246,12 +250,14 @@ class ChunkConverter:
     def _search(self, text: str, search_info: Any) -> dict[str, Any]:
         """The search results once (every frame repeats them), then each new marker's citation,
         its offsets into the whole answer (markers split across frames included)."""
-        since = len(self._text)
-        self._text += text
+        window, offset = self._tail + text, self._length - len(self._tail)
+        self._length += len(text)
+        self._tail = window[-_MARKER_TAIL:]
         if not search_info:
             return {}
         first, self._searched = not self._searched, True
-        return _search_extras(self._text, search_info, since, with_info=first)
+        since = len(window) - len(text)
+        return _search_extras(window, search_info, since, offset, with_info=first)
 
     def _tool_call_chunks(self, raw_calls: Sequence[Any] | None) -> list[ToolCallChunk]:
         chunks: list[ToolCallChunk] = []

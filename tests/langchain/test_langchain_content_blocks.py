@@ -99,3 +99,24 @@ def test_app_citations(server: ServerHandle, emu: Emulator) -> None:
     streamed = _stream(app.model_copy(update={"output_version": "v1"}), "How do I pair the lamp?")
     [block] = streamed.content  # type: ignore[misc]
     assert block["annotations"] == cites  # type: ignore[index]
+
+
+@pytest.mark.parametrize("cut", range(1, 30))
+def test_a_marker_split_across_frames_is_cited_once_at_its_place(cut: int) -> None:
+    from dashscope_core import GenerationResponse
+    from langchain_dashscope_ext._convert import ChunkConverter
+
+    text = "Intro words here. Sunny today.[ref_2] Done."
+    info = {"search_results": [{"index": 2, "url": "https://w.example/2", "title": "W"}]}
+    pieces = [text[:cut], text[cut:]]
+    converter, whole = ChunkConverter("qwen-plus"), None
+    for n, piece in enumerate(pieces):
+        frame = GenerationResponse.model_validate({
+            "output": {"search_info": info, "choices": [{"message": {"role": "assistant",
+                       "content": piece}, "finish_reason": "stop" if n else "null"}]}})  # fmt: skip
+        chunk = converter.feed(frame).message
+        whole = chunk if whole is None else whole + chunk
+    assert isinstance(whole, AIMessageChunk)
+    [cite] = whole.additional_kwargs["citations"]
+    assert text[cite["start_index"] : cite["end_index"]] == "[ref_2]"
+    assert whole.additional_kwargs["search_info"] == info
