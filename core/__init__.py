@@ -26,7 +26,10 @@ if TYPE_CHECKING:
     from dashscope_core.resources._app_session import AppSession, AsyncAppSession
     from dashscope_core.resources._outputs import FileOutput
     from dashscope_core.types.apps import AppChunk, AppResponse
+    from dashscope_core.types.batches import Batch, BatchJob, BatchList, BatchResult
+    from dashscope_core.types.compatible import ChatCompletion, CreateEmbeddingResponse
     from dashscope_core.types.embeddings import EmbeddingResponse
+    from dashscope_core.types.files import FileList, FileObject
     from dashscope_core.types.generation import (
         Choice,
         FunctionCall,
@@ -104,6 +107,15 @@ _LAZY = {
     "Task": "dashscope_core.types.tasks",
     "TaskList": "dashscope_core.types.tasks",
     "TokenizationResponse": "dashscope_core.types.tokenizer",
+    # Batch API (compatible mode)
+    "Batch": "dashscope_core.types.batches",
+    "BatchJob": "dashscope_core.types.batches",
+    "BatchList": "dashscope_core.types.batches",
+    "BatchResult": "dashscope_core.types.batches",
+    "ChatCompletion": "dashscope_core.types.compatible",
+    "CreateEmbeddingResponse": "dashscope_core.types.compatible",
+    "FileList": "dashscope_core.types.files",
+    "FileObject": "dashscope_core.types.files",
 }
 
 __all__ = [
@@ -112,12 +124,20 @@ __all__ = [
     "AppSession",
     "AsyncAppSession",
     "AsyncDashScope",
+    "Batch",
+    "BatchJob",
+    "BatchList",
+    "BatchResult",
+    "ChatCompletion",
     "Choice",
     "CitationMarker",
     "Collection",
+    "CreateEmbeddingResponse",
     "DashScope",
     "DeadlineExceededError",
     "EmbeddingResponse",
+    "FileList",
+    "FileObject",
     "FileOutput",
     "FunctionCall",
     "GenerationAccumulator",

@@ -32,9 +32,11 @@ from dashscope_core.errors import DashScopeError
 if TYPE_CHECKING:
     from dashscope_core._protocol.prediction_stream import ServerSentEvent
     from dashscope_core.resources.apps import Apps, AsyncApps
+    from dashscope_core.resources.batches import AsyncBatches, Batches
     from dashscope_core.resources.collections import AsyncCollections, Collections
     from dashscope_core.resources.deployments import AsyncDeployments, Deployments
     from dashscope_core.resources.embeddings import AsyncEmbeddings, Embeddings
+    from dashscope_core.resources.files import AsyncFiles, Files
     from dashscope_core.resources.generation import AsyncGeneration, Generation
     from dashscope_core.resources.hardware import AsyncHardware, Hardware
     from dashscope_core.resources.images import AsyncImages, Images
@@ -183,6 +185,9 @@ class DashScope(BaseClient):
     hardware: Namespace[Hardware] = Namespace("hardware", "Hardware", "Hardware options.")
     trainings: Namespace[Trainings] = Namespace("trainings", "Trainings", "Trainings.")
     deployments: Namespace[Deployments] = Namespace("deployments", "Deployments", "Deployments.")
+    # Batch API (compatible mode, issue 14)
+    files: Namespace[Files] = Namespace("files", "Files", "Files (compatible mode).")
+    batches: Namespace[Batches] = Namespace("batches", "Batches", "Batches and batch jobs.")
 
     def run(self, identifier: str, input: Mapping[str, Any] | None = None, **options: Any) -> Any:
         """Run ``owner/name[:version]`` and return its output (see ``predictions.run``)."""
@@ -366,6 +371,11 @@ class AsyncDashScope(BaseClient):
     trainings: Namespace[AsyncTrainings] = Namespace("trainings", "AsyncTrainings", "Trainings.")
     deployments: Namespace[AsyncDeployments] = Namespace(
         "deployments", "AsyncDeployments", "Deployments."
+    )
+    # Batch API (compatible mode, issue 14)
+    files: Namespace[AsyncFiles] = Namespace("files", "AsyncFiles", "Files (compatible mode).")
+    batches: Namespace[AsyncBatches] = Namespace(
+        "batches", "AsyncBatches", "Batches and batch jobs."
     )
 
     async def run(

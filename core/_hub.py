@@ -157,7 +157,7 @@ class BaseClient:
             content = _ENCODER.encode(spec.json).encode()
         else:
             headers.pop("Content-Type", None)
-        return {
+        request: dict[str, Any] = {
             "method": spec.method,
             "url": url,
             "headers": headers,
@@ -165,6 +165,9 @@ class BaseClient:
             "params": dict(spec.params) if spec.params else None,
             "timeout": timeout,
         }
+        if spec.files is not None:  # multipart: httpx encodes it (senders: multipart_body)
+            request.update(files=spec.files, data=spec.data)
+        return request
 
     def _first_retry_delay(self, spec: RequestSpec, exc: DashScopeError) -> float:
         """The wait before the second attempt; re-raises ``exc`` when it is not retried."""

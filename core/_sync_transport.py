@@ -40,7 +40,7 @@ import httpx
 
 from dashscope_core._http_pool import ConnectionPool, Origin
 from dashscope_core._protocol.request import RawResponse
-from dashscope_core._transport import DEFAULT_LIMITS, set_read_timeout
+from dashscope_core._transport import DEFAULT_LIMITS, multipart_body, set_read_timeout
 from dashscope_core.errors import APIConnectionError, APITimeoutError
 
 __all__ = ["HttpxSyncSender", "StdlibSender", "SyncStream", "sync_sender", "wants_httpx"]
@@ -181,10 +181,12 @@ class StdlibSender:
         """Send ``request`` and read the status line and headers."""
         if self._pool.closed:  # as httpx.Client: a closed client is not silently reopened
             raise RuntimeError("Cannot send a request, as the client has been closed.")
+        if "files" in request:
+            request = multipart_body(request)
         origin, target, host, sent_url = self._url(request["url"], request.get("params"))
         given: Mapping[str, str] = request["headers"]
         names = {name.lower() for name in given}
-        content: bytes | None = request.get("content")
+        content: Any = request.get("content")  # bytes, or a multipart stream
         method: str = request["method"]
         timeout: httpx.Timeout = request["timeout"]
         try:
@@ -202,9 +204,14 @@ class StdlibSender:
                     conn.putheader(name, value)
             for name, value in given.items():
                 conn.putheader(name, value)
-            if "content-length" not in names and (content is not None or method in _BODY_METHODS):
+            chunked = "transfer-encoding" in names  # a multipart stream of unknown length
+            if (
+                "content-length" not in names
+                and not chunked
+                and (content is not None or method in _BODY_METHODS)
+            ):
                 conn.putheader("Content-Length", str(len(content or b"")))
-            conn.endheaders(content)
+            conn.endheaders(content, encode_chunked=chunked)
             phase = "Read"
             conn.sock.settimeout(timeout.read)
             response = conn.getresponse()

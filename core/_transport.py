@@ -43,6 +43,7 @@ __all__ = [
     "make_timeout",
     "map_aiohttp",
     "mapped_transport_errors",
+    "multipart_body",
     "set_read_timeout",
 ]
 
@@ -244,6 +245,19 @@ class HttpxSender:
         """Forget the client of a closed loop (httpx pools close their sockets when collected)."""
 
 
+def multipart_body(request: dict[str, Any]) -> dict[str, Any]:
+    """``request`` with its ``files``/``data`` encoded by httpx as a streamed multipart body
+    (for the senders that do not take httpx's ``files=``): headers plus a re-iterable stream
+    that rewinds file objects, so a retried upload sends the whole file again."""
+    form = httpx.Request(request["method"], request["url"],
+                         files=request.pop("files"), data=request.pop("data", None))  # fmt: skip
+    headers = dict(request["headers"])
+    for name in ("Content-Type", "Content-Length", "Transfer-Encoding"):
+        if name in form.headers:
+            headers[name] = form.headers[name]
+    return {**request, "headers": headers, "content": form.stream}
+
+
 def set_read_timeout(response: httpx.Response, seconds: float | None) -> None:
     """Bound each body read of a streamed httpcore response by ``seconds``.
 
@@ -290,6 +304,9 @@ class AiohttpSender:
             old.detach()
 
     def _kwargs(self, request: dict[str, Any]) -> dict[str, Any]:
+        if "files" in request:
+            request = multipart_body(request)
+            request["content"] = _aiter_stream(request["content"])
         timeout = request["timeout"]
         key = (timeout.connect, timeout.read)
         client_timeout = self._timeouts.get(key)
@@ -349,6 +366,11 @@ def _params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
         for key, value in params.items()
         if value is not None
     }
+
+
+async def _aiter_stream(stream: Any) -> AsyncIterator[bytes]:
+    async for chunk in stream:
+        yield chunk
 
 
 async def _aiter_body(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

@@ -21,6 +21,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchFailedError",
     "CancelledError",
     "ConflictError",
     "DashScopeError",
@@ -32,6 +33,7 @@ __all__ = [
     "RateLimitError",
     "RequestTooLargeError",
     "TaskFailedError",
+    "WaitTimeoutError",
     "error_from_response",
     "parse_retry_after",
 ]
@@ -165,6 +167,24 @@ class TaskFailedError(DashScopeError):
         self.task = task
 
 
+class BatchFailedError(DashScopeError):
+    """A batch finished ``failed`` (its input did not validate): ``code``/``message`` are its
+    first ``errors.data`` item, ``errors`` all of them, ``batch`` the batch."""
+
+    def __init__(self, message: str, *, batch: Any = None, errors: Any = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.batch = batch
+        self.errors: list[Any] = list(errors or [])
+
+
+class WaitTimeoutError(DashScopeError, TimeoutError):
+    """``timeout=`` elapsed while waiting; the job goes on server-side (wait again later)."""
+
+    def __init__(self, message: str, *, job: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.job = job
+
+
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -259,14 +279,17 @@ def _retry_after(headers: Mapping[str, str] | None, now: datetime | None) -> flo
 def _fields(
     parsed: Any, status: int | None, request_id: str | None
 ) -> tuple[str | None, str | None, int | None, str | None]:
-    """code, message, status and request_id of a parsed error body (DashScope or RFC 7807)."""
+    """code, message, status and request_id of a parsed error body (DashScope, RFC 7807, or
+    OpenAI-compatible ``{"error": {...}}``)."""
     code: str | None = None
     message: str | None = None
     if isinstance(parsed, Mapping):
+        request_id = request_id or parsed.get("request_id")
+        if isinstance(parsed.get("error"), Mapping) and "code" not in parsed:
+            parsed = parsed["error"]  # OpenAI-compatible mode: {"error": {"code", "message"}}
         raw_code = parsed.get("code")
         code = str(raw_code) if raw_code not in (None, "") else None
         message = parsed.get("message") or parsed.get("detail") or parsed.get("title")
-        request_id = request_id or parsed.get("request_id")
         if status is None and isinstance(parsed.get("status"), int):
             status = parsed["status"]
     elif isinstance(parsed, str) and parsed.strip():
@@ -291,8 +314,9 @@ def error_from_response(
 ) -> APIStatusError:
     """Build the typed error for an error response, a 200 body with ``code``, or an error frame.
 
-    Understands DashScope bodies (``{"code","message","request_id"}``) and RFC 7807 problem
-    documents from the prediction API (``{"status","detail","title"}``).
+    Understands DashScope bodies (``{"code","message","request_id"}``), RFC 7807 problem
+    documents from the prediction API (``{"status","detail","title"}``) and OpenAI-compatible
+    mode's ``{"error": {"code","message","type","param"}, "request_id"}``.
     """
     parsed = _parse_body(body)
     code, message, status, request_id = _fields(parsed, status, request_id)

@@ -86,3 +86,22 @@ def resolve_config(
         base_url=url.rstrip("/"),
         workspace=workspace or env.get("DASHSCOPE_WORKSPACE") or None,
     )
+
+
+NATIVE_PATH = "/api/v1"
+COMPATIBLE_PATH = "/compatible-mode/v1"
+
+
+def compatible_base(base_url: str) -> str:
+    """The OpenAI-compatible base of a native base URL (PROTOCOL.md "Batch API").
+
+    ``…/api/v1`` becomes ``…/compatible-mode/v1`` (every region, custom hosts and proxies that
+    keep the path); a base already ending in ``/compatible-mode/v1`` is kept; any other base
+    gets ``/compatible-mode/v1`` appended (a proxy mounting the service below its own prefix).
+    """
+    base = base_url.rstrip("/")
+    if base.endswith(COMPATIBLE_PATH):
+        return base
+    if base.endswith(NATIVE_PATH):
+        base = base[: -len(NATIVE_PATH)]
+    return base + COMPATIBLE_PATH

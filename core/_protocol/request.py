@@ -29,6 +29,11 @@ class RequestSpec:
     errors raised before the request was sent are retried."""
     timeout: float | None = None
     """Read timeout for this request only (seconds); None keeps the client's."""
+    files: Mapping[str, Any] | None = None
+    """Multipart file fields as httpx takes them (``{"file": (name, bytes | binary IO)}``):
+    the body is ``multipart/form-data``, streamed from the file objects."""
+    data: Mapping[str, str] | None = None
+    """Form fields sent beside ``files``."""
 
 
 @dataclass(frozen=True)

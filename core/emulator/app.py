@@ -1,7 +1,11 @@
 """The ASGI app: prefix, routing, auth, scripts and faults, then the endpoint handler.
 
 Rules of this module:
-- Every reply carries ``x-request-id`` equal to the body's ``request_id`` (PROTOCOL.md).
+- Each route has its prefix: native routes below ``/api/v1``; OpenAI-compatible mode below
+  ``/compatible-mode/v1``, whose errors (auth, 404, faults, handler errors) are OpenAI-shaped:
+  ``{"error": {"message", "type", "param", "code"}, "request_id"}``.
+- Every reply carries ``x-request-id``, equal to the body's ``request_id`` on native routes
+  (PROTOCOL.md); compatible-mode bodies are not given one (the recordings have none).
 - Order per call: record the request → route (404/405) → auth (401) → fault → scripted
   error/json → JSON parse (400) → handler. Faults and scripts are applied here, so they work for
   every endpoint module, including ones added later.
@@ -23,6 +27,9 @@ from urllib.parse import parse_qsl
 from dashscope_core._protocol.sse import encode_event
 from dashscope_core.emulator import (
     apps,
+    compatible,
+    compatible_batches,
+    compatible_files,
     embeddings,
     files,
     generation,
@@ -37,8 +44,11 @@ from dashscope_core.emulator import (
     uploads,
     video_synthesis,
 )
+from dashscope_core.emulator.compatible import compatible_error
 from dashscope_core.emulator.faults import Fault
 from dashscope_core.emulator.routing import (
+    API_PREFIX,
+    COMPATIBLE_PREFIX,
     AbortConnection,
     ApiError,
     JSONResponse,
@@ -50,14 +60,20 @@ from dashscope_core.emulator.routing import (
 )
 from dashscope_core.emulator.state import Emulator, ReceivedRequest, Scripted
 
-__all__ = ["API_PREFIX", "ROUTES", "EmulatorApp", "create_app", "error_response", "error_stream"]
+__all__ = [
+    "API_PREFIX",
+    "COMPATIBLE_PREFIX",
+    "ROUTES",
+    "EmulatorApp",
+    "create_app",
+    "error_response",
+    "error_stream",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-API_PREFIX = "/api/v1"
 
 # The extension point: each endpoint module exposes ROUTES; add one line per module.
 ROUTES: list[Route] = [
@@ -75,6 +91,9 @@ ROUTES: list[Route] = [
     *image_edit.ROUTES,
     *video_synthesis.ROUTES,
     *files.ROUTES,
+    *compatible.ROUTES,
+    *compatible_files.ROUTES,
+    *compatible_batches.ROUTES,
 ]
 
 _STATUS_FAULTS = {
@@ -85,8 +104,11 @@ _STATUS_FAULTS = {
 _ERROR_EVENT = ("Throttling.RateQuota", "Requests rate limit exceeded, please try again later.")
 
 
-def error_response(exc: ApiError, request_id: str) -> JSONResponse:
-    """The DashScope error body ``{"code","message","request_id"}`` for ``exc``."""
+def error_response(exc: ApiError, request_id: str, compatible: bool = False) -> JSONResponse:
+    """The error body for ``exc``: DashScope's ``{"code","message","request_id"}``, or with
+    ``compatible`` OpenAI's ``{"error": {...}, "request_id"}`` (``compatible_error``)."""
+    if compatible:
+        return JSONResponse(compatible_error(exc, request_id), exc.status, dict(exc.headers))
     body = {"code": exc.code, "message": exc.message, "request_id": request_id}
     return JSONResponse(body, exc.status, dict(exc.headers))
 
@@ -113,17 +135,19 @@ class EmulatorApp:
             return
         body = await _read_body(receive)
         request_id = self.emulator.next_request_id()
+        compatible = str(scope["path"]).startswith(COMPATIBLE_PREFIX + "/")
         fault: Fault | None = None
         try:
             response, fault = await self._respond(scope, body, request_id)
         except ApiError as exc:
-            response = error_response(exc, request_id)
+            response = error_response(exc, request_id, compatible)
         except AbortConnection:
             raise
         except Exception as exc:  # a handler bug answers 500 like the real service
             message = f"{type(exc).__name__}: {exc}"
-            response = error_response(ApiError(500, "InternalError", message), request_id)
-        await _send(send, response, fault, request_id)
+            error = ApiError(500, "InternalError", message)
+            response = error_response(error, request_id, compatible)
+        await _send(send, response, fault, request_id, compatible)
 
     def _request(self, scope: Scope, body: bytes, request_id: str) -> tuple[Request, bool]:
         """Parse and record the request; 404/405 for unknown routes. Also: is the JSON bad?"""
@@ -131,7 +155,8 @@ class EmulatorApp:
         path: str = scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         route, params = self._route(method, path)
-        prefix = route.prefix if route is not None else API_PREFIX
+        prefixes = [r.prefix for r in self.routes if path.startswith(r.prefix + "/")]
+        prefix = route.prefix if route is not None else (prefixes or [API_PREFIX])[0]
         sub = path[len(prefix) :] if path.startswith(prefix + "/") else path
         # multipart bodies (the file API's uploads) are the handler's to parse
         form = headers.get("content-type", "").lower().startswith("multipart/")
@@ -139,7 +164,7 @@ class EmulatorApp:
         kind = route.kind if route else None
         self.emulator.record(ReceivedRequest(method, sub, kind, headers, payload, body, request_id))
         if route is None:
-            raise _not_found(method, sub, self.routes)
+            raise _not_found(method, sub, [r for r in self.routes if r.prefix == prefix])
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         request = Request(
             method=method, path=sub, params=params, query=query, headers=headers, body=body,
@@ -166,7 +191,7 @@ class EmulatorApp:
         try:
             return await route.handler(request, emu), fault
         except ApiError as exc:
-            if not request.sse or exc.status >= 500:
+            if not request.sse or exc.status >= 500 or route.prefix != API_PREFIX:
                 raise
             return error_stream(exc, request_id), fault
 
@@ -270,7 +295,9 @@ def _start(status: int, headers: dict[str, str], request_id: str) -> Message:
     return {"type": "http.response.start", "status": status, "headers": raw}
 
 
-async def _send(send: Send, response: Response, fault: Fault | None, request_id: str) -> None:
+async def _send(
+    send: Send, response: Response, fault: Fault | None, request_id: str, compatible: bool
+) -> None:
     if fault is not None and fault.kind == "slow_first_byte":
         await asyncio.sleep(fault.delay)
     if isinstance(response, StreamResponse):
@@ -280,7 +307,7 @@ async def _send(send: Send, response: Response, fault: Fault | None, request_id:
         code, message = _ERROR_EVENT
         response = error_response(ApiError(429, code, message), request_id)
     body = response.body
-    if isinstance(body, dict) and "request_id" not in body:
+    if isinstance(body, dict) and "request_id" not in body and not compatible:
         body = {**body, "request_id": request_id}
     raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     headers = {

@@ -24,7 +24,7 @@ from dashscope_core.emulator.routing import ApiError, JSONResponse, Request, Res
 from dashscope_core.emulator.state import Emulator
 from dashscope_core.profiles import ModelProfile
 
-__all__ = ["PATH", "ROUTES", "embed", "handle"]
+__all__ = ["PATH", "ROUTES", "embed", "embed_call", "handle"]
 
 PATH = "/services/embeddings/text-embedding/text-embedding"
 
@@ -114,15 +114,22 @@ def _item(text: str, index: int, dimension: int, output_type: str) -> dict[str, 
     return item
 
 
+def embed_call(body: Any) -> tuple[list[dict[str, Any]], int]:
+    """The ``output.embeddings`` items and billed tokens of a native request body (validated
+    like the service; the OpenAI-compatible route converts its body and calls this too)."""
+    profile, texts, params = _parse(body)
+    dimension = _dimension(params, profile)
+    output_type = str(params.get("output_type", "dense"))
+    items = [_item(t, i, dimension, output_type) for i, t in enumerate(texts)]
+    return items, sum(count_tokens(t) for t in texts)
+
+
 async def handle(request: Request, emulator: Emulator) -> Response:
     """Embed ``input.texts`` (with ``X-DashScope-Async: enable``: submit a batch task)."""
     if is_batch(request):
         return await submit_batch(request, emulator)
-    profile, texts, params = _parse(request.json)
-    dimension = _dimension(params, profile)
-    output_type = str(params.get("output_type", "dense"))
-    embeddings = [_item(t, i, dimension, output_type) for i, t in enumerate(texts)]
-    usage = {"total_tokens": sum(count_tokens(t) for t in texts)}
+    embeddings, tokens = embed_call(request.json)
+    usage = {"total_tokens": tokens}
     body = {"output": {"embeddings": embeddings}, "usage": usage, "request_id": request.request_id}
     return JSONResponse(body)
 

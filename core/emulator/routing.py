@@ -1,8 +1,9 @@
 """The endpoint contract: requests, responses, routes and errors handlers use.
 
 An endpoint module exposes ``ROUTES: list[Route]``; each route names an HTTP method, a path
-pattern relative to ``/api/v1`` with ``{param}`` placeholders, a ``kind`` (the name scripts and
-faults target, e.g. ``"generation"``) and an async handler
+pattern relative to its ``prefix`` (``/api/v1``, or ``/compatible-mode/v1`` for the
+OpenAI-compatible routes, whose errors are OpenAI-shaped) with ``{param}`` placeholders, a
+``kind`` (the name scripts and faults target, e.g. ``"generation"``) and an async handler
 ``async def handler(request: Request, emulator: Emulator) -> Response``.
 """
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from dashscope_core.emulator.state import Emulator, Scripted
 
 __all__ = [
+    "API_PREFIX",
+    "COMPATIBLE_PREFIX",
     "SSE_MEDIA_TYPE",
     "AbortConnection",
     "ApiError",
@@ -30,6 +33,9 @@ __all__ = [
     "StreamResponse",
 ]
 
+API_PREFIX = "/api/v1"
+COMPATIBLE_PREFIX = "/compatible-mode/v1"
+"""OpenAI-compatible mode (PROTOCOL.md "Base URLs"): chat completions, embeddings, batches."""
 SSE_MEDIA_TYPE = "text/event-stream;charset=UTF-8"
 """Content type of DashScope streams (recorded ``single-generation-message-sse``)."""
 
@@ -57,7 +63,7 @@ class Request:
 
     method: str
     path: str
-    """Path below the ``/api/v1`` prefix, e.g. ``/services/aigc/text-generation/generation``."""
+    """Path below the route's prefix, e.g. ``/services/aigc/text-generation/generation``."""
     params: dict[str, str]
     query: dict[str, str]
     headers: dict[str, str]
@@ -134,8 +140,9 @@ class Route:
     """Name that scripts and faults target (``emulator.script.reply(kind, ...)``)."""
     auth: bool = True
     """Require ``Authorization: Bearer <accepted key>``."""
-    prefix: str = "/api/v1"
-    """The URL prefix ``path`` is below (``/compatible-api/v1`` for OpenAI-style twins)."""
+    prefix: str = API_PREFIX
+    """The URL prefix ``path`` is below: ``/api/v1`` (native), ``/compatible-mode/v1``
+    (OpenAI-compatible mode, OpenAI-shaped errors), ``/compatible-api/v1`` (OpenAI-style twins)."""
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Iterator
+from typing import Annotated, Any, Generic, TypeVar
 
-__all__ = ["ErrorBody", "WireModel"]
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+__all__ = ["ErrorBody", "ListPage", "WireModel"]
+
+T = TypeVar("T")
 
 
 class WireModel(BaseModel):
@@ -19,3 +24,28 @@ class ErrorBody(WireModel):
     code: str | None = None
     message: str | None = None
     request_id: str | None = None
+
+
+def _none_to_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+class ListPage(WireModel, Generic[T]):
+    """One page of an OpenAI-style list: ``data`` (``"data": null`` reads as empty, as the
+    recorded ``list-batches-empty-compatible-nosse`` answers), ``has_more`` and the ids of
+    the first and last items (pass ``last_id`` as ``after=`` for the next page)."""
+
+    object: str | None = None
+    data: Annotated[list[T], BeforeValidator(_none_to_list)] = Field(default_factory=list)
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool = False
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[T]:  # type: ignore[override]  # iterate items, not fields
+        return iter(self.data)
+
+    def __getitem__(self, index: int) -> T:
+        return self.data[index]

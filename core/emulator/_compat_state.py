@@ -1,0 +1,156 @@
+"""State of the emulator's OpenAI-compatible mode: the clock and timing knobs, the file store.
+
+Rules of this module:
+- Everything lives on ``compat_state(emulator)`` (``emulator.namespace("compatible")``), so
+  ``emulator.reset()`` forgets files, batches and changed settings.
+- ``Settings.clock`` is the wall clock of files and batches; tests inject one and move it to
+  make hours pass at once (``settings(emu).clock = fake``), or set ``time_scale=0``.
+- File ids look like the service's: ``file-batch-…`` (input), ``file-batch_output-…``
+  (output), ``file-batch_error-…`` (errors), ``file-fe-…`` (other purposes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dashscope_core.emulator.routing import ApiError
+from dashscope_core.emulator.state import Emulator
+
+__all__ = [
+    "CompatState",
+    "FileStore",
+    "Settings",
+    "StoredFile",
+    "compat_state",
+    "list_page",
+    "settings",
+]
+
+_STATE_LOCK = threading.Lock()
+_ID_TAGS = {"batch": "batch", "batch_output": "batch_output", "batch_error": "batch_error"}
+
+
+@dataclass
+class Settings:
+    """Timing of batches (seconds, multiplied by ``time_scale``) and the clock."""
+
+    validating: float = 1.0
+    """Seconds a batch stays ``validating``."""
+    per_line: float = 0.02
+    """Seconds of ``in_progress`` per request line (at least ``min_running``)."""
+    min_running: float = 1.0
+    finalizing: float = 1.0
+    """Seconds of ``finalizing`` before ``completed`` (and of ``cancelling``)."""
+    time_scale: float = 1.0
+    """Multiplies every duration (0: batches finish at the first look)."""
+    page_size: int = 20
+    """Default ``limit`` of the list routes."""
+    clock: Callable[[], float] = time.time
+    """Wall clock (seconds)."""
+
+
+@dataclass
+class StoredFile:
+    """One uploaded or generated file."""
+
+    id: str
+    filename: str
+    purpose: str
+    content: bytes
+    created_at: int
+
+    def json(self) -> dict[str, Any]:
+        """The file object."""
+        return {"id": self.id, "object": "file", "bytes": len(self.content),
+                "filename": self.filename, "purpose": self.purpose, "status": "processed",
+                "created_at": self.created_at}  # fmt: skip
+
+
+class FileStore:
+    """Files by id, in creation order."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._lock = threading.Lock()
+        self._files: dict[str, StoredFile] = {}
+        self._made = 0
+
+    def add(self, content: bytes, filename: str, purpose: str, now: float) -> StoredFile:
+        """Store a new file and return it."""
+        with self._lock:
+            self._made += 1
+            digest = hashlib.sha256(f"file:{self._seed}:{self._made}".encode()).hexdigest()[:24]
+            tag = _ID_TAGS.get(purpose, "fe")
+            stored = StoredFile(f"file-{tag}-{digest}", filename, purpose, content, int(now))
+            self._files[stored.id] = stored
+        return stored
+
+    def get(self, file_id: str) -> StoredFile:
+        """The file, or 404."""
+        found = self._files.get(file_id)
+        if found is None:
+            raise ApiError(404, "NotFound", f"The file {file_id} does not exist.")
+        return found
+
+    def delete(self, file_id: str) -> StoredFile:
+        """Forget the file (404 when unknown)."""
+        with self._lock:
+            found = self.get(file_id)
+            del self._files[file_id]
+        return found
+
+    def listed(self) -> list[StoredFile]:
+        """Every file, newest first."""
+        return list(reversed(self._files.values()))
+
+
+@dataclass
+class CompatState:
+    """Settings, files and batches of one emulator."""
+
+    settings: Settings
+    files: FileStore
+    batches: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def now(self) -> float:
+        """The clock."""
+        return self.settings.clock()
+
+
+def compat_state(emulator: Emulator) -> CompatState:
+    """The compatible-mode state of ``emulator`` (created on first use)."""
+    ns = emulator.namespace("compatible")
+    with _STATE_LOCK:
+        found = ns.get("state")
+        if not isinstance(found, CompatState):
+            found = CompatState(Settings(), FileStore(emulator.seed))
+            ns["state"] = found
+        return found
+
+
+def settings(emulator: Emulator) -> Settings:
+    """The batch timing knobs and clock of ``emulator`` (``emulator.reset()`` restores them)."""
+    return compat_state(emulator).settings
+
+
+def list_page(items: list[dict[str, Any]], query: dict[str, str], default_limit: int) -> Any:
+    """One OpenAI-style page of ``items`` (newest first) after ``query["after"]``; an empty
+    page is ``"data": null`` as the service answers (``list-batches-empty-compatible-nosse``)."""
+    limit_text = query.get("limit") or str(default_limit)
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
+        raise ApiError(400, "InvalidParameter", "limit should be an integer in [1, 100].")
+    after = query.get("after")
+    if after:
+        ids = [item["id"] for item in items]
+        items = items[ids.index(after) + 1 :] if after in ids else []
+    page = items[: int(limit_text)]
+    return {"object": "list", "data": page or None,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(items) > len(page)}  # fmt: skip

@@ -1,0 +1,102 @@
+"""OpenAI-compatible files below ``/compatible-mode/v1/files`` (PROTOCOL.md "Batch API";
+recorded ``upload-file-compatible-nosse``, ``delete-file-compatible-nosse``,
+``get-file-content-compatible-nosse``).
+
+Rules of this module:
+- Upload is ``multipart/form-data`` with a ``file`` part and a ``purpose`` field (both
+  required: 400 ``InvalidParameter`` otherwise); the answer is the file object, status
+  ``processed``. The form is parsed with the standard library's ``email`` package.
+- ``GET /files`` lists newest first (``after``, ``limit``, ``purpose``); ``GET /files/{id}``,
+  ``GET /files/{id}/content`` (the bytes, streamed in chunks) and ``DELETE /files/{id}``
+  answer 404 for an unknown id.
+"""
+
+from __future__ import annotations
+
+from email import policy
+from email.parser import BytesParser
+from typing import Any
+
+from dashscope_core.emulator._compat_state import compat_state, list_page
+from dashscope_core.emulator.routing import (
+    COMPATIBLE_PREFIX,
+    ApiError,
+    JSONResponse,
+    Request,
+    Response,
+    Route,
+    StreamResponse,
+)
+from dashscope_core.emulator.state import Emulator
+
+__all__ = ["ROUTES", "parse_form"]
+
+_CHUNK = 64 * 1024
+
+
+def parse_form(body: bytes, content_type: str) -> dict[str, tuple[str | None, bytes]]:
+    """The parts of a ``multipart/form-data`` body: name -> (filename, bytes)."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise ApiError(400, "InvalidParameter", "Expected a multipart/form-data body.")
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    parts: dict[str, tuple[str | None, bytes]] = {}
+    for part in message.iter_parts() if message.is_multipart() else ():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str):
+            parts[name] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
+    return parts
+
+
+async def create(request: Request, emulator: Emulator) -> Response:
+    """``POST /files``: store the uploaded ``file`` for ``purpose``."""
+    form = parse_form(request.body, request.headers.get("content-type", ""))
+    if "file" not in form:
+        raise ApiError(400, "InvalidParameter", 'Required multipart field "file" missing.')
+    purpose = form.get("purpose", (None, b""))[1].decode("utf-8", "replace").strip()
+    if not purpose:
+        raise ApiError(400, "InvalidParameter", 'Required multipart field "purpose" missing.')
+    filename, content = form["file"]
+    state = compat_state(emulator)
+    stored = state.files.add(content, filename or "file", purpose, state.now())
+    return JSONResponse(stored.json())
+
+
+async def list_files(request: Request, emulator: Emulator) -> Response:
+    """``GET /files``: newest first, filtered by ``purpose``."""
+    state = compat_state(emulator)
+    purpose = request.query.get("purpose")
+    items = [f.json() for f in state.files.listed() if not purpose or f.purpose == purpose]
+    return JSONResponse(list_page(items, request.query, state.settings.page_size))
+
+
+async def get(request: Request, emulator: Emulator) -> Response:
+    """``GET /files/{file_id}``."""
+    return JSONResponse(compat_state(emulator).files.get(request.params["file_id"]).json())
+
+
+async def content(request: Request, emulator: Emulator) -> Response:
+    """``GET /files/{file_id}/content``: the bytes, in chunks."""
+    data = compat_state(emulator).files.get(request.params["file_id"]).content
+    chunks = (data[i : i + _CHUNK] for i in range(0, len(data), _CHUNK))
+    return StreamResponse(chunks, media_type="application/octet-stream")
+
+
+async def delete(request: Request, emulator: Emulator) -> Response:
+    """``DELETE /files/{file_id}``."""
+    gone = compat_state(emulator).files.delete(request.params["file_id"])
+    return JSONResponse({"id": gone.id, "object": "file", "deleted": True})
+
+
+def _route(method: str, path: str, handler: Any) -> Route:
+    return Route(method, path, handler, kind="compatible_files", prefix=COMPATIBLE_PREFIX)
+
+
+ROUTES = [
+    _route("POST", "/files", create),
+    _route("GET", "/files", list_files),
+    _route("GET", "/files/{file_id}", get),
+    _route("GET", "/files/{file_id}/content", content),
+    _route("DELETE", "/files/{file_id}", delete),
+]
