@@ -11,6 +11,10 @@ Quick start::
         assert server.emulator.received("generation")[0].json["model"] == "qwen-plus"
 
 In-process (no socket): ``httpx.AsyncClient(transport=httpx.ASGITransport(create_app(emu)))``.
+
+OpenAI-compatible mode is served below ``/compatible-mode/v1`` (chat completions, embeddings,
+files, batches); ``batch_settings(emu)`` holds the batch timings and clock (set ``time_scale``
+to 0, or inject ``clock`` and move it, to make hours pass at once).
 From a shell: ``dashscope-emulator --port 8089`` or ``python -m dashscope_core.emulator``.
 
 Adding an endpoint (the extension point)
@@ -43,6 +47,8 @@ see ``faults``), scripted errors and verbatim JSON replies (``emulator.script.er
 connection. Scripted ``reply`` items reach the handler as ``request.script`` (kind-specific data).
 """
 
+from dashscope_core.emulator._compat_state import BatchSettings
+from dashscope_core.emulator._compat_state import settings as batch_settings
 from dashscope_core.emulator._serve import ServerHandle, aserve, serve
 from dashscope_core.emulator._server import Server
 from dashscope_core.emulator.app import API_PREFIX, ROUTES, EmulatorApp, create_app
@@ -65,6 +71,7 @@ __all__ = [
     "ROUTES",
     "AbortConnection",
     "ApiError",
+    "BatchSettings",
     "Emulator",
     "EmulatorApp",
     "Fault",
@@ -81,6 +88,7 @@ __all__ = [
     "ServerHandle",
     "StreamResponse",
     "aserve",
+    "batch_settings",
     "create_app",
     "serve",
 ]

@@ -3,8 +3,8 @@
 Rules of this module:
 - Everything lives on ``compat_state(emulator)`` (``emulator.namespace("compatible")``), so
   ``emulator.reset()`` forgets files, batches and changed settings.
-- ``Settings.clock`` is the wall clock of files and batches; tests inject one and move it to
-  make hours pass at once (``settings(emu).clock = fake``), or set ``time_scale=0``.
+- ``BatchSettings.clock`` is the wall clock of files and batches: tests inject one and move it
+  to make hours pass at once (``settings(emu).clock = fake``), or set ``time_scale=0``.
 - File ids look like the service's: ``file-batch-…`` (input), ``file-batch_output-…``
   (output), ``file-batch_error-…`` (errors), ``file-fe-…`` (other purposes).
 """
@@ -22,9 +22,9 @@ from dashscope_core.emulator.routing import ApiError
 from dashscope_core.emulator.state import Emulator
 
 __all__ = [
+    "BatchSettings",
     "CompatState",
     "FileStore",
-    "Settings",
     "StoredFile",
     "compat_state",
     "list_page",
@@ -36,7 +36,7 @@ _ID_TAGS = {"batch": "batch", "batch_output": "batch_output", "batch_error": "ba
 
 
 @dataclass
-class Settings:
+class BatchSettings:
     """Timing of batches (seconds, multiplied by ``time_scale``) and the clock."""
 
     validating: float = 1.0
@@ -113,7 +113,7 @@ class FileStore:
 class CompatState:
     """Settings, files and batches of one emulator."""
 
-    settings: Settings
+    settings: BatchSettings
     files: FileStore
     batches: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -129,12 +129,12 @@ def compat_state(emulator: Emulator) -> CompatState:
     with _STATE_LOCK:
         found = ns.get("state")
         if not isinstance(found, CompatState):
-            found = CompatState(Settings(), FileStore(emulator.seed))
+            found = CompatState(BatchSettings(), FileStore(emulator.seed))
             ns["state"] = found
         return found
 
 
-def settings(emulator: Emulator) -> Settings:
+def settings(emulator: Emulator) -> BatchSettings:
     """The batch timing knobs and clock of ``emulator`` (``emulator.reset()`` restores them)."""
     return compat_state(emulator).settings
 

@@ -94,9 +94,10 @@ def _handler(state: Replay) -> type[BaseHTTPRequestHandler]:
         def _answer(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
+            multipart = "multipart/" in self.headers.get("content-type", "")
             state.received.append({
                 "method": self.command, "path": self.path, "headers": dict(self.headers),
-                "json": json.loads(body) if body else None,
+                "json": json.loads(body) if body and not multipart else None, "body": body,
             })  # fmt: skip
             act = state.acts.pop(0) if state.acts else json_act(500, {"code": "NoAct"})
             if act.reset:
@@ -127,7 +128,7 @@ def _handler(state: Replay) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
 
-        do_GET = do_POST = _answer
+        do_GET = do_POST = do_DELETE = _answer
 
     return Handler
 
