@@ -352,7 +352,7 @@ async def create(request: Request, emulator: Emulator) -> Response:
                           knobs.finalizing * scale)  # fmt: skip
     with state.lock:
         _batches(state)[batch.id] = batch
-    return JSONResponse(_look(batch, request, emulator))
+    return JSONResponse(_render(batch, "validating", now))  # as recorded, whatever the timing
 
 
 async def get(request: Request, emulator: Emulator) -> Response:
