@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dashscope_core._protocol.tokens import estimate_tokens
     from dashscope_core.profiles import ModelProfile, get_profile, register_profile
     from dashscope_core.resources._app_session import AppSession, AsyncAppSession
+    from dashscope_core.resources._batch_bodies import chat_completion_body, embedding_bodies
     from dashscope_core.resources._outputs import FileOutput
     from dashscope_core.types.apps import AppChunk, AppResponse
     from dashscope_core.types.batches import Batch, BatchJob, BatchList, BatchResult
@@ -108,6 +109,8 @@ _LAZY = {
     "TaskList": "dashscope_core.types.tasks",
     "TokenizationResponse": "dashscope_core.types.tokenizer",
     # Batch API (compatible mode)
+    "chat_completion_body": "dashscope_core.resources._batch_bodies",
+    "embedding_bodies": "dashscope_core.resources._batch_bodies",
     "Batch": "dashscope_core.types.batches",
     "BatchJob": "dashscope_core.types.batches",
     "BatchList": "dashscope_core.types.batches",
@@ -168,6 +171,8 @@ __all__ = [
     "__version__",
     "accumulate",
     "accumulate_app",
+    "chat_completion_body",
+    "embedding_bodies",
     "errors",
     "estimate_tokens",
     "find_citation_markers",

@@ -11,13 +11,13 @@ from langchain_core.language_models import BaseChatModel, LangSmithParams, Langu
 from langchain_core.language_models import ModelProfile as LCModelProfile
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import AliasChoices, Field
 
-from dashscope_core import ModelProfile, get_profile
+from dashscope_core import BatchJob, ModelProfile, get_profile
 from dashscope_core._signed import signed
 from dashscope_core.errors import DashScopeError
-from langchain_dashscope_ext import _convert
+from langchain_dashscope_ext import _batch, _convert
 from langchain_dashscope_ext._common import DashScopeSettings, ServiceTokenCounting
 from langchain_dashscope_ext._params import DashScopeParams, Stop, check_call_kwargs
 
@@ -203,6 +203,87 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         if not wire:
             return 0
         return self.client.tokenizer.count(model=self.model, messages=wire)
+
+    # --------------------------------------------- the Batch API (half price, hours later)
+
+    def batch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        use_batch_api: bool | None = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """``batch()``; with ``use_batch_api=True`` every input goes into one DashScope batch
+        job (half the price, results in minutes to hours) and the call waits for it;
+        ``progress=`` (called with the ``BatchJob``), ``poll_interval=``, ``wait_timeout=``."""
+        if not use_batch_api:
+            return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+        options = _batch.wait_options(kwargs)
+        runs = _batch.start_runs(self, inputs, config)
+        try:
+            results = self._collect(self.submit_batch(inputs, **kwargs), options)
+        except BaseException as exc:
+            _batch.end_runs(runs, [exc] * len(runs))
+            raise
+        _batch.end_runs(runs, results)
+        return _batch.finish(results, return_exceptions)
+
+    async def abatch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        use_batch_api: bool | None = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """``abatch()``; ``use_batch_api=True`` as in ``batch``."""
+        if not use_batch_api:
+            return await super().abatch(inputs, config, return_exceptions=return_exceptions,
+                                        **kwargs)  # fmt: skip
+        options = _batch.wait_options(kwargs)
+        runs = await _batch.astart_runs(self, inputs, config)
+        try:
+            results = await self._acollect(await self.asubmit_batch(inputs, **kwargs), options)
+        except BaseException as exc:
+            await _batch.aend_runs(runs, [exc] * len(runs))
+            raise
+        await _batch.aend_runs(runs, results)
+        return _batch.finish(results, return_exceptions)
+
+    def submit_batch(self, inputs: Sequence[LanguageModelInput], **kwargs: Any) -> BatchJob:
+        """Submit ``inputs`` as a batch job and return at once; ``job.to_json()`` keeps it for
+        ``collect_batch`` (in this or another process)."""
+        return self.client.batches.submit(_batch.request_bodies(self, inputs, kwargs))
+
+    async def asubmit_batch(self, inputs: Sequence[LanguageModelInput], **kwargs: Any) -> BatchJob:
+        """``submit_batch`` for async code."""
+        bodies = _batch.request_bodies(self, inputs, kwargs)
+        return await self.async_client.batches.submit(bodies)
+
+    def collect_batch(self, job: BatchJob | str, **options: Any) -> list[AIMessage | Exception]:
+        """Wait for a submitted job (``progress=``, ``poll_interval=``, ``wait_timeout=``) and
+        return one message, or the request's typed error, per input in order."""
+        return self._collect(_batch.job_of(job), _batch.wait_options(options))
+
+    async def acollect_batch(
+        self, job: BatchJob | str, **options: Any
+    ) -> list[AIMessage | Exception]:
+        """``collect_batch`` for async code."""
+        return await self._acollect(_batch.job_of(job), _batch.wait_options(options))
+
+    def _collect(self, job: BatchJob, options: dict[str, Any]) -> list[AIMessage | Exception]:
+        job = self.client.batches.wait(job, **options)
+        return _batch.outcomes(list(self.client.batches.results(job)), self.model)
+
+    async def _acollect(
+        self, job: BatchJob, options: dict[str, Any]
+    ) -> list[AIMessage | Exception]:
+        batches = self.async_client.batches
+        job = await batches.wait(job, **options)
+        return _batch.outcomes([r async for r in batches.results(job)], self.model)
 
     # ------------------------------------------------------------------ tools, output
 

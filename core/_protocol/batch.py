@@ -288,10 +288,10 @@ def outcome(index: int, custom_id: str, line: bytes | None, endpoint: str, statu
     if parsed.error is not None and (parsed.error.code or parsed.error.message):
         body = {"code": parsed.error.code, "message": parsed.error.message}
         failure = error_from_response(failed_status, None, body, request_id=request_id)
-        return BatchResult(index, custom_id, None, failure)
+        return BatchResult(index, custom_id, None, failure, request_id)
     if failed_status is not None and response is not None:
         failure = error_from_response(failed_status, None, response.body, request_id=request_id)
-        return BatchResult(index, custom_id, None, failure)
+        return BatchResult(index, custom_id, None, failure, request_id)
     try:
         body = _typed(response.body if response is not None else None, endpoint)
     except ValueError as exc:
@@ -299,8 +299,8 @@ def outcome(index: int, custom_id: str, line: bytes | None, endpoint: str, statu
             f"request {custom_id!r}: unexpected body: {exc}", status_code=status_code,
             request_id=request_id,
         )  # fmt: skip
-        return BatchResult(index, custom_id, None, error)
-    return BatchResult(index, custom_id, body, None)
+        return BatchResult(index, custom_id, None, error, request_id)
+    return BatchResult(index, custom_id, body, None, request_id)
 
 
 def batch_failure(batch: Batch) -> BatchFailedError | None:

@@ -12,6 +12,8 @@ disk); these drivers only send, sleep and read the clock.
   ``timeout`` raises ``WaitTimeoutError`` and leaves the job running server-side.
 - ``results`` downloads output and error files as streams into a ``ResultSpill`` and yields
   one ``BatchResult`` per request in input order.
+- ``embed`` is the three in a row for texts: the vectors in input order, or the first
+  request's error raised.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from dashscope_core._protocol.batch import (
     positions,
 )
 from dashscope_core._protocol.polling import check_poll_args
-from dashscope_core.errors import WaitTimeoutError
+from dashscope_core.errors import APIResponseValidationError, WaitTimeoutError
 from dashscope_core.resources._batch_files import ResultSpill, Spool
 from dashscope_core.types.batches import Batch, BatchJob, BatchResult
+from dashscope_core.types.compatible import CreateEmbeddingResponse
 
 if TYPE_CHECKING:
     from dashscope_core._client import AsyncDashScope, DashScope
@@ -43,6 +46,8 @@ __all__ = [
     "check_job",
     "check_submit",
     "check_wait",
+    "embed_async",
+    "embed_sync",
     "results_async",
     "results_sync",
     "submit_async",
@@ -125,6 +130,25 @@ def _timed_out(job: BatchJob, timeout: float | None) -> WaitTimeoutError:
     )
 
 
+def _vectors(vectors: list[list[float]], result: BatchResult) -> None:
+    if result.error is not None:
+        raise result.error
+    if not isinstance(result.response, CreateEmbeddingResponse):
+        raise APIResponseValidationError(
+            f"request {result.custom_id!r}: not an embeddings body", status_code=None
+        )
+    vectors.extend(result.response.embeddings)
+
+
+def _all(vectors: list[list[float]], bodies: list[dict[str, Any]]) -> list[list[float]]:
+    sent = sum(len(body["input"]) for body in bodies)
+    if len(vectors) != sent:
+        raise APIResponseValidationError(
+            f"sent {sent} texts but got {len(vectors)} embeddings", status_code=None
+        )
+    return vectors
+
+
 def _result(job: BatchJob, index: int, line: bytes | None) -> BatchResult:
     custom_id = job.custom_ids[index] if job.custom_ids is not None else str(index)
     return outcome(index, custom_id, line, job.endpoint, job.status)
@@ -195,6 +219,19 @@ def results_sync(client: DashScope, job: BatchJob) -> Iterator[BatchResult]:
                         spill.add(line)
         for index, found in spill.lines():
             yield _result(job, index, found)
+
+
+def embed_sync(
+    client: DashScope, bodies: list[dict[str, Any]], options: Mapping[str, Any],
+    progress: JobProgress | None, timeout: float | None, interval: float,
+) -> list[list[float]]:  # fmt: skip
+    """Submit, wait and read an embeddings job; the vectors in input order."""
+    job = submit_sync(client, bodies, options)
+    job = wait_sync(client, job, progress, timeout, interval)
+    vectors: list[list[float]] = []
+    for result in results_sync(client, job):
+        _vectors(vectors, result)
+    return _all(vectors, bodies)
 
 
 # ----------------------------------------------------------------------------------- async
@@ -274,3 +311,16 @@ async def results_async(client: AsyncDashScope, job: BatchJob) -> AsyncIterator[
                         spill.add(line)
         for index, found in spill.lines():
             yield _result(job, index, found)
+
+
+async def embed_async(
+    client: AsyncDashScope, bodies: list[dict[str, Any]], options: Mapping[str, Any],
+    progress: JobProgress | None, timeout: float | None, interval: float,
+) -> list[list[float]]:  # fmt: skip
+    """``embed_sync`` for the async client."""
+    job = await submit_async(client, bodies, options)
+    job = await wait_async(client, job, progress, timeout, interval)
+    vectors: list[list[float]] = []
+    async for result in results_async(client, job):
+        _vectors(vectors, result)
+    return _all(vectors, bodies)

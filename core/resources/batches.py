@@ -14,6 +14,7 @@ from typing import Any
 
 from dashscope_core._protocol.batch import (
     CHAT_ENDPOINT,
+    EMBEDDINGS_ENDPOINT,
     check_completion_window,
     check_endpoint,
     check_metadata,
@@ -23,11 +24,14 @@ from dashscope_core._protocol.config import compatible_base
 from dashscope_core._protocol.identifiers import check_segment
 from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none, response_parser
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
+from dashscope_core.resources._batch_bodies import embedding_bodies
 from dashscope_core.resources._batch_jobs import (
     JobProgress,
     check_job,
     check_submit,
     check_wait,
+    embed_async,
+    embed_sync,
     results_async,
     results_sync,
     submit_async,
@@ -41,6 +45,8 @@ __all__ = ["DEFAULT_INTERVAL", "AsyncBatches", "Batches", "build_create", "build
 
 DEFAULT_INTERVAL = 10.0
 """Seconds between polls of ``wait`` (PROTOCOL.md: poll every 10 s or more)."""
+DEFAULT_EMBEDDING_MODEL = "text-embedding-v4"
+Vectors = list[list[float]]
 
 
 def build_create(
@@ -91,6 +97,16 @@ def build_list(base_url: str, **filters: Any) -> RequestSpec:
             filters[name] = list_time(filters[name], name)
     params = drop_none(filters)
     return RequestSpec("GET", compatible_base(base_url) + "/batches", params=params or None)
+
+
+def _embed_args(
+    texts: Sequence[str], model: str, dimension: int | None, window: str,
+    progress: Any, timeout: Any, interval: Any,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
+    """Checked job options and the embeddings bodies of ``Batches.embed``."""
+    check_wait(BatchJob(endpoint=EMBEDDINGS_ENDPOINT), interval, timeout, progress)
+    bodies = embedding_bodies(model=model, texts=texts, dimension=dimension)
+    return check_submit(bodies, EMBEDDINGS_ENDPOINT, window, None), bodies
 
 
 @response_parser
@@ -153,6 +169,18 @@ class Batches(SyncNamespace):
         """Each request's ``BatchResult`` (typed body or typed error), in input order."""
         return results_sync(self._client, check_job(job))
 
+    def embed(
+        self, texts: Sequence[str], *, model: str = DEFAULT_EMBEDDING_MODEL,
+        dimension: int | None = None, progress: JobProgress | None = None,
+        timeout: float | None = None, interval: float = DEFAULT_INTERVAL,
+        completion_window: str = "24h",
+    ) -> Vectors:  # fmt: skip
+        """Embed ``texts`` through the Batch API (half price, hours not seconds): the vectors
+        in input order; a request that failed raises its typed error."""
+        options, bodies = _embed_args(texts, model, dimension, completion_window, progress,
+                                      timeout, interval)  # fmt: skip
+        return embed_sync(self._client, bodies, options, progress, timeout, interval)
+
 
 class AsyncBatches(AsyncNamespace):
     """Async twin of ``Batches``."""
@@ -202,3 +230,15 @@ class AsyncBatches(AsyncNamespace):
     def results(self, job: BatchJob) -> AsyncIterator[BatchResult]:
         """Each request's ``BatchResult`` (typed body or typed error), in input order."""
         return results_async(self._client, check_job(job))
+
+    async def embed(
+        self, texts: Sequence[str], *, model: str = DEFAULT_EMBEDDING_MODEL,
+        dimension: int | None = None, progress: JobProgress | None = None,
+        timeout: float | None = None, interval: float = DEFAULT_INTERVAL,
+        completion_window: str = "24h",
+    ) -> Vectors:  # fmt: skip
+        """Embed ``texts`` through the Batch API (half price, hours not seconds): the vectors
+        in input order; a request that failed raises its typed error."""
+        options, bodies = _embed_args(texts, model, dimension, completion_window, progress,
+                                      timeout, interval)  # fmt: skip
+        return await embed_async(self._client, bodies, options, progress, timeout, interval)

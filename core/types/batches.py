@@ -198,6 +198,8 @@ class BatchResult:
     ``/v1/embeddings``, the decoded JSON otherwise); None when ``error`` is set."""
     error: DashScopeError | None
     """None, or the typed error with the line's ``code``, ``message`` and ``request_id``."""
+    request_id: str | None = None
+    """The request id the service gave this request (``response.request_id``)."""
 
     @property
     def ok(self) -> bool:
