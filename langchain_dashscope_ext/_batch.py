@@ -38,16 +38,25 @@ WAIT_OPTIONS = ("progress", "poll_interval", "wait_timeout")
 Outcome = AIMessage | Exception
 
 
+def _seconds(value: Any, name: str, positive: bool) -> None:
+    if value is None:
+        return
+    number = not isinstance(value, bool) and isinstance(value, int | float)
+    if not number or not (value > 0 if positive else value >= 0):
+        raise ValueError(f"{name}: expected seconds {'> 0' if positive else '>= 0'}, got {value!r}")
+
+
 def wait_options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``wait``'s arguments (``progress``, ``interval``, ``timeout``) popped from ``kwargs``."""
-    options = {
-        "progress": kwargs.pop("progress", None),
-        "timeout": kwargs.pop("wait_timeout", None),
-    }
+    """``wait``'s arguments (``progress``, ``interval``, ``timeout``) popped from ``kwargs``
+    and checked before anything is sent, named as the caller wrote them."""
+    progress, timeout = kwargs.pop("progress", None), kwargs.pop("wait_timeout", None)
     interval = kwargs.pop("poll_interval", None)
-    if interval is not None:
-        options["interval"] = interval
-    return options
+    if progress is not None and not callable(progress):
+        raise TypeError("progress: expected a callable taking the BatchJob")
+    _seconds(interval, "poll_interval", positive=False)
+    _seconds(timeout, "wait_timeout", positive=True)
+    options = {"progress": progress, "timeout": timeout}
+    return options if interval is None else {**options, "interval": interval}
 
 
 def request_bodies(

@@ -151,10 +151,15 @@ def _created() -> int:
     return int(time.time())
 
 
-def completion(request: Request, emulator: Emulator, body: Any) -> dict[str, Any]:
-    """The ``chat.completion`` answer to ``body``."""
+def completion(
+    request: Request, emulator: Emulator, body: Any, *, cache: bool = True
+) -> dict[str, Any]:
+    """The ``chat.completion`` answer to ``body`` (batch lines: ``cache=False``)."""
     params = _parsed(body, request, stream=False)
-    native = render(build_plan(params, request, emulator), request.request_id)
+    plan = build_plan(params, request, emulator)
+    if not cache:  # batch calls get no context-cache discount (PROTOCOL.md "Batch API")
+        plan.cached_tokens = 0
+    native = render(plan, request.request_id)
     choices = []
     for choice in native["output"]["choices"]:
         message = {**choice["message"], "content": _text(choice["message"].get("content"))}
@@ -259,7 +264,7 @@ def execute(endpoint: str, body: Any, request: Request, emulator: Emulator, requ
         return embeddings(request_id, body)
     if endpoint == "/v1/chat/ds-test":
         return _test_answer(request_id, body)
-    return completion(line_request, emulator, body)
+    return completion(line_request, emulator, body, cache=False)
 
 
 async def chat(request: Request, emulator: Emulator) -> Response:
