@@ -21,6 +21,7 @@ PARTS = [
     ("LlamaIndex: a query engine over DashScopeEmbedding + DashScopeLLM", "llamaindex_rag"),
     ("LlamaIndex: a FunctionAgent with tools", "llamaindex_agent"),
     ("Prediction tool: an agent runs a slow model with a progress bar", "prediction_agent"),
+    ("Batch API: a dataset labelled in one batch job, with a progress bar", "batch_job"),
 ]
 
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
+from dashscope_core.emulator._compat_state import settings as batch_settings
 from dashscope_core.emulator._server import DEFAULT_MAX_BODY_SIZE, Server
 from dashscope_core.emulator.app import API_PREFIX, create_app
 from dashscope_core.emulator.faults import FAULT_KINDS, RATE_DEFAULT_KINDS, canonical_kind
@@ -46,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--max-body-size", type=int, default=DEFAULT_MAX_BODY_SIZE)
     parser.add_argument(
+        "--batch-time-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="multiplies batch durations (0: batches finish at the first look)",
+    )
+    parser.add_argument(
         "--apps",
         action="append",
         metavar="FILE.json",
@@ -66,6 +74,10 @@ def build_emulator(args: argparse.Namespace) -> Emulator:
     emulator = Emulator(seed=args.seed, api_keys=args.accept_keys)
     if args.fault_rate:
         emulator.faults.set_rate(args.fault_rate, args.faults, seed=args.seed)
+    batch_time_scale = getattr(args, "batch_time_scale", 1.0)
+    if batch_time_scale < 0:
+        raise SystemExit("--batch-time-scale: expected a number >= 0")
+    batch_settings(emulator).time_scale = batch_time_scale
     for path in getattr(args, "apps", None) or ():
         from dashscope_core.emulator.apps import load_apps_file
 
