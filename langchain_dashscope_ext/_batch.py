@@ -10,7 +10,7 @@ its result or error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import (
@@ -90,11 +90,12 @@ def outcomes(results: Sequence[BatchResult], model: str) -> list[Outcome]:
     return [_message(result, model) for result in results]
 
 
-def _managers(model: ChatDashScope, config: RunnableConfig, manager: Callable[..., Any]) -> Any:
-    return manager.configure(  # type: ignore[attr-defined]  # CallbackManager classmethod
-        config.get("callbacks"), model.callbacks, model.verbose, config.get("tags"),
-        model.tags, config.get("metadata"), model.metadata,
-    )  # fmt: skip
+def _configure(model: ChatDashScope, config: RunnableConfig) -> dict[str, Any]:
+    """``CallbackManager.configure``'s arguments for one input (as ``invoke`` sets them up)."""
+    return {"inheritable_callbacks": config.get("callbacks"), "local_callbacks": model.callbacks,
+            "verbose": model.verbose, "inheritable_tags": config.get("tags"),
+            "local_tags": model.tags, "inheritable_metadata": config.get("metadata"),
+            "local_metadata": model.metadata}  # fmt: skip
 
 
 def _start_args(model: ChatDashScope, messages: list[BaseMessage], config: RunnableConfig,
@@ -113,7 +114,7 @@ def start_runs(
     runs = []
     for value, item in zip(inputs, configs, strict=True):
         messages = model._convert_input(value).to_messages()
-        manager = _managers(model, item, CallbackManager)
+        manager = CallbackManager.configure(**_configure(model, item))
         runs += manager.on_chat_model_start(**_start_args(model, messages, item, len(inputs)))
     return runs
 
@@ -126,7 +127,7 @@ async def astart_runs(
     runs = []
     for value, item in zip(inputs, configs, strict=True):
         messages = model._convert_input(value).to_messages()
-        manager = _managers(model, item, AsyncCallbackManager)
+        manager = AsyncCallbackManager.configure(**_configure(model, item))
         runs += await manager.on_chat_model_start(**_start_args(model, messages, item,
                                                                 len(inputs)))  # fmt: skip
     return runs

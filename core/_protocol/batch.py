@@ -60,6 +60,7 @@ __all__ = [
     "outcome",
     "positions",
     "request_line",
+    "result_files",
 ]
 
 CHAT_ENDPOINT = "/v1/chat/completions"
@@ -227,6 +228,11 @@ class LineSplitter:
             self._first = False
             lines[0] = lines[0].removeprefix(_BOM)
         return [line.rstrip(b"\r") for line in lines if line.strip()]
+
+
+def result_files(job: BatchJob) -> list[str]:
+    """The output and error file ids of a finished job, batch by batch."""
+    return [f for b in job.batches for f in (b.output_file_id, b.error_file_id) if f]
 
 
 def positions(job: BatchJob) -> dict[str, int] | None:

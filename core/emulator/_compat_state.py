@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashscope_core.emulator.routing import ApiError
+from dashscope_core.emulator.routing import COMPATIBLE_PREFIX, ApiError, Handler, Route
 from dashscope_core.emulator.state import Emulator
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "StoredFile",
     "compat_state",
     "list_page",
+    "route",
     "settings",
 ]
 
@@ -154,3 +155,8 @@ def list_page(items: list[dict[str, Any]], query: dict[str, str], default_limit:
             "first_id": page[0]["id"] if page else None,
             "last_id": page[-1]["id"] if page else None,
             "has_more": len(items) > len(page)}  # fmt: skip
+
+
+def route(method: str, path: str, handler: Handler, kind: str) -> Route:
+    """A route below ``/compatible-mode/v1``."""
+    return Route(method, path, handler, kind=kind, prefix=COMPATIBLE_PREFIX)

@@ -25,17 +25,16 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from dashscope_core.emulator._compat_state import route
 from dashscope_core.emulator._genparams import GenParams, parse_generation
 from dashscope_core.emulator._genplan import Plan, build_plan, render
 from dashscope_core.emulator._genstream import stream_events
 from dashscope_core.emulator.embeddings import embed_call
 from dashscope_core.emulator.routing import (
-    COMPATIBLE_PREFIX,
     ApiError,
     JSONResponse,
     Request,
     Response,
-    Route,
     StreamResponse,
 )
 from dashscope_core.emulator.state import Emulator
@@ -284,6 +283,6 @@ async def embed(request: Request, emulator: Emulator) -> Response:
 
 
 ROUTES = [
-    Route("POST", CHAT_PATH, chat, kind="compatible_chat", prefix=COMPATIBLE_PREFIX),
-    Route("POST", EMBEDDINGS_PATH, embed, kind="compatible_embeddings", prefix=COMPATIBLE_PREFIX),
+    route("POST", CHAT_PATH, chat, "compatible_chat"),
+    route("POST", EMBEDDINGS_PATH, embed, "compatible_embeddings"),
 ]

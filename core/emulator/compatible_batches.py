@@ -32,15 +32,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from dashscope_core.emulator._compat_state import CompatState, compat_state, list_page
+from dashscope_core.emulator._compat_state import CompatState, compat_state, list_page, route
 from dashscope_core.emulator.compatible import TEST_MODEL, compatible_error, execute
 from dashscope_core.emulator.routing import (
-    COMPATIBLE_PREFIX,
     ApiError,
     JSONResponse,
     Request,
     Response,
-    Route,
 )
 from dashscope_core.emulator.state import Emulator
 from dashscope_core.profiles import get_profile
@@ -404,13 +402,9 @@ async def list_batches(request: Request, emulator: Emulator) -> Response:
     return JSONResponse(list_page(items, request.query, state.settings.page_size))
 
 
-def _route(method: str, path: str, handler: Any) -> Route:
-    return Route(method, path, handler, kind="batches", prefix=COMPATIBLE_PREFIX)
-
-
 ROUTES = [
-    _route("POST", "/batches", create),
-    _route("GET", "/batches", list_batches),
-    _route("GET", "/batches/{batch_id}", get),
-    _route("POST", "/batches/{batch_id}/cancel", cancel),
+    route("POST", "/batches", create, "batches"),
+    route("GET", "/batches", list_batches, "batches"),
+    route("GET", "/batches/{batch_id}", get, "batches"),
+    route("POST", "/batches/{batch_id}/cancel", cancel, "batches"),
 ]

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 from email import policy
 from email.parser import BytesParser
-from typing import Any
 
-from dashscope_core.emulator._compat_state import compat_state, list_page
+from dashscope_core.emulator._compat_state import compat_state, list_page, route
 from dashscope_core.emulator.routing import (
-    COMPATIBLE_PREFIX,
     ApiError,
     JSONResponse,
     Request,
     Response,
-    Route,
     StreamResponse,
 )
 from dashscope_core.emulator.state import Emulator
@@ -89,14 +86,10 @@ async def delete(request: Request, emulator: Emulator) -> Response:
     return JSONResponse({"id": gone.id, "object": "file", "deleted": True})
 
 
-def _route(method: str, path: str, handler: Any) -> Route:
-    return Route(method, path, handler, kind="compatible_files", prefix=COMPATIBLE_PREFIX)
-
-
 ROUTES = [
-    _route("POST", "/files", create),
-    _route("GET", "/files", list_files),
-    _route("GET", "/files/{file_id}", get),
-    _route("GET", "/files/{file_id}/content", content),
-    _route("DELETE", "/files/{file_id}", delete),
+    route("POST", "/files", create, "compatible_files"),
+    route("GET", "/files", list_files, "compatible_files"),
+    route("GET", "/files/{file_id}", get, "compatible_files"),
+    route("GET", "/files/{file_id}/content", content, "compatible_files"),
+    route("DELETE", "/files/{file_id}", delete, "compatible_files"),
 ]

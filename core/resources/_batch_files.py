@@ -3,7 +3,7 @@
 
 Memory stays flat whatever the job size: requests go to disk one line at a time (one open file
 per model), and result lines are appended to a temporary file while an array of offsets, one
-slot per request, remembers where each one is.
+slot per request, remembers where each one is (16 bytes a request).
 """
 
 from __future__ import annotations
@@ -20,11 +20,15 @@ from dashscope_core._protocol.batch import (
     MAX_FILE_BYTES,
     MAX_FILE_LINES,
     CustomIds,
+    LineSplitter,
     line_custom_id,
+    outcome,
     position_of,
+    positions,
     request_line,
 )
 from dashscope_core.errors import APIResponseValidationError
+from dashscope_core.types.batches import BatchJob, BatchResult
 
 __all__ = ["InputFile", "ResultSpill", "Spool"]
 
@@ -110,19 +114,32 @@ class Spool:
 
 
 class ResultSpill:
-    """Output and error lines on disk, indexed by the input position of their ``custom_id``."""
+    """A job's output and error files on disk, fed as they download, read back as one
+    ``BatchResult`` per request in input order (a slot per request holds its line's offset)."""
 
-    def __init__(self, count: int, lookup: dict[str, int] | None) -> None:
-        self._count, self._lookup = count, lookup
+    def __init__(self, job: BatchJob) -> None:
+        self._job = job
+        self._lookup = positions(job)
+        self._splitter = LineSplitter()
         self._file = tempfile.TemporaryFile()  # noqa: SIM115  # closed by close() / __exit__
-        self._offsets = array("q", [-1]) * count
-        self._sizes = array("q", [0]) * count
+        self._offsets = array("q", [-1]) * job.count
+        self._sizes = array("q", [0]) * job.count
         self._end = 0
 
-    def add(self, line: bytes) -> None:
-        """Store ``line`` at its request's position; unknown or repeated ids raise."""
+    def feed(self, chunk: bytes) -> None:
+        """Store the lines ``chunk`` completes."""
+        for line in self._splitter.feed(chunk):
+            self._add(line)
+
+    def end_file(self) -> None:
+        """The current file is complete (its last line may lack a newline)."""
+        for line in self._splitter.close():
+            self._add(line)
+        self._splitter = LineSplitter()
+
+    def _add(self, line: bytes) -> None:
         custom_id = line_custom_id(line)
-        index = position_of(custom_id, self._lookup, self._count)
+        index = position_of(custom_id, self._lookup, self._job.count)
         if index is None:
             raise APIResponseValidationError(
                 f"batch result for custom_id {custom_id!r}, which is not a request of this job",
@@ -136,16 +153,17 @@ class ResultSpill:
         self._offsets[index], self._sizes[index] = self._end, len(line)
         self._end += len(line)
 
-    def lines(self) -> Iterator[tuple[int, bytes | None]]:
-        """``(position, line or None)`` for every request, in input order."""
+    def results(self) -> Iterator[BatchResult]:
+        """Every request's result, in input order (a request without a line says why)."""
+        job = self._job
         self._file.flush()
-        for index in range(self._count):
-            offset = self._offsets[index]
-            if offset < 0:
-                yield index, None
-                continue
-            self._file.seek(offset)
-            yield index, self._file.read(self._sizes[index])
+        for index in range(job.count):
+            line = None
+            if self._offsets[index] >= 0:
+                self._file.seek(self._offsets[index])
+                line = self._file.read(self._sizes[index])
+            custom_id = job.custom_ids[index] if job.custom_ids is not None else str(index)
+            yield outcome(index, custom_id, line, job.endpoint, job.status)
 
     def close(self) -> None:
         """Delete the spill file."""

@@ -25,13 +25,11 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, It
 from typing import TYPE_CHECKING, Any
 
 from dashscope_core._protocol.batch import (
-    LineSplitter,
     batch_failure,
     check_completion_window,
     check_endpoint,
     check_metadata,
-    outcome,
-    positions,
+    result_files,
 )
 from dashscope_core._protocol.polling import check_poll_args
 from dashscope_core.errors import APIResponseValidationError, WaitTimeoutError
@@ -149,11 +147,6 @@ def _all(vectors: list[list[float]], bodies: list[dict[str, Any]]) -> list[list[
     return vectors
 
 
-def _result(job: BatchJob, index: int, line: bytes | None) -> BatchResult:
-    custom_id = job.custom_ids[index] if job.custom_ids is not None else str(index)
-    return outcome(index, custom_id, line, job.endpoint, job.status)
-
-
 # ------------------------------------------------------------------------------------ sync
 
 
@@ -207,18 +200,12 @@ def wait_sync(
 def results_sync(client: DashScope, job: BatchJob) -> Iterator[BatchResult]:
     """Every request's result, in input order."""
     job = _ready(refresh_sync(client, job))
-    with ResultSpill(job.count, positions(job)) as spill:
-        for batch in job.batches:
-            for file_id in (batch.output_file_id, batch.error_file_id):
-                if file_id:
-                    splitter = LineSplitter()
-                    for chunk in client.files.iter_content(file_id):
-                        for line in splitter.feed(chunk):
-                            spill.add(line)
-                    for line in splitter.close():
-                        spill.add(line)
-        for index, found in spill.lines():
-            yield _result(job, index, found)
+    with ResultSpill(job) as spill:
+        for file_id in result_files(job):
+            for chunk in client.files.iter_content(file_id):
+                spill.feed(chunk)
+            spill.end_file()
+        yield from spill.results()
 
 
 def embed_sync(
@@ -299,18 +286,13 @@ async def wait_async(
 async def results_async(client: AsyncDashScope, job: BatchJob) -> AsyncIterator[BatchResult]:
     """``results_sync`` for the async client."""
     job = _ready(await refresh_async(client, job))
-    with ResultSpill(job.count, positions(job)) as spill:
-        for batch in job.batches:
-            for file_id in (batch.output_file_id, batch.error_file_id):
-                if file_id:
-                    splitter = LineSplitter()
-                    async for chunk in client.files.iter_content(file_id):
-                        for line in splitter.feed(chunk):
-                            spill.add(line)
-                    for line in splitter.close():
-                        spill.add(line)
-        for index, found in spill.lines():
-            yield _result(job, index, found)
+    with ResultSpill(job) as spill:
+        for file_id in result_files(job):
+            async for chunk in client.files.iter_content(file_id):
+                spill.feed(chunk)
+            spill.end_file()
+        for result in spill.results():
+            yield result
 
 
 async def embed_async(

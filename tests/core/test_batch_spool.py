@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from dashscope_core import Batch, BatchJob
 from dashscope_core._protocol.batch import MAX_FILE_LINES
 from dashscope_core.resources._batch_files import ResultSpill, Spool
 
@@ -60,9 +61,15 @@ def test_a_line_larger_than_a_file_is_refused() -> None:
         spool.add(huge)
 
 
-def test_spill_reads_lines_back_in_input_order() -> None:
-    lines = [json.dumps({"custom_id": c}).encode() for c in ("c", "a")]
-    with ResultSpill(3, {"a": 0, "b": 1, "c": 2}) as spill:
-        for line in lines:
-            spill.add(line)
-        assert list(spill.lines()) == [(0, lines[1]), (1, None), (2, lines[0])]
+def test_spill_reads_results_back_in_input_order() -> None:
+    job = BatchJob(endpoint="/v1/x", count=3, custom_ids=["a", "b", "c"],
+                   batches=[Batch(id="b1", status="expired")])  # fmt: skip
+    lines = [json.dumps({"custom_id": c, "response": {"body": {"n": c}}}) for c in ("c", "a")]
+    with ResultSpill(job) as spill:
+        spill.feed(("\n".join(lines)[:17]).encode())
+        spill.feed(("\n".join(lines)[17:]).encode())
+        spill.end_file()
+        results = list(spill.results())
+    assert [(r.index, r.custom_id) for r in results] == [(0, "a"), (1, "b"), (2, "c")]
+    assert [r.response for r in results] == [{"n": "a"}, None, {"n": "c"}]
+    assert results[1].error is not None and results[1].error.code == "batch_expired"
