@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from dashscope_core.errors import (
     APIStatusError,
     BatchFailedError,
     DashScopeError,
+    WaitTimeoutError,
     error_from_response,
 )
 from dashscope_core.types.batches import (
@@ -51,6 +52,7 @@ __all__ = [
     "MAX_FILE_LINES",
     "TEST_ENDPOINT",
     "CustomIds",
+    "JobWait",
     "LineSplitter",
     "batch_failure",
     "check_completion_window",
@@ -59,6 +61,7 @@ __all__ = [
     "list_time",
     "outcome",
     "positions",
+    "raise_failure",
     "request_line",
     "result_files",
 ]
@@ -325,3 +328,43 @@ def batch_failure(batch: Batch) -> BatchFailedError | None:
         errors=errors,
         code=first.code if first is not None else None,
     )
+
+
+def raise_failure(job: BatchJob) -> BatchJob:
+    """``job``, unless one of its batches ``failed``: then that batch's ``BatchFailedError``."""
+    for batch in job.batches:
+        failure = batch_failure(batch)
+        if failure is not None:
+            raise failure
+    return job
+
+
+class JobWait:
+    """What ``wait`` does after each poll (pure: the driver reads the clock and sleeps)."""
+
+    def __init__(
+        self, progress: Callable[[BatchJob], Any] | None, timeout: float | None,
+        interval: float, start: float,
+    ) -> None:  # fmt: skip
+        self.progress, self.timeout, self.interval = progress, timeout, interval
+        self.deadline = None if timeout is None else start + timeout
+
+    def after_poll(self, job: BatchJob, now: float) -> float | None:
+        """Report ``job``; None when it is done, else the seconds to sleep before the next
+        poll (shortened to end on the deadline). A failed batch raises ``BatchFailedError``,
+        a passed deadline ``WaitTimeoutError`` (the job keeps running server-side)."""
+        if self.progress is not None:
+            self.progress(job)
+        if raise_failure(job).done:
+            return None
+        if self.deadline is None:
+            return self.interval
+        if now >= self.deadline:
+            counts = job.request_counts
+            raise WaitTimeoutError(
+                f"batches {', '.join(job.ids)} still {job.status} after {self.timeout} s "
+                f"({counts.completed + counts.failed}/{counts.total} requests done); they keep "
+                "running: wait(job) again later, or cancel them",
+                job=job,
+            )
+        return min(self.interval, self.deadline - now)

@@ -25,14 +25,15 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, It
 from typing import TYPE_CHECKING, Any
 
 from dashscope_core._protocol.batch import (
-    batch_failure,
+    JobWait,
     check_completion_window,
     check_endpoint,
     check_metadata,
+    raise_failure,
     result_files,
 )
 from dashscope_core._protocol.polling import check_poll_args
-from dashscope_core.errors import APIResponseValidationError, WaitTimeoutError
+from dashscope_core.errors import APIResponseValidationError
 from dashscope_core.resources._batch_files import ResultSpill, Spool
 from dashscope_core.types.batches import Batch, BatchJob, BatchResult
 from dashscope_core.types.compatible import CreateEmbeddingResponse
@@ -96,16 +97,8 @@ def _updated(job: BatchJob, fresh: Mapping[str, Batch]) -> BatchJob:
     return job.model_copy(update={"batches": [fresh.get(b.id, b) for b in job.batches]})
 
 
-def _checked(job: BatchJob) -> BatchJob:
-    for batch in job.batches:
-        failure = batch_failure(batch)
-        if failure is not None:
-            raise failure
-    return job
-
-
 def _ready(job: BatchJob) -> BatchJob:
-    _checked(job)
+    raise_failure(job)
     if not job.done:
         raise ValueError(
             f"job: batches still running (status {job.status!r}); wait(job) before results(job)"
@@ -116,16 +109,6 @@ def _ready(job: BatchJob) -> BatchJob:
 def _clock(client: object) -> Callable[[], float]:
     clock: Callable[[], float] = getattr(client, "_clock", time.monotonic)
     return clock
-
-
-def _timed_out(job: BatchJob, timeout: float | None) -> WaitTimeoutError:
-    counts = job.request_counts
-    return WaitTimeoutError(
-        f"batches {', '.join(job.ids)} still {job.status} after {timeout} s "
-        f"({counts.completed + counts.failed}/{counts.total} requests done); they keep running: "
-        "wait(job) again later, or cancel them",
-        job=job,
-    )
 
 
 def _vectors(vectors: list[list[float]], result: BatchResult) -> None:
@@ -184,17 +167,13 @@ def wait_sync(
 ) -> BatchJob:  # fmt: skip
     """Poll until every batch is terminal; see the module docstring."""
     clock = _clock(client)
-    deadline = None if timeout is None else clock() + timeout
+    waiting = JobWait(progress, timeout, interval, clock())
     while True:
         job = refresh_sync(client, job)
-        if progress is not None:
-            progress(job)
-        if _checked(job).done:
+        delay = waiting.after_poll(job, clock())
+        if delay is None:
             return job
-        now = clock()
-        if deadline is not None and now >= deadline:
-            raise _timed_out(job, timeout)
-        client._sleep(interval if deadline is None else min(interval, deadline - now))
+        client._sleep(delay)
 
 
 def results_sync(client: DashScope, job: BatchJob) -> Iterator[BatchResult]:
@@ -270,17 +249,13 @@ async def wait_async(
 ) -> BatchJob:  # fmt: skip
     """``wait_sync`` for the async client."""
     clock = _clock(client)
-    deadline = None if timeout is None else clock() + timeout
+    waiting = JobWait(progress, timeout, interval, clock())
     while True:
         job = await refresh_async(client, job)
-        if progress is not None:
-            progress(job)
-        if _checked(job).done:
+        delay = waiting.after_poll(job, clock())
+        if delay is None:
             return job
-        now = clock()
-        if deadline is not None and now >= deadline:
-            raise _timed_out(job, timeout)
-        await client._sleep(interval if deadline is None else min(interval, deadline - now))
+        await client._sleep(delay)
 
 
 async def results_async(client: AsyncDashScope, job: BatchJob) -> AsyncIterator[BatchResult]:
