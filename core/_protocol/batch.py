@@ -14,7 +14,11 @@ Rules of this module (PROTOCOL.md "Batch API"; recorded ``*-compatible-nosse``):
 - A line's outcome is its ``error`` when set, else its ``response.body`` as an error when
   ``response.status_code`` is 4xx/5xx, else the body (``ChatCompletion`` for chat endpoints,
   ``CreateEmbeddingResponse`` for ``/v1/embeddings``).
-- No I/O: files are written and read by ``resources/_batch_files``.
+- ``wait`` (``JobWait``): progress after every poll; a ``failed`` batch raises at once
+  (``BatchFailedError`` with every line error); the last sleep ends on the deadline, after
+  which ``WaitTimeoutError`` leaves the job running server-side.
+- No I/O: files are written and read by ``resources/_batch_files``; the clock and sleeps are
+  the drivers' (``resources/_batch_jobs``).
 """
 
 from __future__ import annotations
