@@ -5,7 +5,7 @@ recorded ``upload-file-compatible-nosse``, ``delete-file-compatible-nosse``,
 Rules of this module:
 - Upload is ``multipart/form-data`` with a ``file`` part and a ``purpose`` field (both
   required: 400 ``InvalidParameter`` otherwise); the answer is the file object, status
-  ``processed``. The form is parsed with the standard library's ``email`` package.
+  ``processed``. The form is parsed as the native file API parses it (``files.parse_form``).
 - ``GET /files`` lists newest first (``after``, ``limit``, ``purpose``); ``GET /files/{id}``,
   ``GET /files/{id}/content`` (the bytes, streamed in chunks) and ``DELETE /files/{id}``
   answer 404 for an unknown id.
@@ -13,10 +13,8 @@ Rules of this module:
 
 from __future__ import annotations
 
-from email import policy
-from email.parser import BytesParser
-
 from dashscope_core.emulator._compat_state import compat_state, list_page, route
+from dashscope_core.emulator.files import parse_form
 from dashscope_core.emulator.routing import (
     ApiError,
     JSONResponse,
@@ -26,37 +24,23 @@ from dashscope_core.emulator.routing import (
 )
 from dashscope_core.emulator.state import Emulator
 
-__all__ = ["ROUTES", "parse_form"]
+__all__ = ["ROUTES"]
 
 _CHUNK = 64 * 1024
 
 
-def parse_form(body: bytes, content_type: str) -> dict[str, tuple[str | None, bytes]]:
-    """The parts of a ``multipart/form-data`` body: name -> (filename, bytes)."""
-    if not content_type.lower().startswith("multipart/form-data"):
-        raise ApiError(400, "InvalidParameter", "Expected a multipart/form-data body.")
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
-    parts: dict[str, tuple[str | None, bytes]] = {}
-    for part in message.iter_parts() if message.is_multipart() else ():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if isinstance(name, str):
-            parts[name] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
-    return parts
-
-
 async def create(request: Request, emulator: Emulator) -> Response:
     """``POST /files``: store the uploaded ``file`` for ``purpose``."""
-    form = parse_form(request.body, request.headers.get("content-type", ""))
+    parts = parse_form(request.headers.get("content-type", ""), request.body)
+    form = {part.name: part for part in parts}
     if "file" not in form:
         raise ApiError(400, "InvalidParameter", 'Required multipart field "file" missing.')
-    purpose = form.get("purpose", (None, b""))[1].decode("utf-8", "replace").strip()
+    purpose = form["purpose"].data.decode("utf-8", "replace").strip() if "purpose" in form else ""
     if not purpose:
         raise ApiError(400, "InvalidParameter", 'Required multipart field "purpose" missing.')
-    filename, content = form["file"]
     state = compat_state(emulator)
-    stored = state.files.add(content, filename or "file", purpose, state.now())
+    upload = form["file"]
+    stored = state.files.add(upload.data, upload.filename or "file", purpose, state.now())
     return JSONResponse(stored.json())
 
 
