@@ -11,6 +11,7 @@ import pytest
 from dashscope_core import BatchJob, ChatCompletion, CreateEmbeddingResponse
 from dashscope_core._protocol.batch import (
     CustomIds,
+    JobWait,
     LineSplitter,
     batch_failure,
     check_completion_window,
@@ -26,6 +27,7 @@ from dashscope_core.errors import (
     BadRequestError,
     BatchFailedError,
     RateLimitError,
+    WaitTimeoutError,
 )
 from dashscope_core.types.batches import Batch
 
@@ -278,3 +280,19 @@ def test_job_json_round_trip_keeps_ids_and_order() -> None:
     again = BatchJob.from_json(job.to_json())
     assert again == job and again.ids == ["b1"] and again.custom_ids == ["z", "1", "a"]
     assert "null" not in job.to_json()
+
+
+def test_wait_decisions_progress_deadline_and_failure() -> None:
+    seen: list[str] = []
+    waiting = JobWait(lambda job: seen.append(job.status), timeout=25, interval=10, start=100)
+    assert waiting.after_poll(_job("in_progress"), now=100) == 10
+    assert waiting.after_poll(_job("in_progress"), now=118) == 7  # ends on the deadline
+    with pytest.raises(WaitTimeoutError) as caught:
+        waiting.after_poll(_job("finalizing"), now=125)
+    assert caught.value.job.status == "finalizing"
+    assert waiting.after_poll(_job("completed"), now=130) is None  # done wins over the clock
+    assert seen == ["in_progress", "in_progress", "finalizing", "completed"]
+    failed = Batch.model_validate({"id": "b", "status": "failed", "errors": {"data": []}})
+    with pytest.raises(BatchFailedError):
+        JobWait(None, None, 10, 0).after_poll(BatchJob(endpoint=CHAT, batches=[failed]), 0)
+    assert JobWait(None, None, 10, 0).after_poll(_job("validating"), now=10**9) == 10

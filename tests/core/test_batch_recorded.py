@@ -5,6 +5,7 @@ query, body) and parses every recorded field."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -165,3 +166,23 @@ def test_recorded_output_file_bytes_and_lines(hub_make: Any) -> None:
     assert first.text.startswith("你好！很高兴见到你")
     assert (first.usage.prompt_tokens, first.usage.completion_tokens) == (26, 49)
     assert results[1].response.usage.total_tokens == 172
+
+
+def test_list_filters_are_comma_joined_and_times_compact(hub_make: Any) -> None:
+    recorder = Recorder("list-batches-empty-compatible-nosse")
+    hub = hub_make(recorder, base_url=BASE)
+    hub.run(hub.client.batches.list(status=["in_progress", "completed"], ds_name="nightly",
+                                    input_file_ids=["file-a", "file-b"], after="batch_x",
+                                    create_after=datetime(2026, 4, 17, 8, 5, 9),
+                                    create_before="20260418000000"))  # fmt: skip
+    (sent,) = recorder.sent
+    assert dict(sent.url.params) == {
+        "status": "in_progress,completed", "ds_name": "nightly", "after": "batch_x",
+        "input_file_ids": "file-a,file-b", "create_after": "20260417080509",
+        "create_before": "20260418000000",
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="create_after"):
+        hub.run(hub.client.batches.list(create_after="yesterday"))
+    with pytest.raises(ValueError, match="status"):
+        hub.run(hub.client.batches.list(status=["ok", ""]))
+    assert len(recorder.sent) == 1
