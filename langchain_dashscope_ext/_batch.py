@@ -31,10 +31,18 @@ from langchain_dashscope_ext import _convert
 if TYPE_CHECKING:
     from langchain_dashscope_ext.chat_models import ChatDashScope
 
-__all__ = ["WAIT_OPTIONS", "end_runs", "outcomes", "request_bodies", "start_runs", "wait_options"]
+__all__ = [
+    "aend_runs",
+    "astart_runs",
+    "end_runs",
+    "finish",
+    "job_of",
+    "outcomes",
+    "request_bodies",
+    "start_runs",
+    "wait_options",
+]
 
-WAIT_OPTIONS = ("progress", "poll_interval", "wait_timeout")
-"""Options of the batch job itself, taken out of ``batch()``'s kwargs."""
 Outcome = AIMessage | Exception
 
 
@@ -47,8 +55,9 @@ def _seconds(value: Any, name: str, positive: bool) -> None:
 
 
 def wait_options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``wait``'s arguments (``progress``, ``interval``, ``timeout``) popped from ``kwargs``
-    and checked before anything is sent, named as the caller wrote them."""
+    """The job's own options (``progress``, ``poll_interval``, ``wait_timeout``) popped from
+    ``batch()``'s kwargs as ``wait``'s arguments, checked before anything is sent and named as
+    the caller wrote them."""
     progress, timeout = kwargs.pop("progress", None), kwargs.pop("wait_timeout", None)
     interval = kwargs.pop("poll_interval", None)
     if progress is not None and not callable(progress):
@@ -68,7 +77,6 @@ def request_bodies(
     for value in inputs:
         messages = model._convert_input(value).to_messages()
         request, _ = model._request(messages, stop, dict(kwargs))
-        request.pop("result_format", None)
         bodies.append(chat_completion_body(**request))
     return bodies
 
