@@ -20,8 +20,10 @@ if TYPE_CHECKING:
     from dashscope_core._protocol.polling import DeadlineExceededError, JobCancelledError
     from dashscope_core._protocol.prediction_stream import ServerSentEvent
     from dashscope_core._protocol.progress import Progress, parse_progress
+    from dashscope_core._protocol.ratelimit import RateLimit
     from dashscope_core._protocol.retry import RetryPolicy
     from dashscope_core._protocol.tokens import estimate_tokens
+    from dashscope_core._ratelimiter import RateLimitWait, observe_rate_limits
     from dashscope_core.profiles import ModelProfile, get_profile, register_profile
     from dashscope_core.resources._app_session import AppSession, AsyncAppSession
     from dashscope_core.resources._batch_bodies import chat_completion_body, embedding_bodies
@@ -60,6 +62,10 @@ _LAZY = {
     "DashScope": "dashscope_core._client",
     "AsyncDashScope": "dashscope_core._client",
     "RetryPolicy": "dashscope_core._protocol.retry",
+    # rate limits
+    "RateLimit": "dashscope_core._protocol.ratelimit",
+    "RateLimitWait": "dashscope_core._ratelimiter",
+    "observe_rate_limits": "dashscope_core._ratelimiter",
     "accumulate_app": "dashscope_core._protocol.app_stream",
     "AppResponse": "dashscope_core.types.apps",
     "AppChunk": "dashscope_core.types.apps",
@@ -154,6 +160,8 @@ __all__ = [
     "Page",
     "Prediction",
     "Progress",
+    "RateLimit",
+    "RateLimitWait",
     "RerankResponse",
     "RerankResult",
     "RetryPolicy",
@@ -177,6 +185,7 @@ __all__ = [
     "estimate_tokens",
     "find_citation_markers",
     "get_profile",
+    "observe_rate_limits",
     "parse_progress",
     "register_profile",
     "validate_webhook",

@@ -16,9 +16,11 @@ from pydantic import SecretStr
 from tenacity import AsyncRetrying, Retrying
 
 from dashscope_core._hub import BaseClient, Namespace, decode_body, request_spec
+from dashscope_core._protocol.ratelimit import RateLimit
 from dashscope_core._protocol.request import RawResponse, RequestSpec, check_event, check_response
 from dashscope_core._protocol.retry import RetryPolicy
 from dashscope_core._protocol.sse import SSEEvent
+from dashscope_core._ratelimiter import RateLimitWait, Slot
 from dashscope_core._sync_transport import SyncStream, sync_sender
 from dashscope_core._transport import (
     OpenStream,
@@ -72,10 +74,13 @@ class DashScope(BaseClient):
         stream_idle_timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
+        rate_limit: RateLimit | Mapping[str, RateLimit] | None = None,
+        on_rate_limit_wait: Callable[[RateLimitWait], Any] | None = None,
     ) -> None:
         super().__init__(
             api_key, base_url, region, workspace, timeout, max_retries, default_headers,
             user_agent, stream_idle_timeout=stream_idle_timeout, retry_policy=retry_policy,
+            rate_limit=rate_limit, on_rate_limit_wait=on_rate_limit_wait,
         )  # fmt: skip
         self._owns_http = http_client is None
         self._sender = sync_sender(http_client, self._timeout)
@@ -99,12 +104,19 @@ class DashScope(BaseClient):
         return self._with_retries(spec, self._send_once, spec)
 
     def _send_once(self, spec: RequestSpec) -> RawResponse:
-        with mapped_transport_errors():
-            raw = self._sender.send(self._prepare(spec))
-        return check_response(raw)
+        slot = self._limiter.acquire(spec)  # waits for the model's rate-limit budget
+        try:
+            with mapped_transport_errors():
+                raw = check_response(self._sender.send(self._prepare(spec)))
+        except BaseException as exc:
+            slot.done(exc)  # a 429 adapts the budget, a refusal refunds its tokens
+            raise
+        slot.done(raw)  # the usage replaces the estimated tokens
+        return raw
 
-    def _open(self, spec: RequestSpec, check: EventCheck) -> tuple[SyncStream, Primed]:
+    def _open(self, spec: RequestSpec, check: EventCheck) -> tuple[SyncStream, Primed, Slot]:
         """Send and read up to the first event: everything until then is retried."""
+        slot = self._limiter.acquire(spec)
         with mapped_transport_errors():
             stream = self._sender.open(self._prepare(spec), self._stream_idle_timeout)
             try:
@@ -113,25 +125,31 @@ class DashScope(BaseClient):
                 primed = Primed(check)
                 for chunk in stream.chunks:
                     if primed.feed(chunk):
-                        return stream, primed
+                        return stream, primed, slot
                 primed.close()
-            except BaseException:
+            except BaseException as exc:
                 stream.close()
+                slot.done(exc)
                 raise
-        return stream, primed
+        return stream, primed, slot
 
     def _stream(self, spec: RequestSpec, check: EventCheck = check_event) -> Iterator[SSEEvent]:
         """Open (with retries) and yield decoded events; error frames raise. Lazy: the request
         is sent when iteration starts; once an event was yielded nothing is replayed."""
-        stream, primed = self._with_retries(spec, self._open, spec, check)
+        stream, primed, slot = self._with_retries(spec, self._open, spec, check)
+        last: SSEEvent | None = None
         try:
-            yield from primed.opening()
+            for last in primed.opening():
+                yield last
             with mapped_transport_errors():
                 for chunk in stream.chunks:
-                    yield from primed.events(chunk)
-            yield from primed.ending()
+                    for last in primed.events(chunk):
+                        yield last
+            for last in primed.ending():
+                yield last
         finally:
             stream.close()
+            slot.done(last)  # the last frame's usage is the whole call's
 
     def _download(self, spec: RequestSpec) -> Iterator[bytes]:
         """Yield a body's raw bytes as they arrive (file outputs): one attempt, never replayed;
@@ -229,10 +247,13 @@ class AsyncDashScope(BaseClient):
         stream_idle_timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        rate_limit: RateLimit | Mapping[str, RateLimit] | None = None,
+        on_rate_limit_wait: Callable[[RateLimitWait], Any] | None = None,
     ) -> None:
         super().__init__(
             api_key, base_url, region, workspace, timeout, max_retries, default_headers,
             user_agent, stream_idle_timeout=stream_idle_timeout, retry_policy=retry_policy,
+            rate_limit=rate_limit, on_rate_limit_wait=on_rate_limit_wait,
         )  # fmt: skip
         self._owns_http = http_client is None
         self._sender = async_sender(http_client, self._timeout)
@@ -258,14 +279,21 @@ class AsyncDashScope(BaseClient):
         return await self._with_retries(spec, self._send_once, spec)
 
     async def _send_once(self, spec: RequestSpec) -> RawResponse:
-        with mapped_transport_errors():
-            raw = await self._sender.send(self._prepare(spec))
-        return check_response(raw)
+        slot = await self._limiter.aacquire(spec)  # waits for the model's rate-limit budget
+        try:
+            with mapped_transport_errors():
+                raw = check_response(await self._sender.send(self._prepare(spec)))
+        except BaseException as exc:
+            await slot.adone(exc)
+            raise
+        await slot.adone(raw)
+        return raw
 
     async def _open(
         self, spec: RequestSpec, check: EventCheck
-    ) -> tuple[OpenStream, AsyncIterator[bytes], Primed]:
+    ) -> tuple[OpenStream, AsyncIterator[bytes], Primed, Slot]:
         """Send and read up to the first event: everything until then is retried."""
+        slot = await self._limiter.aacquire(spec)
         with mapped_transport_errors():
             stream = await self._sender.open(self._prepare(spec), self._stream_idle_timeout)
             try:
@@ -279,32 +307,35 @@ class AsyncDashScope(BaseClient):
                 )
                 async for chunk in chunks:
                     if primed.feed(chunk):
-                        return stream, chunks, primed
+                        return stream, chunks, primed, slot
                 primed.close()
-            except BaseException:
+            except BaseException as exc:
                 await stream.aclose()
+                await slot.adone(exc)
                 raise
-        return stream, chunks, primed
+        return stream, chunks, primed, slot
 
     async def _stream(
         self, spec: RequestSpec, check: EventCheck = check_event
     ) -> AsyncIterator[SSEEvent]:
         """Open (with retries) and yield decoded events; error frames raise. Nothing is
         replayed once an event was yielded; cancelling closes the connection."""
-        opened: tuple[OpenStream, AsyncIterator[bytes], Primed]
+        opened: tuple[OpenStream, AsyncIterator[bytes], Primed, Slot]
         opened = await self._with_retries(spec, self._open, spec, check)
-        stream, chunks, primed = opened
+        stream, chunks, primed, slot = opened
+        last: SSEEvent | None = None
         try:
-            for event in primed.opening():
-                yield event
+            for last in primed.opening():
+                yield last
             with mapped_transport_errors():
                 async for chunk in chunks:
-                    for event in primed.events(chunk):
-                        yield event
-            for event in primed.ending():
-                yield event
+                    for last in primed.events(chunk):
+                        yield last
+            for last in primed.ending():
+                yield last
         finally:
             await stream.aclose()
+            await slot.adone(last)
 
     async def _download(self, spec: RequestSpec) -> AsyncIterator[bytes]:
         """``DashScope._download`` for the async client."""

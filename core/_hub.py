@@ -19,8 +19,10 @@ from pydantic import SecretStr
 from tenacity import RetryCallState
 
 from dashscope_core._protocol.config import ClientConfig, header_safe, resolve_config
+from dashscope_core._protocol.ratelimit import RateLimit, resolve_rate_limit
 from dashscope_core._protocol.request import RawResponse, RequestSpec
 from dashscope_core._protocol.retry import RetryPolicy
+from dashscope_core._ratelimiter import Limiter, Observer, budget_scope
 from dashscope_core._transport import make_timeout
 from dashscope_core._version import __version__
 from dashscope_core.errors import DashScopeError
@@ -94,10 +96,16 @@ class BaseClient:
         *,
         stream_idle_timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        rate_limit: RateLimit | Mapping[str, RateLimit] | None = None,
+        on_rate_limit_wait: Observer | None = None,
     ) -> None:
         self._config: ClientConfig = resolve_config(
             api_key=api_key, base_url=base_url, region=region, workspace=workspace, env=os.environ
         )
+        scope = budget_scope(
+            self._config.api_key.get_secret_value(), self.base_url, self._config.workspace
+        )
+        self._limiter = Limiter(resolve_rate_limit(rate_limit), scope, on_rate_limit_wait)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int):
             raise TypeError(f"max_retries: expected an int, got {type(max_retries).__name__}")
         self._policy = retry_policy or RetryPolicy(max_retries=max_retries)
@@ -171,7 +179,9 @@ class BaseClient:
 
     def _first_retry_delay(self, spec: RequestSpec, exc: DashScopeError) -> float:
         """The wait before the second attempt; re-raises ``exc`` when it is not retried."""
-        delay = self._policy.first_retry_delay(exc, replay_safe=spec.replay_safe)
+        delay = self._policy.first_retry_delay(
+            exc, replay_safe=spec.replay_safe, limited=self._limiter.applies(spec)
+        )
         if delay is None:
             raise exc
         logger.debug("retrying after attempt 1: %r", exc)
@@ -181,7 +191,7 @@ class BaseClient:
         """tenacity arguments for the attempts after the first (which runs outside tenacity)."""
         return self._policy.tenacity_kwargs(
             sleep=sleep, replay_safe=spec.replay_safe, before_sleep=self._log_retry,
-            attempts_done=1,
+            attempts_done=1, limited=self._limiter.applies(spec),
         )  # fmt: skip
 
     def _log_retry(self, state: RetryCallState) -> None:

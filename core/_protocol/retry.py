@@ -8,6 +8,9 @@ Rules of this module:
   raises at once rather than sleeping for minutes; a missing or non-positive one falls back to
   capped exponential backoff with jitter.
 - ``max_retries=2`` means three attempts in all.
+- A request under a rate limit (``limited``) that is throttled is retried at once (the limiter
+  waits before every attempt, after adapting to the 429) and up to ``THROTTLE_RETRIES`` more
+  times than ``max_retries``: with limits at or below the account's, throttling is waited out.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
 ]
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+THROTTLE_RETRIES = 10
 
 
 def retry_after_from_headers(
@@ -82,11 +86,18 @@ class RetryPolicy:
             return after is None or after <= self.retry_after_max
         return False
 
-    def first_retry_delay(self, exc: BaseException, *, replay_safe: bool = True) -> float | None:
+    def attempts(self, exc: BaseException | None, limited: bool = False) -> int:
+        """How many attempts in all a request may make when its last one raised ``exc``."""
+        extra = THROTTLE_RETRIES if limited and isinstance(exc, RateLimitError) else 0
+        return self.max_retries + 1 + extra
+
+    def first_retry_delay(
+        self, exc: BaseException, *, replay_safe: bool = True, limited: bool = False
+    ) -> float | None:
         """Seconds to wait before the second attempt after ``exc``, or None: do not retry."""
-        if self.max_retries < 1 or not self.should_retry(exc, replay_safe=replay_safe):
+        if self.attempts(exc, limited) < 2 or not self.should_retry(exc, replay_safe=replay_safe):
             return None
-        return self.wait(1, exc)
+        return 0.0 if limited and isinstance(exc, RateLimitError) else self.wait(1, exc)
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter for the ``attempt``-th retry (1-based)."""
@@ -107,21 +118,29 @@ class RetryPolicy:
         replay_safe: bool = True,
         before_sleep: Callable[[RetryCallState], Any] | None = None,
         attempts_done: int = 0,
+        limited: bool = False,
     ) -> dict[str, Any]:
         """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` under this policy.
 
         ``attempts_done``: attempts already made outside tenacity (the clients make the first
         one directly, so the common success path pays nothing for the retry machinery).
         """
-        from tenacity import retry_if_exception, stop_after_attempt
+        from tenacity import retry_if_exception
+
+        def _exc(state: RetryCallState) -> BaseException | None:
+            return state.outcome.exception() if state.outcome is not None else None
+
+        def _stop(state: RetryCallState) -> bool:
+            return state.attempt_number + attempts_done >= self.attempts(_exc(state), limited)
 
         def _wait(state: RetryCallState) -> float:
-            outcome = state.outcome
-            exc = outcome.exception() if outcome is not None else None
+            exc = _exc(state)
+            if limited and isinstance(exc, RateLimitError):
+                return 0.0
             return self.wait(state.attempt_number + attempts_done, exc)
 
         return {
-            "stop": stop_after_attempt(self.max_retries + 1 - attempts_done),
+            "stop": _stop,
             "wait": _wait,
             "retry": retry_if_exception(lambda e: self.should_retry(e, replay_safe=replay_safe)),
             "sleep": sleep,

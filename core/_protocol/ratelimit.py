@@ -1,0 +1,253 @@
+"""Rate limits that wait instead of failing: the configuration and the pure pacing algorithm.
+
+Rules of this module (wire facts: PROTOCOL.md "Rate limits"; the service's rate-limit pages):
+- The service limits each model per account: RPM and TPM, also enforced per second
+  (RPS = RPM/60, TPS = TPM/60), plus a burst guard on sudden growth. It sends no rate headers,
+  only 429 codes. So a budget *paces*: one request every ``1/RPS`` seconds and tokens at TPS
+  (GCRA, one "theoretical arrival time" per dimension), never in bursts, at ``HEADROOM`` of the
+  configured rate so arrival jitter never pushes a one-second window over its limit.
+- A budget is check-or-wait: ``acquire`` either grants (and advances the state) or says how long
+  to wait without changing anything, so a waiter that is cancelled leaves no trace and a late
+  wake-up never bunches two requests (the next slot counts from the real grant time).
+- Token cost is estimated before sending and settled with the response's usage (a refund or a
+  debt moves the token clock); the expected output of a model is learned from its answers.
+- Ramp: a budget runs at most ``RAMP_GROWTH`` times its recent rate (an EWMA over
+  ``RAMP_SECONDS``) and never below ``RAMP_FLOOR`` of the full rate, so from cold, or after an
+  idle spell, it grows about 1.65x per second instead of jumping (``Throttling.BurstRate``).
+- 429 codes adapt the budget (AIMD): ``Throttling.RateQuota`` cuts the request rate,
+  ``Throttling.AllocationQuota`` the token rate, ``Throttling`` both (at most one cut per
+  ``CUT_EVERY``: concurrent 429s report one overload), ``Throttling.BurstRate`` halves the
+  recent rate (back down the ramp). Cuts recover linearly at ``RECOVERY`` per second.
+- Pure: ``now`` is an argument (``time.monotonic()`` in process, Redis ``TIME`` when shared).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import astuple, dataclass, fields, replace
+from typing import Any
+
+from dashscope_core._protocol.request_cost import TokenNeed
+
+__all__ = [
+    "HEADROOM",
+    "BudgetState",
+    "Decision",
+    "RateLimit",
+    "Rates",
+    "acquire",
+    "resolve_rate_limit",
+    "settle",
+    "throttled",
+]
+
+HEADROOM = 0.95
+"""Fraction of the configured rate a budget paces at: 50 ms of slack per one-second window."""
+JITTER = 0.002
+"""A grant may come this much before its slot, and a late one keeps up to this much of it."""
+RAMP_FLOOR = 0.3
+RAMP_GROWTH = 1.5
+RAMP_SECONDS = 1.0
+CUT = 0.7
+CUT_MIN = 0.1
+CUT_EVERY = 1.0
+RECOVERY = 0.02
+OUTPUT_GUESS = 512
+"""Expected output tokens of a model before its first answer (capped by ``max_tokens``)."""
+_LEARN = 0.2
+
+
+class _InvalidRateLimit(TypeError, ValueError):
+    """A value of the wrong type: both a TypeError and the ValueError the contract names."""
+
+
+def _positive(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _InvalidRateLimit(f"{name}: expected a positive number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: expected a positive finite number, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A model's budget: requests and tokens per minute, optionally shared through Redis."""
+
+    rpm: float | None = None
+    """Requests per minute (also paced per second: RPM/60)."""
+    tpm: float | None = None
+    """Tokens per minute, input plus output (paced per second: TPM/60)."""
+    redis_url: str | None = None
+    """``redis://host:port/db``: share the budget with every process using the same key."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rpm", _positive("rpm", self.rpm))
+        object.__setattr__(self, "tpm", _positive("tpm", self.tpm))
+        if self.rpm is None and self.tpm is None:
+            raise ValueError("rpm/tpm: a RateLimit needs rpm, tpm or both")
+        url = self.redis_url
+        if url is not None and (
+            not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://"))
+        ):
+            raise _InvalidRateLimit(
+                f"redis_url: expected a redis://, rediss:// or unix:// URL, got {url!r}"
+            )
+
+
+def resolve_rate_limit(value: Any) -> dict[str, RateLimit] | None:
+    """``rate_limit=`` as ``{model or "*": RateLimit}``; a single RateLimit applies to every
+    model (each model gets its own budget, like the service's limits)."""
+    if value is None:
+        return None
+    if isinstance(value, RateLimit):
+        return {"*": value}
+    if isinstance(value, Mapping) and value:
+        for model, limit in value.items():
+            if not isinstance(model, str) or not model:
+                raise _InvalidRateLimit(f"rate_limit: model names must be strings, got {model!r}")
+            if not isinstance(limit, RateLimit):
+                raise _InvalidRateLimit(
+                    f"rate_limit[{model!r}]: expected a RateLimit, got {type(limit).__name__}"
+                )
+        return dict(value)
+    raise _InvalidRateLimit(
+        "rate_limit: expected a RateLimit or a non-empty dict of model name (or '*') to "
+        f"RateLimit, got {value!r}"
+    )
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What a budget paces at, per second (``HEADROOM`` of the configured limit)."""
+
+    requests: float | None
+    tokens: float | None
+
+    @classmethod
+    def of(cls, limit: RateLimit) -> Rates:
+        """The per-second pace of ``limit``."""
+        per_second = [None if v is None else v / 60.0 * HEADROOM for v in (limit.rpm, limit.tpm)]
+        return cls(*per_second)
+
+    def share(self, cost: float) -> float:
+        """Seconds of the full rate one grant of ``cost`` tokens uses (the larger dimension)."""
+        return max(1 / self.requests if self.requests else 0.0,
+                   cost / self.tokens if self.tokens else 0.0)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """One model's budget; every time is on the clock ``now`` comes from."""
+
+    request_at: float = -math.inf
+    """When the next request may go (GCRA theoretical arrival time)."""
+    token_at: float = -math.inf
+    """When the token clock has caught up with what was sent."""
+    load: float = 0.0
+    """Recent grants as a fraction of the full rate (EWMA, ``RAMP_SECONDS``)."""
+    load_at: float = 0.0
+    request_scale: float = 1.0
+    """Request rate left after ``Throttling.RateQuota`` cuts, as of ``cut_at``."""
+    token_scale: float = 1.0
+    cut_at: float = -math.inf
+    output_tokens: float = 0.0
+    """Learned mean output tokens per call (0: nothing learned yet)."""
+
+    def encode(self) -> str:
+        """A compact text form (for Redis)."""
+        return ",".join(repr(v) for v in astuple(self))
+
+    @classmethod
+    def decode(cls, text: str | None) -> BudgetState:
+        """The state ``encode`` wrote; a fresh state for None or anything unreadable."""
+        try:
+            values = [float(v) for v in (text or "").split(",")]
+        except ValueError:
+            return cls()
+        return cls(*values) if len(values) == len(fields(cls)) else cls()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of ``acquire``: granted, or how long to wait first."""
+
+    granted: bool
+    wait: float
+    """Not granted: seconds until it could be. Granted: seconds until the next unit grant."""
+    reason: str
+    """The dimension that binds: ``"requests"`` or ``"tokens"``."""
+    cost: float = 0.0
+    """Tokens charged to the budget (settle replaces them by the used ones)."""
+
+
+def _now_view(state: BudgetState, now: float) -> tuple[float, float, float]:
+    """Request scale, token scale and the decayed recent load at ``now``."""
+    recovered = RECOVERY * max(0.0, now - state.cut_at) if state.cut_at > -math.inf else 1.0
+    load = state.load * math.exp(-max(0.0, now - state.load_at) / RAMP_SECONDS)
+    return min(1.0, state.request_scale + recovered), min(1.0, state.token_scale + recovered), load
+
+
+def _level(load: float) -> float:
+    """The ramp: the fraction of the full rate a budget with this recent load may run at."""
+    return min(1.0, max(RAMP_FLOOR, RAMP_GROWTH * load))
+
+
+def acquire(
+    state: BudgetState, rates: Rates, need: TokenNeed, now: float
+) -> tuple[BudgetState, Decision]:
+    """Grant one request needing ``need`` tokens at ``now``, or say how long to wait (state as
+    is)."""
+    wait_requests = state.request_at - JITTER - now if rates.requests else -math.inf
+    wait_tokens = state.token_at - JITTER - now if rates.tokens else -math.inf
+    if wait_requests > 0 or wait_tokens > 0:
+        reason = "requests" if wait_requests >= wait_tokens else "tokens"
+        return state, Decision(False, max(wait_requests, wait_tokens), reason)
+    cost = need.cost(state.output_tokens, OUTPUT_GUESS)
+    request_scale, token_scale, load = _now_view(state, now)
+    # the level counts this grant: a budget whose one request is a second's worth never ramps
+    load += rates.share(cost) / RAMP_SECONDS
+    level = _level(load)
+    request_at, token_at = state.request_at, state.token_at
+    if rates.requests:
+        request_at = max(request_at, now - JITTER) + 1 / (rates.requests * request_scale * level)
+    if rates.tokens:
+        token_at = max(token_at, now - JITTER) + cost / (rates.tokens * token_scale * level)
+    granted = replace(state, request_at=request_at, token_at=token_at, load=load, load_at=now)
+    ahead = {"requests": request_at - now if rates.requests else 0.0,
+             "tokens": token_at - now if rates.tokens else 0.0}  # fmt: skip
+    reason = max(ahead, key=ahead.__getitem__)
+    return granted, Decision(True, max(0.0, ahead[reason]), reason, cost)
+
+
+def settle(
+    state: BudgetState, rates: Rates, estimated: float, used: float | None,
+    output: float | None, now: float,
+) -> BudgetState:  # fmt: skip
+    """Replace a grant's estimated tokens by the ``used`` ones; learn the model's ``output``."""
+    learned = state.output_tokens
+    if output is not None and output >= 0:
+        learned = output if learned <= 0 else learned + _LEARN * (output - learned)
+    token_at = state.token_at
+    if used is not None and rates.tokens:
+        _, token_scale, load = _now_view(state, now)
+        token_at += (used - estimated) / (rates.tokens * token_scale * _level(load))
+    return replace(state, token_at=token_at, output_tokens=learned)
+
+
+def throttled(state: BudgetState, code: str | None, now: float) -> BudgetState:
+    """Adapt to a 429 with ``code`` (see the module rules); the cut recovers over time."""
+    request_scale, token_scale, load = _now_view(state, now)
+    if code == "Throttling.BurstRate":
+        return replace(state, load=load / 2, load_at=now)
+    if now - state.cut_at < CUT_EVERY:
+        return state
+    cut_requests = code != "Throttling.AllocationQuota"
+    cut_tokens = code != "Throttling.RateQuota"
+    return replace(
+        state, cut_at=now,
+        request_scale=max(CUT_MIN, request_scale * CUT) if cut_requests else request_scale,
+        token_scale=max(CUT_MIN, token_scale * CUT) if cut_tokens else token_scale,
+    )  # fmt: skip
