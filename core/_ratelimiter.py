@@ -206,46 +206,50 @@ class _Budget:
 class Slot:
     """One request let through by its budget; ``done`` settles it with the outcome."""
 
-    def __init__(self, budget: _Budget | None = None, cost: float = 0.0) -> None:
+    def __init__(
+        self, budget: _Budget | None = None, need: TokenNeed | None = None,
+        grant: Decision | None = None,
+    ) -> None:  # fmt: skip
         self._budget = budget
-        self._cost = cost
+        self._need = need or TokenNeed(0)
+        self._grant = grant or Decision(True, 0.0, "requests")
 
     def done(self, outcome: RawResponse | SSEEvent | BaseException | None) -> None:
         """Settle: usage of a response or last stream frame; refund an error; adapt to a 429."""
-        step = self._settlement(outcome)
-        if step is not None and self._budget is not None:
-            self._budget.update(step)
+        budget, step = self._settlement(outcome)
+        if step is not None:
+            budget.update(step)
 
     async def adone(self, outcome: RawResponse | SSEEvent | BaseException | None) -> None:
         """``done`` for the async client."""
-        step = self._settlement(outcome)
-        if step is not None and self._budget is not None:
-            await self._budget.aupdate(step)
+        budget, step = self._settlement(outcome)
+        if step is not None:
+            await budget.aupdate(step)
 
-    def _settlement(self, outcome: object) -> Step[None] | None:
-        budget, cost = self._budget, self._cost
+    def _settlement(self, outcome: object) -> tuple[Any, Step[None] | None]:
+        budget, need, grant = self._budget, self._need, self._grant
         if budget is None:
-            return None
+            return None, None
         self._budget = None  # settled once
         code: str | None = None
         if isinstance(outcome, RawResponse):
-            used, output = usage_of(outcome.content)
+            usage = usage_of(outcome.content)
         elif isinstance(outcome, SSEEvent):
-            used, output = usage_of(outcome.data)
+            usage = usage_of(outcome.data)
         elif isinstance(outcome, APIStatusError):  # refused: no tokens were consumed
-            used, output = 0.0, None
+            usage = (0.0, None)
             if isinstance(outcome, RateLimitError):
                 code = outcome.code or "Throttling"
                 logger.debug("rate limit: %s for %s: adapting its budget", code, budget.model)
         else:
-            return None  # sent or not, unknown: the estimate stands
+            return None, None  # sent or not, unknown: the estimate stands
         _GATES.pop(budget.key, None)  # a refund or a cut changes when the next may go
 
         def settle(state: BudgetState, now: float) -> tuple[BudgetState, None]:
-            state = ratelimit.settle(state, budget.rates, cost, used, output, now)
+            state = ratelimit.settle(state, budget.rates, need, grant, usage, now)
             return (state if code is None else ratelimit.throttled(state, code, now)), None
 
-        return settle
+        return budget, settle
 
 
 _NO_SLOT = Slot()
@@ -288,7 +292,8 @@ class Limiter:
         budget = self._budget(limited_model(spec.json))
         if budget is None:
             return _NO_SLOT
-        step, started, first = budget.step(token_need(spec.json)), time.monotonic(), None
+        need, started, first = token_need(spec.json), time.monotonic(), None
+        step = budget.step(need)
         while True:
             decision = budget.gate() or budget.learned(budget.update(step))
             if decision.granted:
@@ -299,14 +304,15 @@ class Limiter:
             for result in self._report(budget, decision, first, started):
                 if inspect.iscoroutine(result):  # a sync client runs no coroutine callbacks
                     result.close()
-        return Slot(budget, decision.cost)
+        return Slot(budget, need, decision)
 
     async def aacquire(self, spec: RequestSpec) -> Slot:
         """``acquire`` for the async client (sleeps without blocking the loop)."""
         budget = self._budget(limited_model(spec.json))
         if budget is None:
             return _NO_SLOT
-        step, started, first = budget.step(token_need(spec.json)), time.monotonic(), None
+        need, started, first = token_need(spec.json), time.monotonic(), None
+        step = budget.step(need)
         while True:
             decision = budget.gate() or budget.learned(await budget.aupdate(step))
             if decision.granted:
@@ -316,7 +322,7 @@ class Limiter:
         if first is not None:
             for result in self._report(budget, decision, first, started):
                 await result
-        return Slot(budget, decision.cost)
+        return Slot(budget, need, decision)
 
     def _report(
         self, budget: _Budget, granted: Decision, first: Decision, started: float

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import astuple, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from dashscope_core._protocol.request_cost import TokenNeed
@@ -46,13 +46,16 @@ HEADROOM = 0.95
 """Fraction of the configured rate a budget paces at: 50 ms of slack per one-second window."""
 JITTER = 0.002
 """A grant may come this much before its slot, and a late one keeps up to this much of it."""
+TOKEN_CREDIT = 0.25
+"""Seconds of token pace a refund may bank (a waiter asleep until its slot would lose it);
+the exact one-second window still caps what is sent."""
 RAMP_FLOOR = 0.3
 RAMP_GROWTH = 1.5
 RAMP_SECONDS = 1.0
-CUT = 0.7
+CUT = 0.8
 CUT_MIN = 0.1
 CUT_EVERY = 1.0
-RECOVERY = 0.02
+RECOVERY = 0.05
 OUTPUT_GUESS = 512
 """Expected output tokens of a model before its first answer (capped by ``max_tokens``)."""
 _LEARN = 0.2
@@ -155,19 +158,33 @@ class BudgetState:
     cut_at: float = -math.inf
     output_tokens: float = 0.0
     """Learned mean output tokens per call (0: nothing learned yet)."""
+    input_ratio: float = 1.0
+    """Learned ratio of the used input tokens to the estimated ones (the text estimate's bias)."""
+    second: tuple[tuple[float, float], ...] = ()
+    """``(granted at, tokens)`` of the last second, settled ones corrected: paced tokens still
+    overshoot a one-second window by one request, so the window is kept exactly."""
 
     def encode(self) -> str:
         """A compact text form (for Redis)."""
-        return ",".join(repr(v) for v in astuple(self))
+        head = ",".join(repr(getattr(self, f.name)) for f in fields(self)[:-1])
+        return ";".join([head, *(f"{at!r},{n!r}" for at, n in self.second)])
 
     @classmethod
     def decode(cls, text: str | None) -> BudgetState:
         """The state ``encode`` wrote; a fresh state for None or anything unreadable."""
         try:
-            values = [float(v) for v in (text or "").split(",")]
+            head, *pairs = (text or "").split(";")
+            values = [float(v) for v in head.split(",")]
+            second = tuple((float(a), float(n)) for a, n in (p.split(",") for p in pairs))
         except ValueError:
             return cls()
-        return cls(*values) if len(values) == len(fields(cls)) else cls()
+        if len(values) != len(fields(cls)) - 1:
+            return cls()
+        request_at, token_at, load, load_at, request_scale, token_scale, cut_at, output, ratio = (
+            values
+        )
+        return cls(request_at, token_at, load, load_at, request_scale, token_scale, cut_at,
+                   output, ratio, second)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -181,6 +198,8 @@ class Decision:
     """The dimension that binds: ``"requests"`` or ``"tokens"``."""
     cost: float = 0.0
     """Tokens charged to the budget (settle replaces them by the used ones)."""
+    at: float = 0.0
+    """When it was decided (the grant's time, which settle needs)."""
 
 
 def _now_view(state: BudgetState, now: float) -> tuple[float, float, float]:
@@ -195,18 +214,39 @@ def _level(load: float) -> float:
     return min(1.0, max(RAMP_FLOOR, RAMP_GROWTH * load))
 
 
+def _last_second(state: BudgetState, now: float) -> tuple[tuple[float, float], ...]:
+    return tuple(entry for entry in state.second if entry[0] > now - 1)
+
+
+def _second_wait(
+    second: tuple[tuple[float, float], ...], cost: float, cap: float, now: float
+) -> float:
+    """Seconds until ``cost`` more tokens fit the one-second window of ``cap`` tokens (an empty
+    window takes anything: a request larger than a second's tokens must still go some time)."""
+    total, wait = sum(n for _, n in second), 0.0
+    for at, n in second:  # oldest first: each leaves the window at ``at + 1``
+        if total <= 0 or total + cost <= cap:
+            break
+        total, wait = total - n, at + 1 - now
+    return wait
+
+
 def acquire(
     state: BudgetState, rates: Rates, need: TokenNeed, now: float
 ) -> tuple[BudgetState, Decision]:
     """Grant one request needing ``need`` tokens at ``now``, or say how long to wait (state as
     is)."""
+    cost = need.cost(state.input_ratio, state.output_tokens or OUTPUT_GUESS)
+    request_scale, token_scale, load = _now_view(state, now)
+    second = _last_second(state, now)
     wait_requests = state.request_at - JITTER - now if rates.requests else -math.inf
-    wait_tokens = state.token_at - JITTER - now if rates.tokens else -math.inf
+    wait_tokens = -math.inf
+    if rates.tokens:
+        cap = rates.tokens * token_scale
+        wait_tokens = max(state.token_at - JITTER - now, _second_wait(second, cost, cap, now))
     if wait_requests > 0 or wait_tokens > 0:
         reason = "requests" if wait_requests >= wait_tokens else "tokens"
-        return state, Decision(False, max(wait_requests, wait_tokens), reason)
-    cost = need.cost(state.output_tokens, OUTPUT_GUESS)
-    request_scale, token_scale, load = _now_view(state, now)
+        return state, Decision(False, max(wait_requests, wait_tokens), reason, cost, now)
     # the level counts this grant: a budget whose one request is a second's worth never ramps
     load += rates.share(cost) / RAMP_SECONDS
     level = _level(load)
@@ -214,27 +254,38 @@ def acquire(
     if rates.requests:
         request_at = max(request_at, now - JITTER) + 1 / (rates.requests * request_scale * level)
     if rates.tokens:
-        token_at = max(token_at, now - JITTER) + cost / (rates.tokens * token_scale * level)
-    granted = replace(state, request_at=request_at, token_at=token_at, load=load, load_at=now)
+        token_at = max(token_at, now - TOKEN_CREDIT) + cost / (rates.tokens * token_scale * level)
+        second = (*second, (now, cost))
+    granted = replace(state, request_at=request_at, token_at=token_at, load=load, load_at=now,
+                      second=second)  # fmt: skip
     ahead = {"requests": request_at - now if rates.requests else 0.0,
              "tokens": token_at - now if rates.tokens else 0.0}  # fmt: skip
     reason = max(ahead, key=ahead.__getitem__)
-    return granted, Decision(True, max(0.0, ahead[reason]), reason, cost)
+    return granted, Decision(True, max(0.0, ahead[reason]), reason, cost, now)
 
 
 def settle(
-    state: BudgetState, rates: Rates, estimated: float, used: float | None,
-    output: float | None, now: float,
+    state: BudgetState, rates: Rates, need: TokenNeed, grant: Decision,
+    usage: tuple[float | None, float | None], now: float,
 ) -> BudgetState:  # fmt: skip
-    """Replace a grant's estimated tokens by the ``used`` ones; learn the model's ``output``."""
-    learned = state.output_tokens
+    """Replace a ``grant``'s estimated tokens by the used ones (``usage``: total, output) and
+    learn the model's output and the input estimate's bias from them."""
+    used, output = usage
+    ratio, learned = state.input_ratio, state.output_tokens
     if output is not None and output >= 0:
         learned = output if learned <= 0 else learned + _LEARN * (output - learned)
-    token_at = state.token_at
-    if used is not None and rates.tokens:
-        _, token_scale, load = _now_view(state, now)
-        token_at += (used - estimated) / (rates.tokens * token_scale * _level(load))
-    return replace(state, token_at=token_at, output_tokens=learned)
+    used_input = None if used is None else used - (output or 0.0)
+    if used_input is not None and used_input > 0 and need.input > 0:
+        seen = min(5.0, max(0.2, used_input / need.input))
+        ratio += _LEARN * (seen - ratio)
+    state = replace(state, output_tokens=learned, input_ratio=ratio)
+    if used is None or not rates.tokens or used == grant.cost:
+        return state
+    _, token_scale, load = _now_view(state, now)
+    token_at = state.token_at + (used - grant.cost) / (rates.tokens * token_scale * _level(load))
+    # corrected where it was charged: the service books a request's tokens when it admits it
+    second = tuple((at, used if at == grant.at else n) for at, n in _last_second(state, now))
+    return replace(state, token_at=token_at, second=second)
 
 
 def throttled(state: BudgetState, code: str | None, now: float) -> BudgetState:

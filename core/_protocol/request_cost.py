@@ -34,12 +34,11 @@ class TokenNeed:
     """``max_tokens`` when the request sets one."""
     generates: bool = False
 
-    def cost(self, learned_output: float, guess: float) -> float:
-        """Input plus expected output (``learned_output``, else ``guess``; capped)."""
-        if not self.generates:
-            return float(self.input)
-        expected = learned_output if learned_output > 0 else guess
-        return self.input + min(expected, self.output_cap)
+    def cost(self, input_ratio: float, expected_output: float) -> float:
+        """The input corrected by ``input_ratio``, plus the expected output (if it generates,
+        never above ``max_tokens``)."""
+        output = min(expected_output, self.output_cap) if self.generates else 0.0
+        return self.input * input_ratio + output
 
 
 def limited_model(body: Any) -> str | None:

@@ -6,12 +6,14 @@ Rules of this module:
   ``{"error": {"message", "type", "param", "code"}, "request_id"}``.
 - Every reply carries ``x-request-id``, equal to the body's ``request_id`` on native routes
   (PROTOCOL.md); compatible-mode bodies are not given one (the recordings have none).
-- Order per call: record the request → route (404/405) → auth (401) → fault → scripted
-  error/json → JSON parse (400) → handler. Faults and scripts are applied here, so they work for
-  every endpoint module, including ones added later.
-- A handler's 4xx ``ApiError`` on a stream request answers HTTP 200 with one ``event:error``
-  frame (recorded ``parameter-error-sse``); other handler exceptions become 500
-  ``InternalError``; ``AbortConnection`` propagates to the server,
+- Order per call: record the request → route (404/405) → auth (401) → rate limits (429, see
+  ``ratelimits``) → fault → scripted error/json → JSON parse (400) → handler; the answer's
+  usage is counted against the model's token limits; ``emulator.latency`` delays every reply.
+  Faults and scripts are applied here, so they work for every endpoint module, including ones
+  added later.
+- A handler's 4xx ``ApiError`` (or a rate-limit 429) on a stream request answers HTTP 200 with
+  one ``event:error`` frame (recorded ``parameter-error-sse``); other handler exceptions become
+  500 ``InternalError``; ``AbortConnection`` propagates to the server,
   which drops the connection (through ``httpx.ASGITransport`` the client sees the exception).
 """
 
@@ -19,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
+from dashscope_core._protocol.request_cost import limited_model, usage_of
 from dashscope_core._protocol.sse import encode_event
 from dashscope_core.emulator import (
     apps,
@@ -37,6 +41,7 @@ from dashscope_core.emulator import (
     multimodal,
     prediction_catalog,
     predictions,
+    ratelimits,
     rerank,
     tasks,
     tokenizer,
@@ -94,6 +99,7 @@ ROUTES: list[Route] = [
     *compatible.ROUTES,
     *compatible_files.ROUTES,
     *compatible_batches.ROUTES,
+    *ratelimits.ROUTES,
 ]
 
 _STATUS_FAULTS = {
@@ -147,6 +153,8 @@ class EmulatorApp:
             message = f"{type(exc).__name__}: {exc}"
             error = ApiError(500, "InternalError", message)
             response = error_response(error, request_id, compatible)
+        if self.emulator.latency:
+            await asyncio.sleep(self.emulator.latency)
         await _send(send, response, fault, request_id, compatible)
 
     def _request(self, scope: Scope, body: bytes, request_id: str) -> tuple[Request, bool]:
@@ -179,6 +187,12 @@ class EmulatorApp:
         route, emu = request.route, self.emulator
         if route.auth:
             _authorize(emu, request)
+        model, admitted_at = limited_model(request.json), time.monotonic()
+        refused = None if model is None else emu.rate_limits.admit(model, admitted_at)
+        if refused is not None:  # a refused native stream is a 200 with one error frame
+            if request.sse and route.prefix == API_PREFIX:
+                return error_stream(refused, request_id), None
+            raise refused
         fault = emu.faults.take(route.kind)
         _apply_early_fault(fault)
         scripted = emu.script.take(route.kind)
@@ -189,11 +203,13 @@ class EmulatorApp:
         if scripted is not None:
             request = replace(request, script=scripted)
         try:
-            return await route.handler(request, emu), fault
+            response = await route.handler(request, emu)
         except ApiError as exc:
             if not request.sse or exc.status >= 500 or route.prefix != API_PREFIX:
                 raise
             return error_stream(exc, request_id), fault
+        metered = response if model is None else _metered(response, emu, model, admitted_at)
+        return metered, fault
 
     def _route(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
         for route in self.routes:
@@ -234,6 +250,25 @@ def _apply_early_fault(fault: Fault | None) -> None:
         status, code, message = _STATUS_FAULTS[fault.kind]
         headers = {"retry-after": _seconds(fault.retry_after)} if status == 429 else {}
         raise ApiError(status, code, message, headers)
+
+
+def _metered(response: Response, emu: Emulator, model: str, admitted_at: float) -> Response:
+    """``response``, booking its usage against ``model``'s token limits once it is known."""
+    if isinstance(response, JSONResponse):
+        emu.rate_limits.record(model, usage_of(response.body)[0] or 0, admitted_at)
+        return response
+
+    async def events() -> AsyncIterator[SSEEvent | bytes]:
+        last: Any = None
+        try:
+            async for item in _aiter(response.events):
+                if isinstance(item, SSEEvent) and item.data != "[DONE]":  # compatible mode's end
+                    last = item.data
+                yield item
+        finally:
+            emu.rate_limits.record(model, usage_of(last)[0] or 0, admitted_at)
+
+    return replace(response, events=events())
 
 
 def _scripted_response(scripted: Scripted, request_id: str) -> JSONResponse:

@@ -11,6 +11,7 @@ from dashscope_core.emulator._compat_state import settings as batch_settings
 from dashscope_core.emulator._server import DEFAULT_MAX_BODY_SIZE, Server
 from dashscope_core.emulator.app import API_PREFIX, create_app
 from dashscope_core.emulator.faults import FAULT_KINDS, RATE_DEFAULT_KINDS, canonical_kind
+from dashscope_core.emulator.ratelimits import parse_limit
 from dashscope_core.emulator.state import Emulator
 
 __all__ = ["build_emulator", "build_parser", "main"]
@@ -45,6 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="accept only these API keys (repeatable)",
     )
+    parser.add_argument(
+        "--rate-limit",
+        action="append",
+        dest="rate_limits",
+        metavar="[MODEL:]rpm=N,tpm=N[,burst=off]",
+        help="enforce a model's limits with the service's 429s (no MODEL: every model; repeatable)",
+    )
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds before every reply's first byte"
+    )
     parser.add_argument("--max-body-size", type=int, default=DEFAULT_MAX_BODY_SIZE)
     parser.add_argument(
         "--batch-time-scale",
@@ -71,7 +82,10 @@ def _fault_kinds(value: str) -> tuple[str, ...]:
 
 def build_emulator(args: argparse.Namespace) -> Emulator:
     """An ``Emulator`` configured from parsed options."""
-    emulator = Emulator(seed=args.seed, api_keys=args.accept_keys)
+    emulator = Emulator(seed=args.seed, api_keys=args.accept_keys, latency=args.latency)
+    for text in getattr(args, "rate_limits", None) or ():
+        model, limit = parse_limit(text)
+        emulator.rate_limits.set(model, rpm=limit.rpm, tpm=limit.tpm, burst=limit.burst)
     if args.fault_rate:
         emulator.faults.set_rate(args.fault_rate, args.faults, seed=args.seed)
     batch_time_scale = getattr(args, "batch_time_scale", 1.0)

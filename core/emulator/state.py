@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dashscope_core.emulator.faults import Faults
+from dashscope_core.emulator.ratelimits import RateLimits
 
 if TYPE_CHECKING:
     from dashscope_core.emulator._apps_registry import AppRegistry
@@ -175,14 +176,20 @@ class Emulator:
         seed: seeds request ids, the RNG and anything random the endpoints do.
         api_keys: accepted keys; ``None`` accepts any non-empty key except ones starting
             with ``invalid`` / ``sk-invalid``.
+        latency: seconds every reply waits before its first byte (a model's think time).
     """
 
-    def __init__(self, *, seed: int = 0, api_keys: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, *, seed: int = 0, api_keys: Iterable[str] | None = None, latency: float = 0.0
+    ) -> None:
         self.seed = seed
         self.api_keys: set[str] | None = None if api_keys is None else set(api_keys)
+        self.latency = latency
         self._lock = threading.Lock()
         self.script = Script(self._lock)
         self.faults = Faults(self._lock, seed=seed)
+        self.rate_limits = RateLimits()
+        """Per-model RPM/TPM/per-second/burst limits (``rate_limits.set("qwen-plus", rpm=600)``)."""
         self.requests: list[ReceivedRequest] = []
         self.counters: Counter[str] = Counter()
         self.rng = random.Random(seed)
@@ -201,6 +208,7 @@ class Emulator:
             self._namespaces.clear()
         self.script.clear()
         self.faults.reset(seed=self.seed)
+        self.rate_limits.reset()
 
     def accepts(self, key: str) -> bool:
         """Whether ``key`` is an accepted API key."""
