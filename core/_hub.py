@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from tenacity import RetryCallState
 
 from dashscope_core._protocol.config import ClientConfig, header_safe, resolve_config
-from dashscope_core._protocol.ratelimit import RateLimit, resolve_rate_limit
+from dashscope_core._protocol.ratelimit import RateLimit
 from dashscope_core._protocol.request import RawResponse, RequestSpec
 from dashscope_core._protocol.retry import RetryPolicy
 from dashscope_core._ratelimiter import Limiter, Observer, budget_scope
@@ -105,7 +105,7 @@ class BaseClient:
         scope = budget_scope(
             self._config.api_key.get_secret_value(), self.base_url, self._config.workspace
         )
-        self._limiter = Limiter(resolve_rate_limit(rate_limit), scope, on_rate_limit_wait)
+        self._limiter = Limiter(RateLimit.per_model(rate_limit), scope, on_rate_limit_wait)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int):
             raise TypeError(f"max_retries: expected an int, got {type(max_retries).__name__}")
         self._policy = retry_policy or RetryPolicy(max_retries=max_retries)

@@ -9,6 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from langchain_dashscope_ext._common import RATE_LIMIT_EVENT
     from langchain_dashscope_ext.apps import (
         ChatDashScopeApp,
         DashScopeAppRetriever,
@@ -33,9 +34,11 @@ _LAZY: dict[str, str] = {
     "DashScopeAppTool": "langchain_dashscope_ext.apps",
     "DashScopePredictionTool": "langchain_dashscope_ext.tools",
     "DashScopeImageSynthesisTool": "langchain_dashscope_ext.tools",
+    "RATE_LIMIT_EVENT": "langchain_dashscope_ext._common",
 }
 
 __all__ = [
+    "RATE_LIMIT_EVENT",
     "ChatDashScope",
     "ChatDashScopeApp",
     "DashScopeAppRetriever",

@@ -8,18 +8,74 @@ so constructing a model stays cheap and calls build nothing.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.callbacks.manager import ahandle_event, handle_event
 from langchain_core.utils import secret_from_env
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_validator, model_validator
+
+from dashscope_core import RateLimit, RateLimitWait, observe_rate_limits
 
 if TYPE_CHECKING:
     from dashscope_core import AsyncDashScope, DashScope
     from dashscope_core._loop_clients import LoopClients
 
-__all__ = ["DashScopeSettings"]
+__all__ = [
+    "RATE_LIMIT_EVENT",
+    "DashScopeSettings",
+    "aopened",
+    "opened",
+    "rate_limit_events",
+]
 
 _LOCK = threading.Lock()
+_T = TypeVar("_T")
+RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
+RATE_LIMIT_EVENT = "dashscope_rate_limit_wait"
+"""Name of the custom callback event a call fires after waiting for its rate-limit budget;
+its data is ``{"model", "seconds", "reason", "tokens"}`` (``dashscope_core.RateLimitWait``)."""
+
+
+def rate_limit_events(run_manager: RunManager) -> AbstractContextManager[None]:
+    """Within this block, report the core client's rate-limit waits as ``on_custom_event``
+    (``RATE_LIMIT_EVENT``) on the run of ``run_manager``."""
+    if run_manager is None:
+        return nullcontext()
+    manager = run_manager
+    fire = ahandle_event if isinstance(manager, AsyncCallbackManagerForLLMRun) else handle_event
+
+    def report(wait: RateLimitWait) -> Any:
+        return fire(manager.handlers, "on_custom_event", "ignore_custom_event", RATE_LIMIT_EVENT,
+                    asdict(wait), run_id=manager.run_id, tags=manager.tags,
+                    metadata=manager.metadata)  # fmt: skip
+
+    return observe_rate_limits(report)
+
+
+def opened(stream: Iterator[_T], run_manager: RunManager) -> Iterator[_T]:
+    """``stream``, its opening (the request, and any rate-limit wait) under
+    ``rate_limit_events``."""
+    iterator = iter(stream)
+    with rate_limit_events(run_manager):
+        first = next(iterator, None)
+    if first is not None:
+        yield first
+        yield from iterator
+
+
+async def aopened(stream: AsyncIterator[_T], run_manager: RunManager) -> AsyncIterator[_T]:
+    """``opened`` for async streams."""
+    iterator = aiter(stream)
+    with rate_limit_events(run_manager):
+        first = await anext(iterator, None)
+    if first is not None:
+        yield first
+        async for item in iterator:
+            yield item
 
 
 class DashScopeSettings(BaseModel):
@@ -39,6 +95,9 @@ class DashScopeSettings(BaseModel):
     """Request timeout in seconds (None: the core client's default)."""
     max_retries: int = Field(default=2, ge=0)
     """Retries after the first attempt (429, 5xx, connection errors), done by the core client."""
+    rate_limit: RateLimit | dict[str, RateLimit] | None = None
+    """``RateLimit(rpm=, tpm=, redis_url=)`` or ``{model or "*": RateLimit}``: the client waits
+    for the model's budget instead of failing (waits fire ``RATE_LIMIT_EVENT``)."""
 
     _client: DashScope | None = PrivateAttr(default=None)
     _async_clients: LoopClients | None = PrivateAttr(default=None)
@@ -47,6 +106,12 @@ class DashScopeSettings(BaseModel):
     def lc_secrets(self) -> dict[str, str]:
         """The key serialises as a reference to ``DASHSCOPE_API_KEY``, never its value."""
         return {"api_key": "DASHSCOPE_API_KEY"}
+
+    @field_validator("rate_limit", mode="before")
+    @classmethod
+    def _check_rate_limit(cls, value: Any) -> Any:
+        RateLimit.per_model(value)  # the core's checks and messages, at construction
+        return value
 
     @model_validator(mode="after")
     def _check_key(self) -> DashScopeSettings:
@@ -68,7 +133,7 @@ class DashScopeSettings(BaseModel):
         key = self.api_key.get_secret_value() if self.api_key is not None else None
         return {"api_key": key, "base_url": self.base_url, "region": self.region,
                 "workspace": self.workspace, "timeout": self.timeout,
-                "max_retries": self.max_retries}  # fmt: skip
+                "max_retries": self.max_retries, "rate_limit": self.rate_limit}  # fmt: skip
 
     @property
     def client(self) -> DashScope:

@@ -18,7 +18,13 @@ from dashscope_core import BatchJob, ModelProfile, get_profile
 from dashscope_core._signed import signed
 from dashscope_core.errors import DashScopeError
 from langchain_dashscope_ext import _batch, _convert
-from langchain_dashscope_ext._common import DashScopeSettings, ServiceTokenCounting
+from langchain_dashscope_ext._common import (
+    DashScopeSettings,
+    ServiceTokenCounting,
+    aopened,
+    opened,
+    rate_limit_events,
+)
 from langchain_dashscope_ext._params import DashScopeParams, Stop, check_call_kwargs
 
 if TYPE_CHECKING:
@@ -133,10 +139,11 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
     ) -> ChatResult:
         request, force = self._request(messages, stop, kwargs)
         call = self.client.generation.call
-        result = _convert.from_wire_response(call(**request), request["model"])
-        if force and not _has_tool_call(result):  # asked once more, then raise
-            again = call(**request)
-            result = _require_tool_call(_convert.from_wire_response(again, request["model"]))
+        with rate_limit_events(run_manager):
+            result = _convert.from_wire_response(call(**request), request["model"])
+            if force and not _has_tool_call(result):  # asked once more, then raise
+                again = call(**request)
+                result = _require_tool_call(_convert.from_wire_response(again, request["model"]))
         return result
 
     @signed
@@ -149,10 +156,11 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
     ) -> ChatResult:
         request, force = self._request(messages, stop, kwargs)
         call = self.async_client.generation.call
-        result = _convert.from_wire_response(await call(**request), request["model"])
-        if force and not _has_tool_call(result):  # asked once more, then raise
-            again = await call(**request)
-            result = _require_tool_call(_convert.from_wire_response(again, request["model"]))
+        with rate_limit_events(run_manager):
+            result = _convert.from_wire_response(await call(**request), request["model"])
+            if force and not _has_tool_call(result):  # asked once more, then raise
+                again = await call(**request)
+                result = _require_tool_call(_convert.from_wire_response(again, request["model"]))
         return result
 
     def _stream(
@@ -164,7 +172,7 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
     ) -> Iterator[ChatGenerationChunk]:
         request, force = self._request(messages, stop, kwargs)
         converter = _convert.ChunkConverter(request["model"])
-        for response in self.client.generation.stream(**request):
+        for response in opened(self.client.generation.stream(**request), run_manager):
             chunk = converter.feed(response)
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
@@ -181,7 +189,8 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
     ) -> AsyncIterator[ChatGenerationChunk]:
         request, force = self._request(messages, stop, kwargs)
         converter = _convert.ChunkConverter(request["model"])
-        async for response in self.async_client.generation.stream(**request):
+        stream = self.async_client.generation.stream(**request)
+        async for response in aopened(stream, run_manager):
             chunk = converter.feed(response)
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)

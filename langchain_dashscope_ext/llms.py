@@ -12,7 +12,13 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 
 from dashscope_core._signed import signed
 from langchain_dashscope_ext import _convert_output as _convert
-from langchain_dashscope_ext._common import DashScopeSettings, ServiceTokenCounting
+from langchain_dashscope_ext._common import (
+    DashScopeSettings,
+    ServiceTokenCounting,
+    aopened,
+    opened,
+    rate_limit_events,
+)
 from langchain_dashscope_ext._params import DashScopeParams, Stop, check_call_kwargs
 
 __all__ = ["DashScopeLLM"]
@@ -70,7 +76,9 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
             answers = [_join(self._stream(p, stop, run_manager, **kwargs)) for p in prompts]
         else:
             requests = [self._request(p, stop, kwargs) for p in prompts]  # all checked first
-            answers = [_generation(self.client.generation.call(**r), r["model"]) for r in requests]
+            with rate_limit_events(run_manager):
+                responses = [self.client.generation.call(**r) for r in requests]
+            answers = [_generation(a, r["model"]) for a, r in zip(responses, requests, strict=True)]
         return self._result(answers)
 
     @signed
@@ -90,7 +98,8 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
         else:  # concurrently: DashScope takes one prompt per request
             requests = [self._request(p, stop, kwargs) for p in prompts]
             client = self.async_client
-            responses = await _all([client.generation.call(**r) for r in requests])
+            with rate_limit_events(run_manager):
+                responses = await _all([client.generation.call(**r) for r in requests])
             answers = [_generation(a, r["model"]) for a, r in zip(responses, requests, strict=True)]
         return self._result(answers)
 
@@ -105,7 +114,7 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
         request = self._request(prompt, stop, kwargs)
-        for response in self.client.generation.stream(**request):
+        for response in opened(self.client.generation.stream(**request), run_manager):
             chunk = _chunk(response, request["model"])
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
@@ -119,7 +128,8 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
         request = self._request(prompt, stop, kwargs)
-        async for response in self.async_client.generation.stream(**request):
+        stream = self.async_client.generation.stream(**request)
+        async for response in aopened(stream, run_manager):
             chunk = _chunk(response, request["model"])
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)

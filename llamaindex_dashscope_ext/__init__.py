@@ -9,6 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from llamaindex_dashscope_ext._clients import DashScopeRateLimitWaitEvent
     from llamaindex_dashscope_ext.apps import DashScopeAppLLM, DashScopeAppRetriever
     from llamaindex_dashscope_ext.embeddings import DashScopeEmbedding
     from llamaindex_dashscope_ext.llms import DashScopeLLM
@@ -23,6 +24,7 @@ _LAZY: dict[str, str] = {
     "DashScopeAppRetriever": "llamaindex_dashscope_ext.apps",
     "DashScopePredictionToolSpec": "llamaindex_dashscope_ext.tools",
     "PredictionToolError": "llamaindex_dashscope_ext.tools",
+    "DashScopeRateLimitWaitEvent": "llamaindex_dashscope_ext._clients",
 }
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "DashScopeEmbedding",
     "DashScopeLLM",
     "DashScopePredictionToolSpec",
+    "DashScopeRateLimitWaitEvent",
     "DashScopeRerank",
     "PredictionToolError",
 ]

@@ -2,22 +2,56 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import httpx
-from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+)
+from llama_index.core.instrumentation.events import BaseEvent
+from llama_index_instrumentation import get_dispatcher
 
-from dashscope_core import AsyncDashScope, DashScope
+from dashscope_core import AsyncDashScope, DashScope, RateLimit, RateLimitWait
 from dashscope_core._loop_clients import LoopClients
 
-__all__ = ["AsyncClients", "Connection", "client_options"]
+__all__ = ["AsyncClients", "Connection", "DashScopeRateLimitWaitEvent", "client_options"]
+
+dispatcher = get_dispatcher(__name__)
+
+
+class DashScopeRateLimitWaitEvent(BaseEvent):
+    """A call waited for its model's rate-limit budget (in the span of the call)."""
+
+    model: str
+    seconds: float
+    reason: str
+    """What the budget was short of: ``"requests"`` or ``"tokens"``."""
+    tokens: float
+    """The request's estimated token cost."""
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Name used in serialisation."""
+        return "DashScopeRateLimitWaitEvent"
+
+
+def report_rate_limit_wait(wait: RateLimitWait) -> None:
+    """The core clients' ``on_rate_limit_wait``: an instrumentation event in the current span."""
+    dispatcher.event(DashScopeRateLimitWaitEvent(**asdict(wait)))
 
 
 def client_options(owner: Any) -> dict[str, Any]:
     """Core client arguments from the fields of an LLM or embedding model."""
     key = owner.api_key.get_secret_value() if owner.api_key is not None else None
-    names = ("base_url", "region", "workspace", "timeout", "max_retries", "default_headers")
-    return {"api_key": key, **{name: getattr(owner, name) for name in names}}
+    names = ("base_url", "region", "workspace", "timeout", "max_retries", "default_headers",
+             "rate_limit")  # fmt: skip
+    options = {name: getattr(owner, name) for name in names}
+    return {"api_key": key, "on_rate_limit_wait": report_rate_limit_wait, **options}
 
 
 class AsyncClients:
@@ -57,6 +91,17 @@ class Connection(BaseModel):
         default=None, exclude=True, repr=False, description="Default: env DASHSCOPE_API_KEY."
     )
     default_headers: dict[str, str] | None = Field(default=None, description="Extra headers.")
+    rate_limit: RateLimit | dict[str, RateLimit] | None = Field(
+        default=None,
+        description="RateLimit(rpm=, tpm=, redis_url=) or {model or '*': RateLimit}: wait for "
+        "the model's budget instead of failing (DashScopeRateLimitWaitEvent per wait).",
+    )
+
+    @field_validator("rate_limit", mode="before")
+    @classmethod
+    def _check_rate_limit(cls, value: Any) -> Any:
+        RateLimit.per_model(value)  # the core's checks and messages, at construction
+        return value
 
     _client: DashScope = PrivateAttr()
     _aclients: AsyncClients = PrivateAttr()

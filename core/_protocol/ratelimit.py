@@ -37,7 +37,6 @@ __all__ = [
     "RateLimit",
     "Rates",
     "acquire",
-    "resolve_rate_limit",
     "settle",
     "throttled",
 ]
@@ -99,27 +98,31 @@ class RateLimit:
                 f"redis_url: expected a redis://, rediss:// or unix:// URL, got {url!r}"
             )
 
-
-def resolve_rate_limit(value: Any) -> dict[str, RateLimit] | None:
-    """``rate_limit=`` as ``{model or "*": RateLimit}``; a single RateLimit applies to every
-    model (each model gets its own budget, like the service's limits)."""
-    if value is None:
-        return None
-    if isinstance(value, RateLimit):
-        return {"*": value}
-    if isinstance(value, Mapping) and value:
-        for model, limit in value.items():
-            if not isinstance(model, str) or not model:
-                raise _InvalidRateLimit(f"rate_limit: model names must be strings, got {model!r}")
-            if not isinstance(limit, RateLimit):
-                raise _InvalidRateLimit(
-                    f"rate_limit[{model!r}]: expected a RateLimit, got {type(limit).__name__}"
-                )
-        return dict(value)
-    raise _InvalidRateLimit(
-        "rate_limit: expected a RateLimit or a non-empty dict of model name (or '*') to "
-        f"RateLimit, got {value!r}"
-    )
+    @staticmethod
+    def per_model(value: Any) -> dict[str, RateLimit] | None:
+        """Validate a ``rate_limit=`` argument: None, a ``RateLimit`` (the budget of every
+        model, each its own, like the service's limits) or a dict of model name (``"*"``: any
+        other) to ``RateLimit``. Returns the per-model form; bad values raise a ``ValueError``
+        (also a ``TypeError`` for a wrong type) naming ``rate_limit``."""
+        if value is None:
+            return None
+        if isinstance(value, RateLimit):
+            return {"*": value}
+        if isinstance(value, Mapping) and value:
+            for model, limit in value.items():
+                if not isinstance(model, str) or not model:
+                    raise _InvalidRateLimit(
+                        f"rate_limit: model names must be non-empty strings, got {model!r}"
+                    )
+                if not isinstance(limit, RateLimit):
+                    raise _InvalidRateLimit(
+                        f"rate_limit[{model!r}]: expected a RateLimit, got {type(limit).__name__}"
+                    )
+            return dict(value)
+        raise _InvalidRateLimit(
+            "rate_limit: expected a RateLimit or a non-empty dict of model name (or '*') to "
+            f"RateLimit, got {value!r}"
+        )
 
 
 @dataclass(frozen=True)
