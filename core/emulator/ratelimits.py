@@ -2,10 +2,12 @@
 
 Rules of this module:
 - Limits belong to a model (``"*"``: every model without limits of its own): RPM and TPM over a
-  sliding minute, and per second RPS = ceil(RPM/60) requests and TPS = ceil(TPM/60) tokens over
-  a sliding second. A burst guard refuses a request when the last second's requests would exceed
-  both ``max(2, BURST_FLOOR * RPS)`` and ``BURST_FACTOR`` times the recent rate (an EWMA over
-  one second): from cold a client may start at half its RPS and then double about every second.
+  sliding minute, and per second RPS = ceil(RPM/60) requests and TPS = ceil(TPM/60) tokens,
+  counted as Sentinel (Alibaba's flow-control library) counts QPS by default: two 500 ms
+  buckets, the current one and the one before. A burst guard refuses a request when those
+  requests would exceed both ``max(2, BURST_FLOOR * RPS)`` and ``BURST_FACTOR`` times the
+  recent rate (an EWMA over one second): from cold a client may start at half its RPS and then
+  double about every second.
 - Requests count when admitted, and so do their tokens (an allocation, hence
   ``Throttling.AllocationQuota``): the reply's usage, known from its JSON body or last stream
   frame, is booked at the time the request was admitted.
@@ -34,6 +36,7 @@ __all__ = ["MESSAGES", "ROUTES", "ModelLimit", "RateLimits", "parse_limit"]
 BURST_FLOOR = 0.5
 BURST_FACTOR = 2.0
 _EWMA_SECONDS = 1.0
+_BUCKET = 0.5
 MESSAGES = {
     "Throttling": "Requests throttling triggered.",
     "Throttling.RateQuota": "Requests rate limit exceeded, please try again later.",
@@ -79,17 +82,10 @@ class _Window:
         del self.tokens[:old]
 
     def last_second(self, now: float) -> tuple[int, float]:
-        """Requests and tokens of the last second."""
-        count = 0
-        for at in reversed(self.requests):
-            if at <= now - 1:
-                break
-            count += 1
-        tokens = 0.0
-        for at, n in reversed(self.tokens):
-            if at <= now - 1:
-                break
-            tokens += n
+        """Requests and tokens of the current and the previous 500 ms bucket."""
+        since = (math.floor(now / _BUCKET) - 1) * _BUCKET
+        count = len(self.requests) - bisect.bisect_left(self.requests, since)
+        tokens = sum(n for _, n in self.tokens[bisect.bisect_left(self.tokens, (since,)) :])
         return count, tokens
 
     def baseline(self, now: float) -> float:
