@@ -11,9 +11,10 @@ Rules of this module (wire facts: PROTOCOL.md "Rate limits"; the service's rate-
   wake-up never bunches two requests (the next slot counts from the real grant time).
 - Token cost is estimated before sending and settled with the response's usage (a refund or a
   debt moves the token clock); the expected output of a model is learned from its answers.
-- Ramp: a budget runs at most ``RAMP_GROWTH`` times its recent rate (an EWMA over
-  ``RAMP_SECONDS``) and never below ``RAMP_FLOOR`` of the full rate, so from cold, or after an
-  idle spell, it grows about 1.65x per second instead of jumping (``Throttling.BurstRate``).
+- Ramp: a budget sends requests at most ``RAMP_GROWTH`` times as fast as it recently did (an
+  EWMA over ``RAMP_SECONDS``) and never slower than ``RAMP_FLOOR`` of its rate (or one a
+  second), so from cold, or after a pause, it grows about 1.65x per second instead of jumping
+  (``Throttling.BurstRate``, "Request rate increased too quickly"). Tokens are not ramped.
 - 429 codes adapt the budget (AIMD): ``Throttling.RateQuota`` cuts the request rate,
   ``Throttling.AllocationQuota`` the token rate, ``Throttling`` both (at most one cut per
   ``CUT_EVERY``: concurrent 429s report one overload), ``Throttling.BurstRate`` halves the
@@ -49,13 +50,13 @@ TOKEN_CREDIT = 0.25
 """Seconds of token pace a refund may bank (a waiter asleep until its slot would lose it);
 the exact one-second window still caps what is sent."""
 RAMP_FLOOR = 0.3
-RAMP_GROWTH = 1.5
-RAMP_SECONDS = 1.0
+RAMP_GROWTH = 1.25
+RAMP_SECONDS = 0.5
 CUT = 0.8
 CUT_MIN = 0.1
 CUT_EVERY = 1.0
 RECOVERY = 0.05
-OUTPUT_GUESS = 512
+OUTPUT_GUESS = 256
 """Expected output tokens of a model before its first answer (capped by ``max_tokens``)."""
 _LEARN = 0.2
 
@@ -138,10 +139,11 @@ class Rates:
         per_second = [None if v is None else v / 60.0 * HEADROOM for v in (limit.rpm, limit.tpm)]
         return cls(*per_second)
 
-    def share(self, cost: float) -> float:
-        """Seconds of the full rate one grant of ``cost`` tokens uses (the larger dimension)."""
-        return max(1 / self.requests if self.requests else 0.0,
-                   cost / self.tokens if self.tokens else 0.0)  # fmt: skip
+    def level(self, load: float) -> float:
+        """The ramp: the fraction of the request rate a budget with this recent ``load`` (a
+        fraction of the full rate) may run at; at least one request a second."""
+        floor = max(RAMP_FLOOR, min(1.0, 1.0 / self.requests)) if self.requests else 1.0
+        return min(1.0, max(floor, RAMP_GROWTH * load))
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ class BudgetState:
     token_at: float = -math.inf
     """When the token clock has caught up with what was sent."""
     load: float = 0.0
-    """Recent grants as a fraction of the full rate (EWMA, ``RAMP_SECONDS``)."""
+    """Recent requests as a fraction of the full request rate (EWMA, ``RAMP_SECONDS``)."""
     load_at: float = 0.0
     request_scale: float = 1.0
     """Request rate left after ``Throttling.RateQuota`` cuts, as of ``cut_at``."""
@@ -212,11 +214,6 @@ def _now_view(state: BudgetState, now: float) -> tuple[float, float, float]:
     return min(1.0, state.request_scale + recovered), min(1.0, state.token_scale + recovered), load
 
 
-def _level(load: float) -> float:
-    """The ramp: the fraction of the full rate a budget with this recent load may run at."""
-    return min(1.0, max(RAMP_FLOOR, RAMP_GROWTH * load))
-
-
 def _last_second(state: BudgetState, now: float) -> tuple[tuple[float, float], ...]:
     return tuple(entry for entry in state.second if entry[0] > now - 1)
 
@@ -250,14 +247,15 @@ def acquire(
     if wait_requests > 0 or wait_tokens > 0:
         reason = "requests" if wait_requests >= wait_tokens else "tokens"
         return state, Decision(False, max(wait_requests, wait_tokens), reason, cost, now)
-    # the level counts this grant: a budget whose one request is a second's worth never ramps
-    load += rates.share(cost) / RAMP_SECONDS
-    level = _level(load)
     request_at, token_at = state.request_at, state.token_at
     if rates.requests:
-        request_at = max(request_at, now - JITTER) + 1 / (rates.requests * request_scale * level)
+        share = 1 / rates.requests / RAMP_SECONDS  # what one grant adds to the load
+        # judged halfway through this grant: before it the EWMA is at its trough, after at a peak
+        pace = rates.requests * request_scale * rates.level(load + share / 2)
+        request_at = max(request_at, now - JITTER) + 1 / pace
+        load += share
     if rates.tokens:
-        token_at = max(token_at, now - TOKEN_CREDIT) + cost / (rates.tokens * token_scale * level)
+        token_at = max(token_at, now - TOKEN_CREDIT) + cost / (rates.tokens * token_scale)
         second = (*second, (now, cost))
     granted = replace(state, request_at=request_at, token_at=token_at, load=load, load_at=now,
                       second=second)  # fmt: skip
@@ -284,8 +282,8 @@ def settle(
     state = replace(state, output_tokens=learned, input_ratio=ratio)
     if used is None or not rates.tokens or used == grant.cost:
         return state
-    _, token_scale, load = _now_view(state, now)
-    token_at = state.token_at + (used - grant.cost) / (rates.tokens * token_scale * _level(load))
+    token_scale = _now_view(state, now)[1]
+    token_at = state.token_at + (used - grant.cost) / (rates.tokens * token_scale)
     # corrected where it was charged: the service books a request's tokens when it admits it
     second = tuple((at, used if at == grant.at else n) for at, n in _last_second(state, now))
     return replace(state, token_at=token_at, second=second)

@@ -5,9 +5,9 @@ Rules of this module:
   sliding minute, and per second RPS = ceil(RPM/60) requests and TPS = ceil(TPM/60) tokens,
   counted as Sentinel (Alibaba's flow-control library) counts QPS by default: two 500 ms
   buckets, the current one and the one before. A burst guard refuses a request when those
-  requests would exceed both ``max(2, BURST_FLOOR * RPS)`` and ``BURST_FACTOR`` times the
-  recent rate (an EWMA over one second): from cold a client may start at half its RPS and then
-  double about every second.
+  requests would exceed ``max(2, BURST_FLOOR * RPS)`` plus ``BURST_FACTOR`` times the requests
+  of the second before them: from cold (or after a pause) a client may start at half its RPS,
+  then about double every second.
 - Requests count when admitted, and so do their tokens (an allocation, hence
   ``Throttling.AllocationQuota``): the reply's usage, known from its JSON body or last stream
   frame, is booked at the time the request was admitted.
@@ -35,7 +35,6 @@ __all__ = ["MESSAGES", "ROUTES", "ModelLimit", "RateLimits", "parse_limit"]
 
 BURST_FLOOR = 0.5
 BURST_FACTOR = 2.0
-_EWMA_SECONDS = 1.0
 _BUCKET = 0.5
 MESSAGES = {
     "Throttling": "Requests throttling triggered.",
@@ -70,9 +69,6 @@ class _Window:
     tokens: list[tuple[float, float]] = field(default_factory=list)
     """``(admitted at, tokens)`` in time order (a reply is booked when its usage is known)."""
     token_sum: float = 0.0
-    rate: float = 0.0
-    """Requests per second, EWMA (the burst guard's baseline)."""
-    rate_at: float = 0.0
 
     def prune(self, now: float) -> None:
         while self.requests and self.requests[0] <= now - 60:
@@ -81,15 +77,14 @@ class _Window:
         self.token_sum -= sum(n for _, n in self.tokens[:old])
         del self.tokens[:old]
 
-    def last_second(self, now: float) -> tuple[int, float]:
-        """Requests and tokens of the current and the previous 500 ms bucket."""
+    def last_second(self, now: float) -> tuple[int, float, int]:
+        """Requests and tokens of the current and the previous 500 ms bucket, and the requests
+        of the second before those."""
         since = (math.floor(now / _BUCKET) - 1) * _BUCKET
-        count = len(self.requests) - bisect.bisect_left(self.requests, since)
+        first = bisect.bisect_left(self.requests, since)
+        before = first - bisect.bisect_left(self.requests, since - 1)
         tokens = sum(n for _, n in self.tokens[bisect.bisect_left(self.tokens, (since,)) :])
-        return count, tokens
-
-    def baseline(self, now: float) -> float:
-        return self.rate * math.exp(-(now - self.rate_at) / _EWMA_SECONDS)
+        return len(self.requests) - first, tokens, before
 
 
 class RateLimits:
@@ -141,8 +136,6 @@ class RateLimits:
             if code is not None:
                 self.throttled[code] += 1
                 return ApiError(429, code, MESSAGES[code])
-            window.rate = window.baseline(now) + 1 / _EWMA_SECONDS
-            window.rate_at = now
             window.requests.append(now)
             self.admitted[model] += 1
         return None
@@ -171,11 +164,11 @@ class RateLimits:
 
 def _refusal(limit: ModelLimit, window: _Window, now: float) -> str | None:
     """The 429 code refusing one more request now, or None."""
-    requests, tokens = window.last_second(now)
+    requests, tokens, before = window.last_second(now)
     if limit.rpm is not None:
         per_second = math.ceil(limit.rpm / 60)
         floor = max(2.0, BURST_FLOOR * per_second)
-        if limit.burst and requests + 1 > max(floor, BURST_FACTOR * window.baseline(now)):
+        if limit.burst and requests + 1 > floor + BURST_FACTOR * before:
             return "Throttling.BurstRate"
         if requests + 1 > per_second or len(window.requests) + 1 > limit.rpm:
             return "Throttling.RateQuota"

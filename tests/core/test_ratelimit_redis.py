@@ -23,7 +23,7 @@ RPM = 600
 CLIENT = RateLimit(rpm=RPM * 0.9)
 """At or below the account's, as the contract asks: 10% spare covers a loaded machine's delays
 between a grant and its request reaching the server."""
-CALLS, PROCESSES, IN_FLIGHT = 12, 3, 6
+CALLS, PROCESSES, IN_FLIGHT = 8, 3, 4
 
 
 @pytest.fixture
