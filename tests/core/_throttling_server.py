@@ -72,7 +72,8 @@ class _Handler(BaseHTTPRequestHandler):
         request_id = str(uuid.uuid4())
         code = self.server.admit(words + OUTPUT_TOKENS)
         if code is not None:
-            error = {"code": code, "message": "Requests rate limit exceeded.", "request_id": request_id}
+            message = "Requests rate limit exceeded."
+            error = {"code": code, "message": message, "request_id": request_id}
             if stream:
                 return self._send(200, _frame(error, "error", 429), "text/event-stream")
             return self._send(429, json.dumps(error), "application/json")

@@ -49,7 +49,8 @@ def _burst(ds: GenClient, n: int, model: str = MODEL) -> list[Any]:
 
         async def one(i: int) -> Any:
             if i % 2:
-                return [c async for c in client.generation.stream(model=model, messages=_messages(i))]
+                stream = client.generation.stream(model=model, messages=_messages(i))
+                return [c async for c in stream]
             return await client.generation.call(model=model, messages=_messages(i))
 
         async def all_of() -> list[Any]:
@@ -126,9 +127,7 @@ def test_a_model_without_a_budget_is_not_paced(
     assert waits == []
 
 
-@pytest.mark.parametrize(
-    "value", [600, "rpm=600", {"qwen-plus": 600}, RateLimit, {"*": None}]
-)
+@pytest.mark.parametrize("value", [600, "rpm=600", {"qwen-plus": 600}, RateLimit, {"*": None}])
 def test_a_bad_rate_limit_is_refused_before_any_request(
     mode: str, server: ServerHandle, emu: Emulator, value: object
 ) -> None:
@@ -186,7 +185,8 @@ def test_waits_are_logged_and_reported(
     async def observe_async(wait: RateLimitWait) -> None:  # an async client awaits it
         in_block.append(wait)
 
-    ds = _client(mode, server, rate_limit=RateLimit(rpm=120), on_rate_limit_wait=client_level.append)
+    limit = RateLimit(rpm=120)
+    ds = _client(mode, server, rate_limit=limit, on_rate_limit_wait=client_level.append)
     call = ds.client.generation.call
     caplog.set_level(logging.DEBUG, logger="dashscope_core")
     try:

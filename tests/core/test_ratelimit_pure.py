@@ -7,6 +7,7 @@ Pacing is checked the way a server would see it: many waiters ask a budget on a 
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import random
 
@@ -25,14 +26,14 @@ from dashscope_core._protocol.request_cost import TokenNeed, limited_model, toke
 @pytest.mark.parametrize("field", ["rpm", "tpm"])
 @pytest.mark.parametrize("value", [0, -5, float("nan"), float("inf"), -0.0])
 def test_non_positive_or_non_finite_values_name_the_field(field: str, value: float) -> None:
-    with pytest.raises(ValueError, match=f"^{field}: "):
+    with pytest.raises(ValueError, match=rf"^{field}: "):
         RateLimit(**{field: value})
 
 
 @pytest.mark.parametrize("field", ["rpm", "tpm"])
 @pytest.mark.parametrize("value", ["600", True, [600], object()])
 def test_non_numeric_values_are_a_value_error_naming_the_field(field: str, value: object) -> None:
-    with pytest.raises(ValueError, match=f"^{field}: ") as caught:
+    with pytest.raises(ValueError, match=rf"^{field}: ") as caught:
         RateLimit(**{field: value})  # type: ignore[arg-type]  # the point of the test
     assert isinstance(caught.value, TypeError)  # a wrong type is both
 
@@ -46,7 +47,7 @@ def test_a_rate_limit_needs_requests_or_tokens() -> None:
 
 @pytest.mark.parametrize("url", ["http://host:6379", "localhost:6379", "", 6379])
 def test_redis_url_must_be_a_redis_url(url: object) -> None:
-    with pytest.raises(ValueError, match="^redis_url: "):
+    with pytest.raises(ValueError, match=r"^redis_url: "):
         RateLimit(rpm=60, redis_url=url)  # type: ignore[arg-type]  # the point of the test
 
 
@@ -72,11 +73,12 @@ def test_per_model_forms() -> None:
 
 
 def _saturate(
-    limit: RateLimit, seconds: float, need: TokenNeed = TokenNeed(0), *, waiters: int = 32,
+    limit: RateLimit, seconds: float, need: TokenNeed | None = None, *, waiters: int = 32,
     late: float = 0.0005, start: float = 1000.0,
 ) -> list[tuple[float, float]]:  # fmt: skip
     """Grants ``(time, cost)`` of ``waiters`` that always want to go, each waking ``late``."""
     rates, state, grants = Rates.of(limit), BudgetState(), []
+    need = need or TokenNeed(0)
     wake = [start] * waiters
     while True:
         i = min(range(waiters), key=wake.__getitem__)
@@ -126,7 +128,7 @@ def test_a_cold_budget_ramps_instead_of_bursting() -> None:
     per_second = [sum(1 for t in grants if k <= t < k + 1) for k in range(6)]
 
     assert per_second[0] <= 0.5 * 20  # the service's burst guard lets a cold start have half
-    for before, after in zip(per_second, per_second[1:], strict=False):
+    for before, after in itertools.pairwise(per_second):
         assert after <= 2 * before  # never more than doubles from one second to the next
     assert per_second[-1] >= 18  # and reaches the pace within a few seconds
 
@@ -136,7 +138,7 @@ def test_an_idle_budget_ramps_again() -> None:
     now = 0.0
     for _ in range(200):  # warm: at full pace
         state, decision = acquire(state, rates, TokenNeed(0), now)
-        now += decision.wait if decision.granted else decision.wait
+        now += decision.wait
     warm_gap = acquire(state, rates, TokenNeed(0), state.request_at)[1].wait
     cold_gap = acquire(state, rates, TokenNeed(0), now + 30)[1].wait
     assert warm_gap == pytest.approx(1 / (20 * ratelimit.HEADROOM), abs=0.005)
@@ -245,8 +247,11 @@ def test_grant_reports_the_next_slot() -> None:
 
 
 def test_models_and_costs_of_request_bodies() -> None:
-    chat = {"model": "qwen-plus", "input": {"messages": [{"role": "user", "content": "a" * 40}]},
-            "parameters": {"max_tokens": 64, "tools": [{"function": {"name": "get_weather"}}]}}
+    chat = {
+        "model": "qwen-plus",
+        "input": {"messages": [{"role": "user", "content": "a" * 40}]},
+        "parameters": {"max_tokens": 64, "tools": [{"function": {"name": "get_weather"}}]},
+    }
     need = token_need(chat)
     assert limited_model(chat) == "qwen-plus"
     assert need == TokenNeed(1 + 10 + 3, 64.0, True)  # "user", 40 characters, the tool name

@@ -78,4 +78,3 @@ def test_a_pickled_chat_model_shares_its_budget_in_worker_processes(
     counts = limited.emulator.rate_limits.snapshot()
     assert counts["throttled_total"] == 0
     assert counts["admitted"] == {MODEL: CALLS * PROCESSES}
-
