@@ -265,20 +265,21 @@ def render(results: list[Result], latency: float) -> str:
         f"limits {MODEL} rpm={RPM} tpm={TPM}, latency {latency} s; python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs",
         "",
-        "| row | calls/RPM steady | tokens/TPM steady | calls/RPM run | tokens/TPM run "
+        "| row | answered | calls/RPM steady | tokens/TPM steady | calls/RPM run | tokens/TPM run "
         "| failed at caller | server 429s | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if r.skipped:
-            lines.append(f"| {r.name} | {r.skipped} | | | | | | |")
+            lines.append(f"| {r.name} | {r.skipped} | | | | | | | |")
             continue
         (sc, st), (wc, wt) = r.steady(), r.whole()
         errors = ", ".join(f"{k} {v}" for k, v in sorted(r.errors.items()))
         failed = f"{r.failed}" + (f" ({errors})" if errors else "")
         refused = f"{r.server.get('throttled_total', 0)} ({r.refused_share():.1%})"
-        lines.append(f"| {r.name} | {sc:.2f} | {st:.2f} | {wc:.2f} | {wt:.2f} | {failed} "
-                     f"| {refused} | {r.seconds:.1f} |")  # fmt: skip
+        figures = f"{sc:.2f} | {st:.2f} | {wc:.2f} | {wt:.2f}"
+        lines.append(f"| {r.name} | {r.ok}/{CALLS} | {figures} | {failed} | {refused} "
+                     f"| {r.seconds:.1f} |")  # fmt: skip
     lines += ["", "targets for ours: >= 0.9 of the binding limit (steady), 0 failed, <= 2% 429s"]
     for r in results:
         if "ours" in r.name and not r.skipped:
@@ -293,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.3, help="emulator seconds per reply")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/GOODPUT.md")
+    parser.add_argument("--only", default="", help="run the rows whose name contains this")
     args = parser.parse_args(argv)
     if not in_bench_venv():
         ensure_bench_venv()
@@ -300,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         return subprocess.call([str(BENCH_PY), "-m", "bench.goodput", *given], cwd=ROOT)
     results = []
     for name, make in ROWS:
+        if args.only not in name:
+            continue
         print(f"running {name} ...", file=sys.stderr, flush=True)
         results.append(run_row(name, make, args.latency))
     text = render(results, args.latency)

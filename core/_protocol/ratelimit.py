@@ -4,8 +4,9 @@ Rules of this module (wire facts: PROTOCOL.md "Rate limits"; the service's rate-
 - The service limits each model per account: RPM and TPM, also enforced per second
   (RPS = RPM/60, TPS = TPM/60), plus a burst guard on sudden growth. It sends no rate headers,
   only 429 codes. So a budget *paces*: one request every ``1/RPS`` seconds and tokens at TPS
-  (GCRA, one "theoretical arrival time" per dimension), never in bursts, at ``HEADROOM`` of the
-  configured rate so arrival jitter never pushes a one-second window over its limit.
+  (GCRA, one "theoretical arrival time" per dimension), never in bursts, a little under the
+  configured rate (``HEADROOM``, ``TOKEN_HEADROOM``) so arrival jitter never pushes a one-second
+  window over its limit.
 - A budget is check-or-wait: ``acquire`` either grants (and advances the state) or says how long
   to wait without changing anything, so a waiter that is cancelled leaves no trace and a late
   wake-up never bunches two requests (the next slot counts from the real grant time).
@@ -33,6 +34,7 @@ from dashscope_core._protocol.request_cost import TokenNeed
 
 __all__ = [
     "HEADROOM",
+    "TOKEN_HEADROOM",
     "BudgetState",
     "Decision",
     "RateLimit",
@@ -43,7 +45,11 @@ __all__ = [
 ]
 
 HEADROOM = 0.95
-"""Fraction of the configured rate a budget paces at: 50 ms of slack per one-second window."""
+"""Fraction of the configured request rate a budget paces at: 50 ms of slack per one-second
+window for the delays between a grant and its request reaching the server."""
+TOKEN_HEADROOM = 0.98
+"""The same for tokens: a server refuses once a window is full, so the slack there is this plus
+the size of the request that fills it."""
 JITTER = 0.002
 """A grant may come this much before its slot, and a late one keeps up to this much of it."""
 TOKEN_CREDIT = 0.25
@@ -136,8 +142,8 @@ class Rates:
     @classmethod
     def of(cls, limit: RateLimit) -> Rates:
         """The per-second pace of ``limit``."""
-        per_second = [None if v is None else v / 60.0 * HEADROOM for v in (limit.rpm, limit.tpm)]
-        return cls(*per_second)
+        return cls(None if limit.rpm is None else limit.rpm / 60 * HEADROOM,
+                   None if limit.tpm is None else limit.tpm / 60 * TOKEN_HEADROOM)  # fmt: skip
 
     def level(self, load: float) -> float:
         """The ramp: the fraction of the request rate a budget with this recent ``load`` (a
