@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import inspect
 import logging
+import math
 import os
 import random
 import threading
@@ -35,6 +36,7 @@ from dashscope_core._protocol.request import RawResponse, RequestSpec
 from dashscope_core._protocol.request_cost import TokenNeed, limited_model, token_need, usage_of
 from dashscope_core._protocol.sse import SSEEvent
 from dashscope_core.errors import APIStatusError, DashScopeError, RateLimitError
+from dashscope_core.profiles import get_profile
 
 __all__ = ["Limiter", "RateLimitWait", "Slot", "budget_scope", "observe_rate_limits"]
 
@@ -171,6 +173,11 @@ class _Budget:
     rates: Rates
     store: _Store
 
+    def need(self, spec: RequestSpec) -> TokenNeed:
+        """The request's estimated tokens; its output capped by the model's limit if known."""
+        profile = get_profile(self.model)
+        return token_need(spec.json, profile.max_output_tokens if profile.known else math.inf)
+
     def update(self, step: Step[_T]) -> _T:
         if not self.store.remote:
             return self.store.update(self.key, step)
@@ -292,7 +299,7 @@ class Limiter:
         budget = self._budget(limited_model(spec.json))
         if budget is None:
             return _NO_SLOT
-        need, started, first = token_need(spec.json), time.monotonic(), None
+        need, started, first = budget.need(spec), time.monotonic(), None
         step = budget.step(need)
         while True:
             decision = budget.gate() or budget.learned(budget.update(step))
@@ -311,7 +318,7 @@ class Limiter:
         budget = self._budget(limited_model(spec.json))
         if budget is None:
             return _NO_SLOT
-        need, started, first = token_need(spec.json), time.monotonic(), None
+        need, started, first = budget.need(spec), time.monotonic(), None
         step = budget.step(need)
         while True:
             decision = budget.gate() or budget.learned(await budget.aupdate(step))

@@ -3,11 +3,11 @@
 Rules of this module:
 - A request draws from a budget when its JSON body names a ``model`` (generation, multimodal,
   embeddings, rerank, image tasks); polls, pages and app calls (``"model": ""``) do not.
-- Input tokens are estimated from the body's text, cheaply: a token per 4 ASCII characters and
-  one per other character (a CJK character is about one Qwen token). Media references (URLs,
-  data URIs) are not text and count nothing; the settled usage corrects the estimate.
+- Input tokens are estimated from the body's text with ``estimate_tokens`` (generous on
+  purpose; the budget learns the bias from the answers). Media references (URLs, data URIs) are
+  not text and count nothing; the settled usage corrects the estimate.
 - Output tokens are expected only from generation bodies (``input.messages`` / ``prompt``):
-  the model's learned mean, never above ``parameters.max_tokens``.
+  the model's learned mean, never above ``parameters.max_tokens`` or the model's output limit.
 - Usage is read from the response body or the last stream frame: ``usage.total_tokens``, or
   input plus output (PROTOCOL.md "Text generation", "Embeddings").
 """
@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dashscope_core._protocol.tokens import estimate_tokens
+
 __all__ = ["TokenNeed", "limited_model", "token_need", "usage_of"]
 
 _MEDIA_PREFIXES = ("data:", "http://", "https://", "oss://", "file://")
@@ -31,7 +33,7 @@ class TokenNeed:
 
     input: int
     output_cap: float = math.inf
-    """``max_tokens`` when the request sets one."""
+    """``max_tokens`` when the request sets one, else the model's output limit if known."""
     generates: bool = False
 
     def cost(self, input_ratio: float, expected_output: float) -> float:
@@ -52,10 +54,7 @@ def limited_model(body: Any) -> str | None:
 
 def _text_tokens(value: Any) -> int:
     if isinstance(value, str):
-        if value.startswith(_MEDIA_PREFIXES):
-            return 0
-        ascii_chars = len(value.encode("ascii", "ignore"))
-        return math.ceil(ascii_chars / 4) + len(value) - ascii_chars
+        return 0 if value.startswith(_MEDIA_PREFIXES) else estimate_tokens(value)
     if isinstance(value, Mapping):
         return sum(_text_tokens(v) for v in value.values())
     if isinstance(value, (list, tuple)):
@@ -63,16 +62,18 @@ def _text_tokens(value: Any) -> int:
     return 0
 
 
-def token_need(body: Mapping[str, Any]) -> TokenNeed:
-    """The estimated token cost of a request body (see the module rules)."""
+def token_need(body: Mapping[str, Any], output_limit: float = math.inf) -> TokenNeed:
+    """The estimated token cost of a request body (see the module rules); ``output_limit``:
+    the model's, when known."""
     inputs = body.get("input")
     parameters = body.get("parameters")
     parameters = parameters if isinstance(parameters, Mapping) else {}
     tokens = _text_tokens(inputs) + _text_tokens(parameters.get("tools"))
     generates = isinstance(inputs, Mapping) and ("messages" in inputs or "prompt" in inputs)
     cap = parameters.get("max_tokens")
-    cap = float(cap) if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 else math.inf
-    return TokenNeed(tokens, cap, generates)
+    if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0:
+        output_limit = float(cap)
+    return TokenNeed(tokens, output_limit, generates)
 
 
 def usage_of(body: bytes | str | Mapping[str, Any] | None) -> tuple[float | None, float | None]:

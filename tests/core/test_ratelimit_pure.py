@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashscope_core import RateLimit
+from dashscope_core import RateLimit, estimate_tokens
 from dashscope_core._protocol import ratelimit
 from dashscope_core._protocol.ratelimit import BudgetState, Decision, Rates, acquire, settle
 from dashscope_core._protocol.request_cost import TokenNeed, limited_model, token_need, usage_of
@@ -252,15 +252,17 @@ def test_models_and_costs_of_request_bodies() -> None:
         "input": {"messages": [{"role": "user", "content": "a" * 40}]},
         "parameters": {"max_tokens": 64, "tools": [{"function": {"name": "get_weather"}}]},
     }
-    need = token_need(chat)
+    words = estimate_tokens("user") + estimate_tokens("a" * 40) + estimate_tokens("get_weather")
     assert limited_model(chat) == "qwen-plus"
-    assert need == TokenNeed(1 + 10 + 3, 64.0, True)  # "user", 40 characters, the tool name
+    assert token_need(chat, output_limit=8192) == TokenNeed(words, 64.0, True)  # max_tokens wins
+    del chat["parameters"]["max_tokens"]
+    assert token_need(chat, output_limit=8192).output_cap == 8192  # else the model's limit
     texts = {"model": "text-embedding-v4", "input": {"texts": ["你好世界", "hello"]}}
     assert token_need(texts) == TokenNeed(4 + 2, math.inf, False)  # a token per CJK character
     image = {"model": "qwen-vl-max", "input": {"messages": [{"role": "user", "content": [
         {"image": "https://x.test/cat.png"}, {"image": "data:image/png;base64,AAAA"},
         {"text": "what is it?"}]}]}}  # fmt: skip
-    assert token_need(image).input == 1 + 3  # media are not text
+    assert token_need(image).input == estimate_tokens("user") + estimate_tokens("what is it?")
 
 
 @pytest.mark.parametrize("body", [None, {}, {"model": ""}, {"model": None}, [], "qwen"])
