@@ -189,25 +189,10 @@ class _Budget:
             return _LOCAL.update(self.key, step)
 
     async def aupdate(self, step: Step[_T]) -> _T:
+        """``update`` without blocking the event loop on Redis."""
         if not self.store.remote:
             return self.update(step)
         return await asyncio.to_thread(self.update, step)
-
-    def gate(self) -> Decision | None:
-        """Another local waiter already learned the budget is busy until some time."""
-        until, reason = _GATES.get(self.key, (0.0, ""))
-        wait = until - time.monotonic()
-        return Decision(False, wait, reason) if wait > 0 else None
-
-    def step(self, need: TokenNeed) -> Step[Decision]:
-        def acquire(state: BudgetState, now: float) -> tuple[BudgetState, Decision]:
-            return ratelimit.acquire(state, self.rates, need, now)
-
-        return acquire
-
-    def learned(self, decision: Decision) -> Decision:
-        _GATES[self.key] = (time.monotonic() + decision.wait, decision.reason)
-        return decision
 
 
 class Slot:
@@ -262,6 +247,38 @@ class Slot:
 _NO_SLOT = Slot()
 
 
+class _Wait:
+    """One request waiting for its budget: what to ask the store, what its answers mean."""
+
+    def __init__(self, budget: _Budget, need: TokenNeed) -> None:
+        self.budget, self.need = budget, need
+        self.started = time.monotonic()
+        self.first: Decision | None = None
+        """The first refusal (its reason is the wait's)."""
+        self.grant: Decision | None = None
+
+    def step(self, state: BudgetState, now: float) -> tuple[BudgetState, Decision]:
+        return ratelimit.acquire(state, self.budget.rates, self.need, now)
+
+    def gate(self) -> Decision | None:
+        """Another local waiter already learned the budget is busy until some time."""
+        until, reason = _GATES.get(self.budget.key, (0.0, ""))
+        wait = until - time.monotonic()
+        return Decision(False, wait, reason) if wait > 0 else None
+
+    def delay(self, decision: Decision) -> float | None:
+        """Seconds to sleep before asking again, or None: granted."""
+        _GATES[self.budget.key] = (time.monotonic() + decision.wait, decision.reason)
+        if decision.granted:
+            self.grant = decision
+            return None
+        self.first = self.first or decision
+        return decision.wait + random.uniform(0, ratelimit.JITTER)  # spread local waiters
+
+    def slot(self) -> Slot:
+        return Slot(self.budget, self.need, self.grant)
+
+
 class Limiter:
     """A client's rate limits: the budget a request draws from, waiting for it, reporting."""
 
@@ -296,48 +313,49 @@ class Limiter:
 
     def acquire(self, spec: RequestSpec) -> Slot:
         """Wait (sleeping) until the request's budget lets it go; a no-op slot if unlimited."""
-        budget = self._budget(limited_model(spec.json))
-        if budget is None:
+        wait = self._wait(spec)
+        if wait is None:
             return _NO_SLOT
-        need, started, first = budget.need(spec), time.monotonic(), None
-        step = budget.step(need)
         while True:
-            decision = budget.gate() or budget.learned(budget.update(step))
-            if decision.granted:
+            decision = wait.gate()
+            if decision is None:
+                decision = wait.budget.update(wait.step)
+            if (delay := wait.delay(decision)) is None:
                 break
-            first = first or decision
-            time.sleep(decision.wait + random.uniform(0, ratelimit.JITTER))
-        if first is not None:
-            for result in self._report(budget, decision, first, started):
-                if inspect.iscoroutine(result):  # a sync client runs no coroutine callbacks
-                    result.close()
-        return Slot(budget, need, decision)
+            time.sleep(delay)
+        for result in self._report(wait):
+            if inspect.iscoroutine(result):  # a sync client runs no coroutine callbacks
+                result.close()
+        return wait.slot()
 
     async def aacquire(self, spec: RequestSpec) -> Slot:
         """``acquire`` for the async client (sleeps without blocking the loop)."""
-        budget = self._budget(limited_model(spec.json))
-        if budget is None:
+        wait = self._wait(spec)
+        if wait is None:
             return _NO_SLOT
-        need, started, first = budget.need(spec), time.monotonic(), None
-        step = budget.step(need)
-        while True:
-            decision = budget.gate() or budget.learned(await budget.aupdate(step))
-            if decision.granted:
+        while True:  # sleeps until a computed slot, not a poll: ASYNC110 does not apply
+            decision = wait.gate()
+            if decision is None:
+                decision = await wait.budget.aupdate(wait.step)
+            if (delay := wait.delay(decision)) is None:
                 break
-            first = first or decision
-            await asyncio.sleep(decision.wait + random.uniform(0, ratelimit.JITTER))
-        if first is not None:
-            for result in self._report(budget, decision, first, started):
-                await result
-        return Slot(budget, need, decision)
+            await asyncio.sleep(delay)
+        for result in self._report(wait):
+            await result
+        return wait.slot()
 
-    def _report(
-        self, budget: _Budget, granted: Decision, first: Decision, started: float
-    ) -> list[Awaitable[Any]]:
-        """Log the wait and tell the observers; returns what async callbacks gave back."""
-        wait = RateLimitWait(budget.model, time.monotonic() - started, first.reason, granted.cost)
+    def _wait(self, spec: RequestSpec) -> _Wait | None:
+        budget = self._budget(limited_model(spec.json))
+        return None if budget is None else _Wait(budget, budget.need(spec))
+
+    def _report(self, wait: _Wait) -> list[Awaitable[Any]]:
+        """Log a wait that happened and tell the observers; what async callbacks gave back."""
+        if wait.first is None or wait.grant is None:
+            return []
+        event = RateLimitWait(wait.budget.model, time.monotonic() - wait.started,
+                              wait.first.reason, wait.grant.cost)  # fmt: skip
         logger.debug("rate limit: %s waited %.3f s for %s (estimated %d tokens)",
-                     wait.model, wait.seconds, wait.reason, wait.tokens)  # fmt: skip
+                     event.model, event.seconds, event.reason, event.tokens)  # fmt: skip
         observers = (self._on_wait, *_OBSERVERS.get()) if self._on_wait else _OBSERVERS.get()
-        results = [observer(wait) for observer in observers]
+        results = [observer(event) for observer in observers]
         return [r for r in results if inspect.isawaitable(r)]
