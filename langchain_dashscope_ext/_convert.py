@@ -41,13 +41,10 @@ __all__ = [
     "to_wire_messages",
     "to_wire_parts",
     "to_wire_tool_choice",
-    "tool_error_prefix",
 ]
 
 PROVIDER = "dashscope"
 FORCING_CHOICES = ("any", "required")
-tool_error_prefix = "Error: "
-"""Prefix of a ``ToolMessage(status="error")``'s content on the wire (DashScope has no flag)."""
 
 _ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant",
           "system": "system", "developer": "system", "tool": "tool"}  # fmt: skip
@@ -225,14 +222,12 @@ def _assistant(message: AIMessage, multimodal: bool) -> dict[str, Any]:
 def _tool(message: ToolMessage) -> dict[str, Any]:
     if _has_image(message.content):
         raise ValueError("ToolMessage.content: DashScope tool messages carry text only")
+    # sent as given, status="error" included: DashScope has no error flag, and LangGraph's
+    # ToolNode and most tools already write "Error: ..." into the content
     text = content_to_text(message.content, what="ToolMessage.content")
-    if message.status == "error":
-        text = tool_error_prefix + text
     content: Any = text
     if _has_marker(message.content):  # a marked tool result: text parts with the marker
         content = to_wire_parts(message.content)
-        if message.status == "error" and content:
-            content[0]["text"] = tool_error_prefix + content[0]["text"]
     wire = {"role": "tool", "content": content, "tool_call_id": message.tool_call_id}
     if message.name:
         wire["name"] = message.name

@@ -138,14 +138,14 @@ def test_unsupported_blocks_and_messages_fail_before_any_request() -> None:
         _convert.to_wire_tool_choice("nope", [{"function": {"name": "f"}}])
 
 
-def test_error_tool_messages_are_flagged_and_content_lists_joined() -> None:
+def test_error_tool_messages_are_sent_as_given_and_content_lists_joined() -> None:
     out = _convert.to_wire_messages([
         AIMessage(content=[{"type": "text", "text": "calling"}],
                   tool_calls=[{"name": "f", "args": {"x": 1}, "id": "c1"}]),
         ToolMessage("boom", tool_call_id="c1", status="error"),
     ])  # fmt: skip
     assert out[0]["content"] == "calling"
-    assert out[1] == {"role": "tool", "content": "Error: boom", "tool_call_id": "c1"}
+    assert out[1] == {"role": "tool", "content": "boom", "tool_call_id": "c1"}
 
 
 @pytest.mark.parametrize(

@@ -204,7 +204,7 @@ def test_tool_calls_built_by_hand_are_kept_in_history(server: ServerHandle, emu:
             ],
         ),
         ToolMessage("Paris: sunny", tool_call_id="call_1"),
-        ToolMessage("service down", tool_call_id="call_2", status="error"),
+        ToolMessage("Error: service down", tool_call_id="call_2", status="error"),
     ]
     chat(server).bind_tools([get_weather]).invoke(history)
     wire = emu.received("generation")[0].json["input"]["messages"]
