@@ -141,7 +141,7 @@ def _spec(
     return tool_spec(
         ref.owner,
         ref.name,
-        version.id,
+        version.id or ref.version or "",  # a version body without "id" is the one we asked for
         version.openapi_schema,
         model_description=model.description,
         tool_name_=name,
@@ -151,7 +151,7 @@ def _spec(
 
 def _known_version(model: Model, ref: ModelRef) -> Version | None:
     latest = model.latest_version
-    if latest is not None and (ref.version is None or latest.id == ref.version):
+    if latest is not None and latest.id and (ref.version is None or latest.id == ref.version):
         return latest
     if ref.version is None:
         raise ValueError(f"model: {ref} has no versions yet; pass 'owner/name:version'")

@@ -180,6 +180,15 @@ def parse_page(raw: RawResponse) -> Page[Prediction]:
     return Page[Prediction].model_validate_json(raw.content)
 
 
+def poll_id(item: Prediction) -> str:
+    """``item.id``; a ValueError naming ``prediction`` when the server's answer had none."""
+    if not item.id:
+        raise ValueError(
+            "prediction: it has no 'id' (the server's answer had none) to poll or cancel"
+        )
+    return item.id
+
+
 def _keep_cancel(raw: RawResponse, previous: Prediction) -> Prediction:
     return parse_prediction(raw) if raw.content.strip() else previous
 
@@ -198,8 +207,8 @@ def wait_job(
         raise TypeError("prediction: expected a Prediction or a prediction id")
     job = PollJob(
         PREDICTIONS,
-        build_get(prediction.id),
-        build_cancel(prediction.id),
+        build_get(poll_id(prediction)),
+        build_cancel(poll_id(prediction)),
         parse_prediction,
         _keep_cancel,
         interval,
@@ -368,7 +377,11 @@ class AsyncPredictions(AsyncNamespace):
         """Run a model and return its output; ``options`` as in ``plan_run``."""
         plan = plan_run(identifier, input, **options)
         created = await create_async(
-            self._client, plan.create, plan.created, lambda made: build_cancel(made.id), plan.hold
+            self._client,
+            plan.create,
+            plan.created,
+            lambda made: build_cancel(poll_id(made)),
+            plan.hold,
         )
         return plan.output(await self.wait(created, *plan.wait_args), self._client)
 

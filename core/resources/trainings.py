@@ -10,7 +10,7 @@ from dashscope_core._protocol.polling import TRAININGS, PollJob, check_poll_args
 from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._drivers import poll_async, poll_sync
-from dashscope_core.resources.predictions import build_body, build_list
+from dashscope_core.resources.predictions import build_body, build_list, poll_id
 from dashscope_core.types.predictions import Page, Training
 
 __all__ = ["AsyncTrainings", "Trainings"]
@@ -74,8 +74,8 @@ def wait_job(
         training = Training(id=training, status="starting")
     job = PollJob(
         TRAININGS,
-        build_get(training.id),
-        build_cancel(training.id),
+        build_get(poll_id(training)),
+        build_cancel(poll_id(training)),
         parse_training,
         lambda raw, _: parse_training(raw),
         interval,

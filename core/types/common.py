@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticUseDefault
 
-__all__ = ["ErrorBody", "ListPage", "WireModel"]
+__all__ = ["ErrorBody", "ListPage", "WireModel", "null_means_default"]
 
 T = TypeVar("T")
 
@@ -16,6 +17,17 @@ class WireModel(BaseModel):
     """Base of every wire model: ``extra="allow"`` keeps fields this library does not know."""
 
     model_config = ConfigDict(extra="allow")
+
+
+def _use_default(value: Any) -> Any:
+    if value is None:
+        raise PydanticUseDefault
+    return value
+
+
+def null_means_default(*fields: str) -> Any:
+    """A before-validator for ``fields``: a JSON ``null`` gets the field's default, as absence."""
+    return field_validator(*fields, mode="before")(_use_default)
 
 
 class ErrorBody(WireModel):

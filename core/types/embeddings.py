@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from dashscope_core.types.common import WireModel
+from dashscope_core.types.common import WireModel, null_means_default
 
 __all__ = ["Embedding", "EmbeddingOutput", "EmbeddingResponse", "EmbeddingUsage"]
 
@@ -15,11 +15,15 @@ class Embedding(WireModel):
     embedding: list[float] = Field(default_factory=list)
     text_index: int = 0
 
+    _nulls = null_means_default("embedding", "text_index")
+
 
 class EmbeddingOutput(WireModel):
     """``output``: the vectors."""
 
     embeddings: list[Embedding] = Field(default_factory=list)
+
+    _nulls = null_means_default("embeddings")
 
 
 class EmbeddingUsage(WireModel):
@@ -34,6 +38,8 @@ class EmbeddingResponse(WireModel):
     request_id: str | None = None
     output: EmbeddingOutput = Field(default_factory=EmbeddingOutput)
     usage: EmbeddingUsage = Field(default_factory=EmbeddingUsage)
+
+    _nulls = null_means_default("output", "usage")
 
     @property
     def embeddings(self) -> list[list[float]]:

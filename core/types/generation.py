@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from dashscope_core.types.common import WireModel
+from dashscope_core.types.common import WireModel, null_means_default
 
 __all__ = [
     "Choice",
@@ -52,6 +52,8 @@ class FunctionCall(WireModel):
     name: str | None = None
     arguments: str = ""
 
+    _nulls = null_means_default("arguments")
+
 
 class ToolCall(WireModel):
     """One tool call, or while streaming one fragment of it (merged by ``index``)."""
@@ -60,6 +62,8 @@ class ToolCall(WireModel):
     id: str | None = None
     type: str | None = None
     function: FunctionCall = Field(default_factory=FunctionCall)
+
+    _nulls = null_means_default("function")
 
 
 class Message(WireModel):
@@ -78,6 +82,8 @@ class Choice(WireModel):
     finish_reason: FinishReason = None
     message: Message = Field(default_factory=Message)
     logprobs: dict[str, Any] | None = None
+
+    _nulls = null_means_default("message")
 
 
 class SearchResult(WireModel):
@@ -141,6 +147,8 @@ class GenerationResponse(WireModel):
     usage: GenerationUsage = Field(default_factory=GenerationUsage)
     status_code: int | None = None
     """HTTP status of the answer (not a wire field; set by the client)."""
+
+    _nulls = null_means_default("output", "usage")
 
     @property
     def message(self) -> Message | None:

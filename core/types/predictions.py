@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import Field
 
-from dashscope_core.types.common import WireModel
+from dashscope_core.types.common import WireModel, null_means_default
 
 __all__ = [
     "Collection",
@@ -32,9 +32,13 @@ class PredictionUrls(WireModel):
 
 
 class Prediction(WireModel):
-    """A prediction: ``status`` is starting, processing, succeeded, failed or canceled."""
+    """A prediction: ``status`` is starting, processing, succeeded, failed or canceled.
 
-    id: str
+    Every field may be missing: a create answered with the request body echoed back (no
+    ``id``, the seed client's own tests) still parses.
+    """
+
+    id: str | None = None
     model: str | None = None
     version: str | None = None
     input: dict[str, Any] | None = None
@@ -52,6 +56,8 @@ class Prediction(WireModel):
     source: str | None = None
     data_removed: bool | None = None
 
+    _nulls = null_means_default("status", "urls")
+
 
 class Training(Prediction):
     """A training: a prediction that writes a new version to ``destination``."""
@@ -62,7 +68,7 @@ class Training(Prediction):
 class Version(WireModel):
     """A model version; its inputs are ``openapi_schema.components.schemas.Input``."""
 
-    id: str
+    id: str | None = None
     created_at: str | None = None
     cog_version: str | None = None
     openapi_schema: dict[str, Any] | None = None
@@ -107,6 +113,8 @@ class Page(WireModel, Generic[T]):
     previous: str | None = None
     next: str | None = None
     results: list[T] = Field(default_factory=list)
+
+    _nulls = null_means_default("results")
 
     def __len__(self) -> int:
         return len(self.results)

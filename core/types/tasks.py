@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from dashscope_core.types.common import WireModel
+from dashscope_core.types.common import WireModel, null_means_default
 
 __all__ = ["Task", "TaskList", "TaskOutput", "TaskResult", "TaskUsage"]
 
@@ -35,6 +35,8 @@ class TaskOutput(WireModel):
     """Set on a FAILED task (PROTOCOL.md: ``code``/``message`` live inside ``output``)."""
     message: str | None = None
 
+    _nulls = null_means_default("task_status")
+
 
 class TaskUsage(WireModel):
     """``usage`` of a finished task."""
@@ -48,6 +50,8 @@ class Task(WireModel):
     request_id: str | None = None
     output: TaskOutput = Field(default_factory=TaskOutput)
     usage: TaskUsage | None = None
+
+    _nulls = null_means_default("output")
 
     @property
     def task_id(self) -> str | None:
@@ -69,3 +73,5 @@ class TaskList(WireModel):
     total_page: int | None = None
     page_no: int | None = None
     page_size: int | None = None
+
+    _nulls = null_means_default("data")

@@ -486,3 +486,33 @@ def test_parse_progress_from_seed_logs() -> None:
     assert (progress.percentage, progress.current, progress.total) == (0.4, 2, 5)
     assert parse_progress({"logs": logs}) == progress
     assert parse_progress("Using seed: 12345\nno bar here") is None
+
+
+# -- minimal bodies (the seed's own expectations) --------------------------------------------------
+
+
+def test_create_answered_with_the_request_body_echoed_back(seed: Seed) -> None:
+    # index.test.ts "Passes stream parameter to API endpoint": the reply is the request body
+    echoed = {"version": VERSION, "input": {"prompt": "story"}, "stream": True}
+    seed.reply("POST", "/predictions", 201, echoed)
+    made = seed.run(seed.client.predictions.create(version=VERSION, input={"prompt": "story"},
+                                                   stream=True))  # fmt: skip
+    assert (made.id, made.version, made.status, made.input) == (None, VERSION, "starting",
+                                                                {"prompt": "story"})  # fmt: skip
+    assert made.model_extra == {"stream": True}
+    with pytest.raises(ValueError, match=r"prediction: .*no 'id'"):
+        seed.run(seed.client.wait(made))  # nothing to poll, and nothing was sent
+
+
+def test_model_with_empty_latest_version_and_default_example(seed: Seed) -> None:
+    # index.test.ts "models.get": latest_version and default_example are {}
+    body = {"url": "https://replicate.com/replicate/hello-world", "owner": "replicate",
+            "name": "hello-world", "description": "A tiny model that says hello",
+            "visibility": "public", "github_url": "https://github.com/replicate/cog-examples",
+            "paper_url": None, "license_url": None, "run_count": 12345, "cover_image_url": "",
+            "default_example": {}, "latest_version": {}}  # fmt: skip
+    seed.reply("GET", "/models/replicate/hello-world", body=body)
+    model = seed.run(seed.client.models.get("replicate", "hello-world"))
+    assert model.latest_version is not None and model.latest_version.id is None
+    assert model.default_example is not None and model.default_example.id is None
+    assert (model.run_count, model.paper_url, model.cover_image_url) == (12345, None, "")
