@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+DEMO_EXTRAS = "demo"
+"""The extra ``demo`` installs: everything ``examples/`` imports (a test checks it)."""
 
 
 def _run(*args: str | Path, **env: str) -> None:
@@ -42,7 +44,7 @@ def _ensure_venv(extras: str) -> None:
 
 
 def demo() -> None:
-    _ensure_venv("all")
+    _ensure_venv(DEMO_EXTRAS)
     _run(PY, "examples/demo.py")
 
 
