@@ -99,6 +99,12 @@ def _image_part(block: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(url, str) or not url:
             raise ValueError("content: an image_url block needs image_url.url")
         return {"image": url}
+    anthropic = block.get("source")  # Anthropic's {"type": "base64"|"url", ...} source
+    if isinstance(anthropic, Mapping):
+        if anthropic.get("type") == "url" and isinstance(anthropic.get("url"), str):
+            return {"image": anthropic["url"]}
+        if anthropic.get("type") == "base64" and isinstance(anthropic.get("data"), str):
+            return {"image": _data_uri(anthropic["data"], anthropic.get("media_type"))}
     source = block.get("source_type")
     if source in (None, "url") and isinstance(block.get("url"), str):
         return {"image": block["url"]}

@@ -15,6 +15,7 @@ per rule):
   user message.
 - A ``tool`` message must follow an assistant message with ``tool_calls`` (or another ``tool``
   message answering the same turn).
+- A ``system`` message must be the first message, and there is at most one.
 - Pure: no I/O; called from ``_genparams.parse_generation`` after the single-field checks.
 """
 
@@ -70,6 +71,9 @@ JSON_WORD_MISSING = (
 )
 # Seen from DashScope (qwen-max, qwen-turbo-latest): github.com/camel-ai/camel/issues/2075,
 # github.com/sigoden/aichat/pull/993, github.com/philschmid/mcp-openai-gemini-llama-example/pull/5.
+# The Qwen chat template's own check (quoted from Qwen3 servers in
+# github.com/charmbracelet/crush/issues/3050 and BerriAI/litellm#39852).
+SYSTEM_NOT_FIRST = _ALGO + "System message must be at the beginning."
 TOOL_WITHOUT_CALL = (
     _ALGO + 'messages with role "tool" must be a response to a preceeding message with '
     '"tool_calls".'
@@ -135,6 +139,8 @@ def check_rules(params: GenParams, *, streaming: bool) -> None:
     if fmt is not None and fmt.get("type") == "json_object":
         _check_json_word(params.messages)
     _check_tool_order(params.messages)
+    if any(m.get("role") == "system" for m in params.messages[1:]):
+        raise _bad(SYSTEM_NOT_FIRST)
 
 
 def _check_json_word(messages: Sequence[dict[str, Any]]) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "check_thinking",
     "check_tool_choice",
     "check_tools",
+    "merge_system_messages",
 ]
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -82,7 +83,27 @@ def check_messages(messages: Any) -> tuple[list[Mapping[str, Any]], PartsSummary
         parts = _check_message(i, message)
         if parts is not None:
             check_parts(f"messages[{i}]", parts, summary)
-    return list(messages), summary
+    return merge_system_messages(messages), summary
+
+
+def merge_system_messages(messages: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One leading system message holding every system message's content, in order.
+
+    The service refuses a system message that is not the first one (the Qwen chat template's
+    "System message must be at the beginning"), and LangChain's standard suite sends two. The
+    other messages keep their order; texts are joined by a blank line, part lists concatenated.
+    """
+    systems = [m for m in messages if m.get("role") == "system"]
+    if not systems or (len(systems) == 1 and messages[0] is systems[0]):
+        return list(messages)
+    contents: list[Any] = [m.get("content") for m in systems]
+    content: Any
+    if all(isinstance(c, str) for c in contents):
+        content = "\n\n".join(c for c in contents if c)
+    else:  # checked before: a string or a list of part dicts
+        content = [p for c in contents for p in ([{"text": c}] if isinstance(c, str) else c)]
+    rest = [m for m in messages if m.get("role") != "system"]
+    return [{**systems[0], "content": content}, *rest]
 
 
 def _check_message(i: int, message: Any) -> Sequence[Mapping[str, Any]] | None:

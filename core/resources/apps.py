@@ -17,6 +17,7 @@ from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none
 from dashscope_core.errors import APIResponseValidationError
 from dashscope_core.resources._app_session import AppSession, AsyncAppSession
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
+from dashscope_core.resources._generation_checks import merge_system_messages
 from dashscope_core.types.apps import AppChunk, AppResponse
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def _check_messages(messages: Any) -> list[dict[str, Any]]:
         if not isinstance(message.get("content"), (str, list)):
             raise TypeError(f"messages[{i}].content: expected a string or a list of parts")
         out.append(dict(message))
-    return out
+    return [dict(m) for m in merge_system_messages(out)]
 
 
 def _check_rag_options(rag_options: Any) -> dict[str, Any] | None:

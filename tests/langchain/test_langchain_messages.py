@@ -27,11 +27,12 @@ def flaky(city: str) -> str:
 
 
 def chat(server: ServerHandle, **kw: Any) -> ChatDashScope:
-    return ChatDashScope(model="qwen-plus", api_key=KEY, base_url=server.base_url, **kw)
+    return ChatDashScope(**{"model": "qwen-plus", "api_key": KEY, "base_url": server.base_url,
+                            **kw})  # fmt: skip
 
 
 def _sent(emu: Emulator) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = emu.received("generation")[-1].json["input"]["messages"]
+    messages: list[dict[str, Any]] = emu.received()[-1].json["input"]["messages"]
     return messages
 
 
@@ -64,3 +65,74 @@ def test_tool_message_content_is_sent_unchanged_whatever_its_status(
     answer = ToolMessage("Error: service down", tool_call_id="c1", status=status)
     chat(server).bind_tools([flaky]).invoke([HumanMessage("Rome?"), asked, answer])
     assert _sent(emu)[-1]["content"] == "Error: service down"
+
+
+# -------------------------------------------------------------------- system messages
+
+
+def test_langchains_double_messages_conversation_is_accepted(
+    server: ServerHandle, emu: Emulator
+) -> None:
+    # langchain_tests' test_double_messages_conversation, checked on the wire
+    messages = [SystemMessage("hello"), SystemMessage("hello"), HumanMessage("hello"),
+                HumanMessage("hello"), AIMessage("hello"), AIMessage("hello"),
+                HumanMessage("how are you")]  # fmt: skip
+    answer = chat(server).invoke(messages)
+    assert isinstance(answer, AIMessage) and answer.text
+    sent = _sent(emu)
+    assert sent[0] == {"role": "system", "content": "hello\n\nhello"}
+    assert [m["role"] for m in sent] == ["system", "user", "user", "assistant", "assistant",
+                                         "user"]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["invoke", "stream", "ainvoke", "astream"])
+async def test_a_later_system_message_joins_the_leading_one(
+    server: ServerHandle, emu: Emulator, mode: str
+) -> None:
+    messages = [SystemMessage("Be brief."), HumanMessage("Hi"), AIMessage("Hello!"),
+                SystemMessage("From now on answer in French."),
+                HumanMessage("How are you?")]  # fmt: skip
+    model = chat(server)
+    if mode == "invoke":
+        model.invoke(messages)
+    elif mode == "ainvoke":
+        await model.ainvoke(messages)
+    elif mode == "stream":
+        assert list(model.stream(messages))
+    else:
+        assert [c async for c in model.astream(messages)]
+    assert _sent(emu) == [
+        {"role": "system", "content": "Be brief.\n\nFrom now on answer in French."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "How are you?"},
+    ]
+
+
+def test_system_messages_merge_as_parts_when_an_image_is_sent(
+    server: ServerHandle, emu: Emulator
+) -> None:
+    picture = {"type": "image", "url": "https://example.com/cat.png"}
+    messages = [HumanMessage([{"type": "text", "text": "What is this?"}, picture]),
+                SystemMessage("Answer in one word.")]  # fmt: skip
+    chat(server, model="qwen-vl-max").invoke([SystemMessage("You see images."), *messages])
+    sent = _sent(emu)
+    assert sent[0] == {
+        "role": "system",
+        "content": [{"text": "You see images."}, {"text": "Answer in one word."}],
+    }
+    assert [m["role"] for m in sent] == ["system", "user"]  # fmt: skip
+
+
+def test_the_emulator_refuses_a_late_system_message_as_the_service_does(
+    server: ServerHandle,
+) -> None:
+    import httpx
+
+    body = {"model": "qwen-plus", "input": {"messages": [
+        {"role": "user", "content": "Hi"}, {"role": "system", "content": "Be brief."}]},
+        "parameters": {"result_format": "message"}}  # fmt: skip
+    url = f"{server.base_url}/services/aigc/text-generation/generation"
+    answer = httpx.post(url, json=body, headers={"Authorization": f"Bearer {KEY}"})
+    assert answer.status_code == 400 and answer.json()["code"] == "InvalidParameter"
+    assert "System message must be at the beginning" in answer.json()["message"]

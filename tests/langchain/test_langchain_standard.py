@@ -150,6 +150,10 @@ class TestChatDashScopeIntegration(ChatModelIntegrationTests):
         return "qwen-max"
 
     @property
+    def supports_anthropic_inputs(self) -> bool:
+        return True
+
+    @property
     def supported_usage_metadata_details(self) -> dict[Any, list[Any]]:
         both = ["reasoning_output", "cache_read_input"]
         return {"invoke": both, "stream": both}
