@@ -2,7 +2,9 @@
 
 The core clients are built on first use (one ``DashScope`` per model instance for sync calls,
 one ``AsyncDashScope`` per model and event loop for async ones: connections belong to a loop),
-so constructing a model stays cheap and calls build nothing.
+so constructing a model stays cheap and calls build nothing. A client option passed per call
+(``invoke(..., timeout=5)``) gets a client of its own with that option, kept for later calls
+with the same options: client options are never generation parameters.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.callbacks.manager import ahandle_event, handle_event
 from langchain_core.utils import secret_from_env
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from dashscope_core import RateLimit, RateLimitWait, observe_rate_limits
 
@@ -25,14 +36,19 @@ if TYPE_CHECKING:
     from dashscope_core._loop_clients import LoopClients
 
 __all__ = [
+    "CLIENT_OPTIONS",
     "RATE_LIMIT_EVENT",
     "DashScopeSettings",
+    "ServiceTokenCounting",
     "aopened",
     "opened",
     "rate_limit_events",
 ]
 
 _LOCK = threading.Lock()
+CLIENT_OPTIONS = ("timeout", "max_retries", "api_key", "base_url", "region", "workspace")
+"""Settings of the core client; per call they choose the client, they are never sent."""
+_PER_CALL_ALIASES = {"request_timeout": "timeout", "dashscope_api_key": "api_key"}
 _T = TypeVar("_T")
 RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
 RATE_LIMIT_EVENT = "dashscope_rate_limit_wait"
@@ -79,10 +95,17 @@ async def aopened(stream: AsyncIterator[_T], run_manager: RunManager) -> AsyncIt
 
 
 class DashScopeSettings(BaseModel):
-    """Mixin: where and as whom to call DashScope; holds the core clients."""
+    """Mixin: where and as whom to call DashScope; holds the core clients.
+
+    Names people bring from ChatTongyi and ChatOpenAI are aliases of the same fields:
+    ``dashscope_api_key`` / ``openai_api_key`` → ``api_key``, ``request_timeout`` → ``timeout``.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
 
     api_key: SecretStr | None = Field(
-        default_factory=secret_from_env("DASHSCOPE_API_KEY", default=None)
+        default_factory=secret_from_env("DASHSCOPE_API_KEY", default=None),
+        validation_alias=AliasChoices("api_key", "dashscope_api_key", "openai_api_key"),
     )
     """DashScope API key; default: env ``DASHSCOPE_API_KEY``. Never serialised or shown."""
     base_url: str | None = None
@@ -91,7 +114,9 @@ class DashScopeSettings(BaseModel):
     """``cn-beijing`` (default), ``ap-southeast-1`` (international), ``cn-hongkong``."""
     workspace: str | None = None
     """Model Studio workspace (``X-DashScope-WorkSpace``); default env ``DASHSCOPE_WORKSPACE``."""
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: float | None = Field(
+        default=None, gt=0, validation_alias=AliasChoices("timeout", "request_timeout")
+    )
     """Request timeout in seconds (None: the core client's default)."""
     max_retries: int = Field(default=2, ge=0)
     """Retries after the first attempt (429, 5xx, connection errors), done by the core client."""
@@ -101,6 +126,9 @@ class DashScopeSettings(BaseModel):
 
     _client: DashScope | None = PrivateAttr(default=None)
     _async_clients: LoopClients | None = PrivateAttr(default=None)
+    _per_call: dict[tuple[Any, ...], tuple[DashScope, LoopClients]] = PrivateAttr(
+        default_factory=dict
+    )
 
     @property
     def lc_secrets(self) -> dict[str, str]:
@@ -134,6 +162,40 @@ class DashScopeSettings(BaseModel):
         return {"api_key": key, "base_url": self.base_url, "region": self.region,
                 "workspace": self.workspace, "timeout": self.timeout,
                 "max_retries": self.max_retries, "rate_limit": self.rate_limit}  # fmt: skip
+
+    def _call_clients(self, kwargs: dict[str, Any]) -> tuple[DashScope, LoopClients] | None:
+        """Pop per-call client options from ``kwargs``; their clients, or None for the usual."""
+        options = {}
+        for name in (*CLIENT_OPTIONS, *_PER_CALL_ALIASES):
+            if name in kwargs:
+                value = kwargs.pop(name)
+                if value is not None:
+                    options[_PER_CALL_ALIASES.get(name, name)] = value
+        if not options:
+            return None
+        if isinstance(options.get("api_key"), SecretStr):
+            options["api_key"] = options["api_key"].get_secret_value()
+        key = tuple(sorted(options.items()))
+        with _LOCK:
+            found = self._per_call.get(key)
+            if found is None:
+                from dashscope_core import AsyncDashScope, DashScope
+                from dashscope_core._loop_clients import LoopClients
+
+                merged = {**self._client_kwargs(), **options}
+                sync = DashScope(**merged)  # validates the values (ValueError naming them)
+                found = self._per_call[key] = (sync, LoopClients(lambda: AsyncDashScope(**merged)))
+        return found
+
+    def _sync_client(self, kwargs: dict[str, Any]) -> DashScope:
+        """The client of a call: the usual one, or one with the call's client options."""
+        per_call = self._call_clients(kwargs)
+        return self.client if per_call is None else per_call[0]
+
+    def _async_client(self, kwargs: dict[str, Any]) -> AsyncDashScope:
+        """The running loop's client of a call (see ``_sync_client``)."""
+        per_call = self._call_clients(kwargs)
+        return self.async_client if per_call is None else per_call[1].get()
 
     @property
     def client(self) -> DashScope:

@@ -209,8 +209,9 @@ class ChunkConverter:
     wire and summed by LangChain, so only the final frame carries ``usage_metadata``.
     """
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, *, usage: bool = True) -> None:
         self.model = model
+        self.usage = usage
         self._named: set[int] = set()
         self.saw_tool_call = False
         self._length = 0
@@ -238,7 +239,8 @@ class ChunkConverter:
         info: dict[str, Any] | None = None
         if finished:
             meta = _metadata(response, choice, self.model)
-            chunk.usage_metadata = to_usage_metadata(_get(response, "usage"))
+            if self.usage:
+                chunk.usage_metadata = to_usage_metadata(_get(response, "usage"))
             chunk.response_metadata = meta
             chunk.chunk_position = "last"
             info = {"finish_reason": meta["finish_reason"]}

@@ -2,8 +2,7 @@
 
 Both classes send their set fields (``PARAMS``), ``stop`` and ``model_kwargs`` as DashScope
 ``parameters``, take unknown constructor kwargs into ``model_kwargs`` with a warning, and
-serialise without the key. Client options are fixed per instance: passed per call they would
-be sent to the server as generation parameters and not honoured, so they raise instead.
+serialise without the key. ChatOpenAI's ``max_completion_tokens`` is an alias of ``max_tokens``.
 """
 
 from __future__ import annotations
@@ -13,37 +12,35 @@ from typing import Any, ClassVar
 from langchain_core.utils.utils import _build_model_kwargs, get_pydantic_field_names
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["CLIENT_OPTIONS", "DashScopeParams", "Stop", "build_extra", "check_call_kwargs"]
+__all__ = ["DashScopeParams", "Stop", "build_extra"]
 
 Stop = str | list[str] | list[int] | list[list[int]]
 """``stop``: a string, strings, or token ids (``[[37763, 367]]`` in the recorded requests)."""
-
-CLIENT_OPTIONS = ("timeout", "max_retries", "api_key", "base_url", "region", "workspace")
 
 
 def build_extra(cls: type[BaseModel], values: Any) -> Any:
     """Move unknown constructor kwargs into ``model_kwargs`` with a warning (as ChatOpenAI).
 
     Names a field accepts through ``AliasChoices`` (``model_name``, ``stop_sequences``) are
-    known names: validation aliases keep ``model=`` the typed constructor argument.
+    known names: validation aliases keep ``model=`` the typed constructor argument. Inside
+    ``model_kwargs`` they stay what that dict is for, raw wire parameters.
     """
     if not isinstance(values, dict):
         return values
     names = get_pydantic_field_names(cls)
+    aliases = set()
     for field in cls.model_fields.values():
         if isinstance(field.validation_alias, AliasChoices):
-            names.update(c for c in field.validation_alias.choices if isinstance(c, str))
-    return _build_model_kwargs(values, names)
-
-
-def check_call_kwargs(kwargs: dict[str, Any]) -> None:
-    """Raise for a client option passed per call (``invoke(..., timeout=5)``), before any I/O."""
-    for name in CLIENT_OPTIONS:
-        if name in kwargs:
-            raise ValueError(
-                f"{name}: a client option, set it on the model (e.g. "
-                f"model.model_copy(update={{{name!r}: ...}})); per-call values are not supported"
-            )
+            aliases.update(c for c in field.validation_alias.choices if isinstance(c, str))
+    aliases -= names
+    # an alias inside model_kwargs stays a raw wire parameter (DashScope itself takes
+    # max_completion_tokens: recorded single-generation-message-sse)
+    raw = {k: v for k, v in (values.get("model_kwargs") or {}).items() if k in aliases}
+    values = _build_model_kwargs(values, names | aliases)
+    for name, value in raw.items():
+        values.pop(name, None)
+        values["model_kwargs"][name] = value
+    return values
 
 
 class DashScopeParams(BaseModel):
@@ -58,7 +55,9 @@ class DashScopeParams(BaseModel):
     temperature: float | None = None
     top_p: float | None = None
     top_k: int | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("max_tokens", "max_completion_tokens")
+    )
     seed: int | None = None
     repetition_penalty: float | None = None
     presence_penalty: float | None = None

@@ -93,7 +93,8 @@ class ChatDashScopeApp(DashScopeSettings, _AppOptions, BaseChatModel):
     ) -> ChatResult:
         if self.streaming:
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
-        response = self.client.apps.call(self.app_id, **self._request(messages, stop, kwargs))
+        client = self._sync_client(kwargs)
+        response = client.apps.call(self.app_id, **self._request(messages, stop, kwargs))
         return conv.response_to_result(response, self.app_id)
 
     @signed
@@ -106,8 +107,9 @@ class ChatDashScopeApp(DashScopeSettings, _AppOptions, BaseChatModel):
     ) -> ChatResult:
         if self.streaming:
             return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
+        client = self._async_client(kwargs)
         request = self._request(messages, stop, kwargs)
-        response = await self.async_client.apps.call(self.app_id, **request)
+        response = await client.apps.call(self.app_id, **request)
         return conv.response_to_result(response, self.app_id)
 
     def _stream(
@@ -118,7 +120,8 @@ class ChatDashScopeApp(DashScopeSettings, _AppOptions, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         state = conv.ChunkState(self.app_id)
-        for piece in self.client.apps.stream(self.app_id, **self._request(messages, stop, kwargs)):
+        client = self._sync_client(kwargs)
+        for piece in client.apps.stream(self.app_id, **self._request(messages, stop, kwargs)):
             chunk = state.feed(piece)
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
@@ -132,8 +135,9 @@ class ChatDashScopeApp(DashScopeSettings, _AppOptions, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         state = conv.ChunkState(self.app_id)
+        client = self._async_client(kwargs)
         request = self._request(messages, stop, kwargs)
-        async for piece in self.async_client.apps.stream(self.app_id, **request):
+        async for piece in client.apps.stream(self.app_id, **request):
             chunk = state.feed(piece)
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)

@@ -25,7 +25,7 @@ from langchain_dashscope_ext._common import (
     opened,
     rate_limit_events,
 )
-from langchain_dashscope_ext._params import DashScopeParams, Stop, check_call_kwargs
+from langchain_dashscope_ext._params import DashScopeParams, Stop
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -73,6 +73,8 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
     top_logprobs: int | None = None
     streaming: bool = False
     """``invoke`` goes through the stream when True; ``.stream()`` streams unless set False."""
+    stream_usage: bool = True
+    """Put ``usage_metadata`` on the last streamed chunk (ChatOpenAI's name; per call too)."""
 
     @property
     def _llm_type(self) -> str:
@@ -107,9 +109,11 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> tuple[dict[str, Any], bool]:
         """``client.generation.call``/``.stream`` kwargs, and whether a tool call is required."""
-        check_call_kwargs(kwargs)
+        if "max_completion_tokens" in kwargs:  # ChatOpenAI's name per call (model_kwargs: raw)
+            kwargs["max_tokens"] = kwargs.pop("max_completion_tokens")
         params = {**self._default_params, **kwargs}
         params.pop("stream", None)
+        params.pop("stream_usage", None)
         params.pop("ls_structured_output_format", None)
         if stop is not None:
             params["stop"] = stop
@@ -137,8 +141,8 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        call = self._sync_client(kwargs).generation.call
         request, force = self._request(messages, stop, kwargs)
-        call = self.client.generation.call
         with rate_limit_events(run_manager):
             result = _convert.from_wire_response(call(**request), request["model"])
             if force and not _has_tool_call(result):  # asked once more, then raise
@@ -154,8 +158,8 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        call = self._async_client(kwargs).generation.call
         request, force = self._request(messages, stop, kwargs)
-        call = self.async_client.generation.call
         with rate_limit_events(run_manager):
             result = _convert.from_wire_response(await call(**request), request["model"])
             if force and not _has_tool_call(result):  # asked once more, then raise
@@ -170,9 +174,11 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        client = self._sync_client(kwargs)
+        usage = kwargs.pop("stream_usage", self.stream_usage)
         request, force = self._request(messages, stop, kwargs)
-        converter = _convert.ChunkConverter(request["model"])
-        for response in opened(self.client.generation.stream(**request), run_manager):
+        converter = _convert.ChunkConverter(request["model"], usage=usage)
+        for response in opened(client.generation.stream(**request), run_manager):
             chunk = converter.feed(response)
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
@@ -187,9 +193,11 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        client = self._async_client(kwargs)
+        usage = kwargs.pop("stream_usage", self.stream_usage)
         request, force = self._request(messages, stop, kwargs)
-        converter = _convert.ChunkConverter(request["model"])
-        stream = self.async_client.generation.stream(**request)
+        converter = _convert.ChunkConverter(request["model"], usage=usage)
+        stream = client.generation.stream(**request)
         async for response in aopened(stream, run_manager):
             chunk = converter.feed(response)
             if run_manager is not None:

@@ -19,7 +19,7 @@ from langchain_dashscope_ext._common import (
     opened,
     rate_limit_events,
 )
-from langchain_dashscope_ext._params import DashScopeParams, Stop, check_call_kwargs
+from langchain_dashscope_ext._params import DashScopeParams, Stop
 
 __all__ = ["DashScopeLLM"]
 
@@ -56,7 +56,6 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
     def _request(
         self, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        check_call_kwargs(kwargs)
         params = {**self._default_params, **kwargs}
         if stop is not None:
             params["stop"] = stop
@@ -75,9 +74,10 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
         if self.streaming:
             answers = [_join(self._stream(p, stop, run_manager, **kwargs)) for p in prompts]
         else:
+            client = self._sync_client(kwargs)
             requests = [self._request(p, stop, kwargs) for p in prompts]  # all checked first
             with rate_limit_events(run_manager):
-                responses = [self.client.generation.call(**r) for r in requests]
+                responses = [client.generation.call(**r) for r in requests]
             answers = [_generation(a, r["model"]) for a, r in zip(responses, requests, strict=True)]
         return self._result(answers)
 
@@ -96,8 +96,8 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
                     _join([c async for c in self._astream(p, stop, run_manager, **kwargs)])
                 )
         else:  # concurrently: DashScope takes one prompt per request
+            client = self._async_client(kwargs)
             requests = [self._request(p, stop, kwargs) for p in prompts]
-            client = self.async_client
             with rate_limit_events(run_manager):
                 responses = await _all([client.generation.call(**r) for r in requests])
             answers = [_generation(a, r["model"]) for a, r in zip(responses, requests, strict=True)]
@@ -113,8 +113,9 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
+        client = self._sync_client(kwargs)
         request = self._request(prompt, stop, kwargs)
-        for response in opened(self.client.generation.stream(**request), run_manager):
+        for response in opened(client.generation.stream(**request), run_manager):
             chunk = _chunk(response, request["model"])
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
@@ -127,8 +128,9 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
+        client = self._async_client(kwargs)
         request = self._request(prompt, stop, kwargs)
-        stream = self.async_client.generation.stream(**request)
+        stream = client.generation.stream(**request)
         async for response in aopened(stream, run_manager):
             chunk = _chunk(response, request["model"])
             if run_manager is not None:

@@ -1,13 +1,19 @@
-"""Core clients for the LlamaIndex classes: the connection fields, one async client per loop."""
+"""Core clients for the LlamaIndex classes: the connection fields, one async client per loop.
+
+A client option passed per call (``llm.chat(messages, timeout=5)``) picks a client built with
+that option (kept for later calls with the same options); it is never a generation parameter.
+"""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict
 from typing import Any
 
 import httpx
 from llama_index.core.bridge.pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
@@ -15,11 +21,23 @@ from llama_index.core.bridge.pydantic import (
 )
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index_instrumentation import get_dispatcher
+from pydantic import AliasChoices
 
 from dashscope_core import AsyncDashScope, DashScope, RateLimit, RateLimitWait
 from dashscope_core._loop_clients import LoopClients
 
-__all__ = ["AsyncClients", "Connection", "DashScopeRateLimitWaitEvent", "client_options"]
+__all__ = [
+    "CLIENT_OPTIONS",
+    "AsyncClients",
+    "Connection",
+    "DashScopeRateLimitWaitEvent",
+    "client_options",
+]
+
+CLIENT_OPTIONS = ("timeout", "max_retries", "api_key", "base_url", "region", "workspace",
+                  "default_headers")  # fmt: skip
+"""Fields of the core client; passed per call they choose the client and are never sent."""
+_LOCK = threading.Lock()
 
 dispatcher = get_dispatcher(__name__)
 
@@ -48,10 +66,8 @@ def report_rate_limit_wait(wait: RateLimitWait) -> None:
 def client_options(owner: Any) -> dict[str, Any]:
     """Core client arguments from the fields of an LLM or embedding model."""
     key = owner.api_key.get_secret_value() if owner.api_key is not None else None
-    names = ("base_url", "region", "workspace", "timeout", "max_retries", "default_headers",
-             "rate_limit")  # fmt: skip
-    options = {name: getattr(owner, name) for name in names}
-    return {"api_key": key, "on_rate_limit_wait": report_rate_limit_wait, **options}
+    options = {name: getattr(owner, name) for name in (*CLIENT_OPTIONS, "rate_limit")}
+    return {**options, "api_key": key, "on_rate_limit_wait": report_rate_limit_wait}
 
 
 class AsyncClients:
@@ -82,13 +98,24 @@ class AsyncClients:
 class Connection(BaseModel):
     """Mixin: where and as whom to call DashScope (fields), and the core clients built from them."""
 
-    timeout: float | None = Field(default=None, gt=0.0, description="Request timeout (seconds).")
+    model_config = ConfigDict(populate_by_name=True)
+
+    timeout: float | None = Field(
+        default=None,
+        gt=0.0,
+        validation_alias=AliasChoices("timeout", "request_timeout"),
+        description="Request timeout (seconds).",
+    )
     max_retries: int = Field(default=2, ge=0, description="Retries after the first attempt.")
     base_url: str | None = Field(default=None, description="API base URL (default: region's).")
     region: str | None = Field(default=None, description="cn-beijing, ap-southeast-1, ...")
     workspace: str | None = Field(default=None, description="X-DashScope-WorkSpace id.")
     api_key: SecretStr | None = Field(
-        default=None, exclude=True, repr=False, description="Default: env DASHSCOPE_API_KEY."
+        default=None,
+        exclude=True,
+        repr=False,
+        validation_alias=AliasChoices("api_key", "dashscope_api_key"),
+        description="Default: env DASHSCOPE_API_KEY.",
     )
     default_headers: dict[str, str] | None = Field(default=None, description="Extra headers.")
     rate_limit: RateLimit | dict[str, RateLimit] | None = Field(
@@ -105,6 +132,12 @@ class Connection(BaseModel):
 
     _client: DashScope = PrivateAttr()
     _aclients: AsyncClients = PrivateAttr()
+    _http_clients: tuple[httpx.Client | None, httpx.AsyncClient | None] = PrivateAttr(
+        default=(None, None)
+    )
+    _per_call: dict[tuple[Any, ...], tuple[DashScope, AsyncClients]] = PrivateAttr(
+        default_factory=dict
+    )
 
     def _connect(
         self,
@@ -115,9 +148,35 @@ class Connection(BaseModel):
         options = client_options(self)
         self._client = DashScope(http_client=http_client, **options)
         self._aclients = AsyncClients(options, async_http_client)
+        self._http_clients = (http_client, async_http_client)
 
-    def _async_client(self) -> AsyncDashScope:
-        return self._aclients.get()
+    def _clients_for(self, kwargs: dict[str, Any]) -> tuple[DashScope, AsyncClients]:
+        """Pop per-call client options from ``kwargs``; the clients that apply them."""
+        options = {name: kwargs.pop(name) for name in CLIENT_OPTIONS if name in kwargs}
+        if "request_timeout" in kwargs:
+            options["timeout"] = kwargs.pop("request_timeout")
+        options = {k: v for k, v in options.items() if v is not None}
+        if not options:
+            return self._client, self._aclients
+        if isinstance(options.get("api_key"), SecretStr):
+            options["api_key"] = options["api_key"].get_secret_value()
+        key = tuple(sorted((k, repr(v)) for k, v in options.items()))
+        with _LOCK:
+            found = self._per_call.get(key)
+            if found is None:
+                merged = {**client_options(self), **options}
+                sync_http, async_http = self._http_clients
+                sync = DashScope(http_client=sync_http, **merged)  # checks the values
+                found = self._per_call[key] = (sync, AsyncClients(merged, async_http))
+        return found
+
+    def _sync_client(self, kwargs: dict[str, Any]) -> DashScope:
+        """The client of a call: the usual one, or one with the call's client options."""
+        return self._clients_for(kwargs)[0]
+
+    def _async_client(self, kwargs: dict[str, Any] | None = None) -> AsyncDashScope:
+        """The running loop's client of a call (see ``_sync_client``)."""
+        return self._clients_for(kwargs if kwargs is not None else {})[1].get()
 
     def close(self) -> None:
         """Close the sync client's connections (custom ``http_client``s are left open)."""

@@ -199,21 +199,23 @@ class DashScopeAppLLM(CustomLLM, Connection):
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Ask the app."""
         return to_chat_response(
-            self._client.apps.call(self.app_id, **self._request(messages, kwargs))
+            self._sync_client(kwargs).apps.call(self.app_id, **self._request(messages, kwargs))
         )
 
     @signed
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Ask the app and stream the answer; the last response carries the citations."""
-        chunks = self._client.apps.stream(self.app_id, **self._request(messages, kwargs))
+        chunks = self._sync_client(kwargs).apps.stream(
+            self.app_id, **self._request(messages, kwargs)
+        )
         return each(chunks, _StreamState().feed)
 
     @signed
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Async ``chat``."""
-        apps = self._async_client().apps
+        apps = self._async_client(kwargs).apps
         return to_chat_response(await apps.call(self.app_id, **self._request(messages, kwargs)))
 
     @signed
@@ -222,7 +224,7 @@ class DashScopeAppLLM(CustomLLM, Connection):
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         """Async ``stream_chat``."""
-        apps = self._async_client().apps
+        apps = self._async_client(kwargs).apps
         chunks = apps.stream(self.app_id, **self._request(messages, kwargs))
         return aeach(chunks, _StreamState().feed)
 

@@ -47,7 +47,7 @@ class DashScopeEmbedding(BaseEmbedding, Connection):
 
     def __init__(
         self,
-        model_name: str = DEFAULT_EMBEDDING_MODEL,
+        model_name: str | None = None,
         *,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
@@ -55,7 +55,10 @@ class DashScopeEmbedding(BaseEmbedding, Connection):
     ) -> None:
         if kwargs.get("use_batch_api"):
             kwargs.setdefault("embed_batch_size", BATCH_API_BATCH_SIZE)
-        super().__init__(model_name=model_name, **kwargs)
+        model = kwargs.pop("model", None)  # DashScopeLLM's (and LangChain's) name for it
+        if model is not None and model_name is not None and model != model_name:
+            raise ValueError(f"model_name: given twice, as {model_name!r} and model={model!r}")
+        super().__init__(model_name=model_name or model or DEFAULT_EMBEDDING_MODEL, **kwargs)
         self._connect(http_client, async_http_client)
 
     @classmethod

@@ -115,13 +115,17 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
 
     def __init__(
         self,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(model=model, **kwargs)
+        # ``model_name`` is llama-index-llms-dashscope's (and our DashScopeEmbedding's) name
+        name = kwargs.pop("model_name", None)
+        if model is not None and name is not None and model != name:
+            raise ValueError(f"model: given twice, as {model!r} and model_name={name!r}")
+        super().__init__(model=model or name or DEFAULT_MODEL, **kwargs)
         if not isinstance(self.model, str) or not self.model.strip():
             raise ValueError("model: expected a non-empty model name")
         self._connect(http_client, async_http_client)
@@ -185,19 +189,23 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Send ``messages``; the answer with usage, thinking and tool calls."""
-        return from_wire_response(self._client.generation.call(**self._request(messages, kwargs)))
+        return from_wire_response(
+            self._sync_client(kwargs).generation.call(**self._request(messages, kwargs))
+        )
 
     @signed
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Stream the answer: each response has the message so far and ``delta``."""
-        return chat_gen(self._client.generation.stream(**self._request(messages, kwargs)))
+        return chat_gen(
+            self._sync_client(kwargs).generation.stream(**self._request(messages, kwargs))
+        )
 
     @signed
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Async ``chat``."""
-        client = self._async_client()
+        client = self._async_client(kwargs)
         return from_wire_response(await client.generation.call(**self._request(messages, kwargs)))
 
     @signed
@@ -206,7 +214,7 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         """Async ``stream_chat``."""
-        client = self._async_client()
+        client = self._async_client(kwargs)
         return achat_gen(client.generation.stream(**self._request(messages, kwargs)))
 
     # -- completion ------------------------------------------------------------------------
@@ -215,7 +223,7 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         """Answer ``prompt`` (sent as one user message)."""
-        response = self._client.generation.call(**self._prompt_request(prompt, kwargs))
+        response = self._sync_client(kwargs).generation.call(**self._prompt_request(prompt, kwargs))
         return completion_from_wire(response)
 
     @signed
@@ -224,7 +232,7 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
         """Stream the answer to ``prompt``."""
-        chunks = self._client.generation.stream(**self._prompt_request(prompt, kwargs))
+        chunks = self._sync_client(kwargs).generation.stream(**self._prompt_request(prompt, kwargs))
         return completion_gen(chunks)
 
     @signed
@@ -233,7 +241,7 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
         """Async ``complete``."""
-        client = self._async_client()
+        client = self._async_client(kwargs)
         response = await client.generation.call(**self._prompt_request(prompt, kwargs))
         return completion_from_wire(response)
 
@@ -243,7 +251,7 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
         """Async ``stream_complete``."""
-        client = self._async_client()
+        client = self._async_client(kwargs)
         chunks = client.generation.stream(**self._prompt_request(prompt, kwargs))
         return acompletion_gen(chunks)
 

@@ -136,16 +136,6 @@ def test_timeout_is_honoured_and_typed(server: ServerHandle, emu: Emulator) -> N
         list(model.stream("Hello"))
 
 
-def test_per_call_client_options_raise_instead_of_reaching_the_body(
-    server: ServerHandle, emu: Emulator
-) -> None:
-    with pytest.raises(ValueError, match="timeout: a client option"):
-        chat(server).invoke("Hello", timeout=5)
-    with pytest.raises(ValueError, match="max_retries: a client option"):
-        DashScopeLLM(api_key=KEY, base_url=server.base_url).invoke("Hello", max_retries=1)
-    assert emu.received() == []
-
-
 # ------------------------------------------------------------------ streaming, usage
 
 
