@@ -17,6 +17,7 @@ from langchain_core.messages import (
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from dashscope_core.resources.apps import app_input
 from dashscope_core.types.apps import AppChunk, AppResponse, AppUsage
 from langchain_dashscope_ext._blocks import doc_citations
 from langchain_dashscope_ext._convert import content_to_text
@@ -51,17 +52,15 @@ def _role(message: BaseMessage) -> str:
 
 
 def to_app_input(messages: Sequence[BaseMessage], session_id: str | None) -> dict[str, Any]:
-    """``{"prompt": ...}`` (server session: only the last human message) or ``{"messages"}``."""
+    """``prompt`` (a first turn, or a session's next one) or ``messages`` (a client-kept
+    history with AI turns): the core's ``app_input`` rule."""
     if not messages:
         raise ValueError("messages: expected at least one message")
-    if session_id:
-        humans = [m for m in messages if isinstance(m, HumanMessage)]
-        if not humans:
-            raise ValueError("messages: a session call needs a human message to send as prompt")
-        return {"prompt": content_to_text(humans[-1].content, what="HumanMessage.content")}
+    if session_id:  # the server has the history: only the last human message matters
+        messages = [m for m in messages if isinstance(m, HumanMessage)][-1:]
     wire = [{"role": _role(m), "content": content_to_text(m.content, what="message content")}
             for m in messages]  # fmt: skip
-    return {"messages": wire}
+    return app_input(wire, session_id)
 
 
 def usage_metadata(usage: AppUsage) -> UsageMetadata:

@@ -28,7 +28,7 @@ def build_extra(cls: type[BaseModel], values: Any) -> Any:
     if not isinstance(values, dict):
         return values
     names = get_pydantic_field_names(cls)
-    aliases = set()
+    aliases: set[str] = set()
     for field in cls.model_fields.values():
         if isinstance(field.validation_alias, AliasChoices):
             aliases.update(c for c in field.validation_alias.choices if isinstance(c, str))

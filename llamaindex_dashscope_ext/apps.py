@@ -32,6 +32,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from dashscope_core import DashScope
 from dashscope_core._signed import signed
+from dashscope_core.resources.apps import app_input
 from dashscope_core.types.apps import AppChunk, AppResponse
 from llamaindex_dashscope_ext._citations import doc_citation_blocks
 from llamaindex_dashscope_ext._clients import AsyncClients, Connection
@@ -61,21 +62,19 @@ _ROLES = {
 
 
 def to_app_input(messages: Sequence[ChatMessage], session_id: str | None) -> dict[str, Any]:
-    """``{"prompt"}`` (server session: the last user message) or ``{"messages"}`` (history)."""
+    """``prompt`` (a first turn, or a session's next one) or ``messages`` (a client-kept
+    history with assistant turns): the core's ``app_input`` rule."""
     if not messages:
         raise ValueError("messages: expected at least one message")
-    if session_id:
-        users = [m for m in messages if m.role == MessageRole.USER]
-        if not users:
-            raise ValueError("messages: a session call needs a user message to send as prompt")
-        return {"prompt": users[-1].content or ""}
+    if session_id:  # the server has the history: only the last user message matters
+        messages = [m for m in messages if m.role == MessageRole.USER][-1:]
     wire = []
     for message in messages:
         role = _ROLES.get(message.role)
         if role is None:
             raise TypeError(f"messages: a {message.role.value!r} message cannot go to an app")
         wire.append({"role": role, "content": message.content or ""})
-    return {"messages": wire}
+    return app_input(wire, session_id)
 
 
 def _raw(response: AppResponse) -> dict[str, Any]:

@@ -8,8 +8,9 @@ Rules of this module:
 - An unknown app id answers 400 ``InvalidParameter`` "App not found" (the status the official
   SDK surfaces for a wrong app id; PROTOCOL.md lists no app-specific code).
 - Sessions are kept server-side: the first call creates a 32-hex ``session_id``; a call with an
-  unknown id starts a fresh history under that id. ``messages`` win over the session's history
-  when both are given (the turn is still recorded in the session).
+  unknown id starts a fresh history under that id. Only ``prompt`` turns are recorded, as the
+  service does: a ``messages`` call (client-kept history) answers from its messages and leaves
+  the session as it was, so a conversation must start with ``prompt`` to be continued by id.
 - Streams: incremental when ``incremental_output`` is true, cumulative otherwise (the server
   default). ``doc_references`` appear once their marker has been streamed and every later frame
   carries the list so far (recorded ``application-single-generation-text-sse``); the last frame
@@ -153,7 +154,8 @@ async def complete(request: Request, emulator: Emulator) -> Response:
     prompt_history = _history(inp, turns)
     answer = _answer(app, inp, params, prompt_history)
     text, refs, thoughts = _scripted(request, answer)
-    turns.append({"user": prompt_history[0], "assistant": text})
+    if not inp.get("messages"):
+        turns.append({"user": prompt_history[0], "assistant": text})
     usage = {"model_id": app.model_id,
              "input_tokens": count_tokens(prompt_history[0]) + sum(
                  count_tokens(h.passage.text) for h in answer.hits),

@@ -28,6 +28,7 @@ __all__ = [
     "RAG_OPTION_KEYS",
     "Apps",
     "AsyncApps",
+    "app_input",
     "build_call",
     "parse_call",
 ]
@@ -82,6 +83,29 @@ def _check_messages(messages: Any) -> list[dict[str, Any]]:
             raise TypeError(f"messages[{i}].content: expected a string or a list of parts")
         out.append(dict(message))
     return [dict(m) for m in merge_system_messages(out)]
+
+
+def app_input(messages: Sequence[Mapping[str, Any]], session_id: str | None) -> dict[str, Any]:
+    """``prompt`` or ``messages`` for a chat history (``{"role", "content": str}`` dicts).
+
+    The documented multi-turn flow is ``prompt`` first, then ``session_id``, and the service
+    records only prompt turns in a session (messages turns are forgotten). So: with a
+    ``session_id``, the last user message is the prompt (the server has the rest); without
+    one and with no assistant turn yet, the texts are the prompt (system messages first,
+    joined by blank lines); only a history holding assistant turns goes as ``messages``.
+    """
+    wire = _check_messages(messages)
+    users = [m["content"] for m in wire if m["role"] == "user"]
+    if not users:
+        raise ValueError("messages: a Bailian app needs a user message to answer")
+    if session_id:
+        return {"prompt": users[-1], "session_id": session_id}
+    if any(m["role"] == "assistant" for m in wire):
+        return {"messages": wire}
+    texts = [m["content"] for m in wire if m["content"]]  # systems first (merged)
+    if not all(isinstance(t, str) for t in texts):
+        raise TypeError("messages: content must be text to be sent as a prompt")
+    return {"prompt": "\n\n".join(texts)}
 
 
 def _check_rag_options(rag_options: Any) -> dict[str, Any] | None:
