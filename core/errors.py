@@ -33,6 +33,7 @@ __all__ = [
     "RateLimitError",
     "RequestTooLargeError",
     "TaskFailedError",
+    "ToolChoiceNotHonoredError",
     "WaitTimeoutError",
     "error_from_response",
     "parse_retry_after",
@@ -131,6 +132,11 @@ class APIResponseValidationError(APIStatusError):
 
 class IncompleteStreamError(APIStatusError):
     """A stream ended before its final frame: the partial answer is not returned as complete."""
+
+
+class ToolChoiceNotHonoredError(DashScopeError):
+    """``tool_choice="required"`` with several tools: every attempt answered without a tool call
+    (DashScope forces only a named tool; see ``dashscope_core._protocol.tool_forcing``)."""
 
 
 class APIConnectionError(DashScopeError):

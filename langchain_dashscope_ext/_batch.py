@@ -76,7 +76,7 @@ def request_bodies(
     bodies = []
     for value in inputs:
         messages = model._convert_input(value).to_messages()
-        request, _ = model._request(messages, stop, dict(kwargs))
+        request = model._request(messages, stop, dict(kwargs))
         bodies.append(chat_completion_body(**request))
     return bodies
 

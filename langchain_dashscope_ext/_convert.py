@@ -306,22 +306,16 @@ def _tool_names(tools: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def to_wire_tool_choice(
-    tool_choice: str | bool | Mapping[str, Any] | None,
-    tools: Sequence[Mapping[str, Any]],
-    *,
-    thinking: bool = False,
+    tool_choice: str | bool | Mapping[str, Any] | None, tools: Sequence[Mapping[str, Any]]
 ) -> str | dict[str, Any] | None:
-    """DashScope ``tool_choice`` for LangChain's; ``"any"`` is returned as is for the caller.
-
-    ``"any"``/``"required"``/``True`` with exactly one tool become that tool's named choice;
-    with several tools, or in thinking mode (which refuses forced choices), the caller applies
-    its forcing strategy (DashScope has no "required").
-    """
+    """The core ``tool_choice`` for LangChain's: ``"any"``/``"required"``/``True`` are the
+    core's ``"required"`` (one tool and no thinking: its named choice, forced by the server;
+    otherwise the core's checked strategy, ``dashscope_core._protocol.tool_forcing``)."""
     names = _tool_names(tools)
     if tool_choice is None or tool_choice in ("auto", "none"):
         return tool_choice
     if tool_choice is True or tool_choice in FORCING_CHOICES:
-        return _named(names[0]) if len(names) == 1 and not thinking else "any"
+        return "required"
     if tool_choice is False:
         return "none"
     if isinstance(tool_choice, str):

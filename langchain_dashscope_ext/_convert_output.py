@@ -213,7 +213,6 @@ class ChunkConverter:
         self.model = model
         self.usage = usage
         self._named: set[int] = set()
-        self.saw_tool_call = False
         self._length = 0
         self._tail = ""  # the answer's last characters: a marker may straddle two frames
         self._searched = False
@@ -275,7 +274,6 @@ class ChunkConverter:
             args = _get(fn, "arguments") or None
             call_id = _get(raw, "id") or None
             chunks.append(tool_call_chunk(name=name, args=args, id=call_id, index=index))
-            self.saw_tool_call = True
         return chunks
 
 

@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field
 
 from dashscope_core import BatchJob, ModelProfile, get_profile
 from dashscope_core._signed import signed
-from dashscope_core.errors import DashScopeError
+from dashscope_core.errors import ToolChoiceNotHonoredError
 from langchain_dashscope_ext import _batch, _convert
 from langchain_dashscope_ext._common import (
     DashScopeSettings,
@@ -32,26 +32,20 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatDashScope", "ToolChoiceNotHonoredError"]
 
-_FORCE_INSTRUCTION = (
-    "You must answer by calling at least one of these tools: {names}. Do not answer in text."
-)
-
-
-class ToolChoiceNotHonoredError(DashScopeError):
-    """``tool_choice="any"`` with several tools, and the model answered without a tool call."""
-
 
 class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, BaseChatModel):
     """Qwen chat models on DashScope (Model Studio): sync and real async, streaming, tools.
 
-    ``tool_choice="any"``/``"required"``: one bound tool → that tool is named (server-forced);
-    several tools → DashScope has no "required", so the call sends ``auto`` plus a system
-    instruction naming the tools, checks the answer and re-asks once; a second answer without a
-    tool call raises ``ToolChoiceNotHonoredError`` (a stream raises it after its last chunk).
+    ``tool_choice="any"``/``"required"``/``True``: the core's one strategy, the same for invoke
+    and stream, sync and async. One bound tool (thinking off) → that tool is named, forced by the
+    server; several tools, or thinking on → the call sends ``auto`` plus a system instruction
+    naming the tools and checks the answer: one without a tool call is never shown (a stream
+    holds its chunks until a tool call starts), it is asked once more, then
+    ``ToolChoiceNotHonoredError``.
     What each model takes (endpoint, thinking, limits) comes from the core's profile table
     (``profile`` holds it in langchain-core's keys). A non-streaming call to a model that only
     thinks in a stream is streamed and accumulated by the core. Thinking mode refuses forced
-    tool choices and JSON output: ``"any"`` in thinking mode uses the instruction strategy
+    tool choices and JSON output: ``"any"`` in thinking mode uses the checked strategy
     above; a JSON ``response_format`` (``with_structured_output``, ``create_agent``) turns
     thinking off where the model allows it (``enable_thinking=False``); a named tool choice
     with thinking on raises ``ValueError`` before any request.
@@ -107,8 +101,8 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
 
     def _request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> tuple[dict[str, Any], bool]:
-        """``client.generation.call``/``.stream`` kwargs, and whether a tool call is required."""
+    ) -> dict[str, Any]:
+        """``client.generation.call``/``.stream`` kwargs for one call."""
         if "max_completion_tokens" in kwargs:  # ChatOpenAI's name per call (model_kwargs: raw)
             kwargs["max_tokens"] = kwargs.pop("max_completion_tokens")
         params = {**self._default_params, **kwargs}
@@ -121,15 +115,11 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         tools = params.pop("tools", None)
         choice = params.pop("tool_choice", None)
         wire = _convert.to_wire_messages(messages)
-        thinking = _thinking_for(get_profile(model), params, choice if tools else None)
+        _thinking_off_where_allowed(get_profile(model), params, choice if tools else None)
         if tools:
-            choice = _convert.to_wire_tool_choice(choice, tools, thinking=thinking)
-        force = bool(tools) and choice == "any"
-        if force:
-            wire, choice = _force_instruction(wire, tools), "auto"
-        request = {"model": model, "messages": wire, "tools": tools, "tool_choice": choice,
-                   "result_format": "message", **params}  # fmt: skip
-        return request, force
+            choice = _convert.to_wire_tool_choice(choice, tools)
+        return {"model": model, "messages": wire, "tools": tools, "tool_choice": choice,
+                "result_format": "message", **params}  # fmt: skip
 
     # ------------------------------------------------------------------------- calls
 
@@ -142,13 +132,9 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         **kwargs: Any,
     ) -> ChatResult:
         call = self._sync_client(kwargs).generation.call
-        request, force = self._request(messages, stop, kwargs)
+        request = self._request(messages, stop, kwargs)
         with rate_limit_events(run_manager):
-            result = _convert.from_wire_response(call(**request), request["model"])
-            if force and not _has_tool_call(result):  # asked once more, then raise
-                again = call(**request)
-                result = _require_tool_call(_convert.from_wire_response(again, request["model"]))
-        return result
+            return _convert.from_wire_response(call(**request), request["model"])
 
     @signed
     async def _agenerate(
@@ -159,13 +145,9 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         **kwargs: Any,
     ) -> ChatResult:
         call = self._async_client(kwargs).generation.call
-        request, force = self._request(messages, stop, kwargs)
+        request = self._request(messages, stop, kwargs)
         with rate_limit_events(run_manager):
-            result = _convert.from_wire_response(await call(**request), request["model"])
-            if force and not _has_tool_call(result):  # asked once more, then raise
-                again = await call(**request)
-                result = _require_tool_call(_convert.from_wire_response(again, request["model"]))
-        return result
+            return _convert.from_wire_response(await call(**request), request["model"])
 
     def _stream(
         self,
@@ -176,15 +158,13 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
     ) -> Iterator[ChatGenerationChunk]:
         client = self._sync_client(kwargs)
         usage = kwargs.pop("stream_usage", self.stream_usage)
-        request, force = self._request(messages, stop, kwargs)
+        request = self._request(messages, stop, kwargs)
         converter = _convert.ChunkConverter(request["model"], usage=usage)
         for response in opened(client.generation.stream(**request), run_manager):
             chunk = converter.feed(response)
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
-        if force and not converter.saw_tool_call:
-            _require_tool_call(None)
 
     async def _astream(
         self,
@@ -195,7 +175,7 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
     ) -> AsyncIterator[ChatGenerationChunk]:
         client = self._async_client(kwargs)
         usage = kwargs.pop("stream_usage", self.stream_usage)
-        request, force = self._request(messages, stop, kwargs)
+        request = self._request(messages, stop, kwargs)
         converter = _convert.ChunkConverter(request["model"], usage=usage)
         stream = client.generation.stream(**request)
         async for response in aopened(stream, run_manager):
@@ -203,8 +183,6 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
-        if force and not converter.saw_tool_call:
-            _require_tool_call(None)
 
     def get_num_tokens_from_messages(
         self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
@@ -341,12 +319,11 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         return structured_output_runnable(self, schema, method, include_raw, strict)
 
 
-def _thinking_for(profile: ModelProfile, params: dict[str, Any], choice: Any) -> bool:
-    """Whether the call thinks, after turning thinking off where the model allows it for what
-    thinking mode refuses (core's ``ModelProfile.thinks``): a JSON ``response_format`` always;
-    a forced tool choice when thinking is only the model's default (an explicit
-    ``enable_thinking=True`` keeps it: ``"any"`` then uses the instruction strategy, a named
-    tool is refused by the core)."""
+def _thinking_off_where_allowed(profile: ModelProfile, params: dict[str, Any], choice: Any) -> None:
+    """Turn thinking off where the model allows it for what thinking mode refuses (core's
+    ``ModelProfile.thinks``): a JSON ``response_format`` always; a forced tool choice when
+    thinking is only the model's default (an explicit ``enable_thinking=True`` keeps it: "any"
+    then uses the core's checked strategy, a named tool is refused by the core)."""
     fmt = params.get("response_format")
     wants_json = isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema")
     forced = choice is True or choice in _convert.FORCING_CHOICES or isinstance(choice, Mapping)
@@ -355,36 +332,3 @@ def _thinking_for(profile: ModelProfile, params: dict[str, Any], choice: Any) ->
     off = wants_json or (forced and flag is None)
     if off and profile.can_disable_thinking and profile.thinks(flag):
         params["enable_thinking"] = False
-    return profile.thinks(params.get("enable_thinking"))
-
-
-def _force_instruction(
-    wire: list[dict[str, Any]], tools: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    names = ", ".join(str(t.get("function", {}).get("name")) for t in tools)
-    text = _FORCE_INSTRUCTION.format(names=names)
-    if wire and wire[0].get("role") == "system" and isinstance(wire[0].get("content"), str):
-        first = {**wire[0], "content": f"{wire[0]['content']}\n\n{text}"}
-        return [first, *wire[1:]]
-    if wire and isinstance(wire[0].get("content"), list):
-        return [{"role": "system", "content": [{"text": text}]}, *wire]
-    return [{"role": "system", "content": text}, *wire]
-
-
-def _has_tool_call(result: ChatResult) -> bool:
-    message = result.generations[0].message
-    return isinstance(message, AIMessage) and bool(message.tool_calls or message.invalid_tool_calls)
-
-
-def _require_tool_call(result: ChatResult | None) -> ChatResult:
-    """``result`` if it holds a tool call; else ``ToolChoiceNotHonoredError``."""
-    if result is not None and _has_tool_call(result):
-        return result
-    request_id = None
-    if result is not None:
-        request_id = result.generations[0].message.response_metadata.get("request_id")
-    raise ToolChoiceNotHonoredError(
-        'tool_choice="any": the model answered without calling a tool (asked twice; DashScope '
-        "has no server-side 'required' for several tools). Bind one tool or name the tool.",
-        request_id=request_id,
-    )

@@ -221,26 +221,21 @@ def resolve_tool_choice(
     tool_choice: str | dict[str, Any] | None,
     tool_required: bool,
     tool_names: Sequence[str],
-    *,
-    thinking: bool = False,
 ) -> str | dict[str, Any] | None:
     """DashScope ``tool_choice`` from LlamaIndex's ``tool_choice`` / ``tool_required``.
 
-    A name becomes a forced call of that function. ``tool_required`` forces the only tool when
-    there is one, except in thinking mode (which refuses forced choices); DashScope has no "any
-    tool" mode, so otherwise it sends ``"auto"`` (the model may still answer in text:
-    ``get_tool_calls_from_response`` then reports it).
+    A name becomes a forced call of that function. ``tool_required`` (or ``"required"`` /
+    ``"any"``) is the core's ``"required"``: the only tool's named choice, or with several tools
+    (or in thinking mode, which refuses forced choices) the core's checked strategy (an answer
+    without a tool call is asked again, then ``ToolChoiceNotHonoredError``), the same for chat
+    and stream, sync and async.
     """
     if isinstance(tool_choice, dict):
         return tool_choice
     if tool_choice in ("auto", "none"):
         return tool_choice
     if tool_choice in (None, "required", "any"):
-        if not (tool_required or tool_choice is not None):
-            return None
-        if len(tool_names) == 1 and not thinking:
-            return _named(tool_names[0])
-        return "auto"
+        return "required" if tool_required or tool_choice is not None else None
     if tool_choice not in tool_names:
         raise ValueError(f"tool_choice: {tool_choice!r} is not one of the tools {list(tool_names)}")
     return _named(tool_choice)

@@ -65,7 +65,6 @@ __all__ = ["DEFAULT_MODEL", "AsyncClients", "DashScopeLLM", "client_options"]
 dispatcher = get_dispatcher(__name__)
 Model = TypeVar("Model", bound=BaseModel)
 DEFAULT_MODEL = "qwen-plus"
-_REQUIRED = "You must answer by calling at least one of these tools: {names}."
 _SAMPLING = ("temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "enable_search",
              "search_options", "enable_thinking", "thinking_budget",
              "repetition_penalty")  # fmt: skip
@@ -276,11 +275,7 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         if not specs:
             return {"messages": messages, **kwargs}
         names = [spec["function"]["name"] for spec in specs]
-        thinking = self._thinks(kwargs)
-        choice = resolve_tool_choice(tool_choice, tool_required, names, thinking=thinking)
-        if tool_required and choice == "auto":  # no forced choice here: ask in words instead
-            text = _REQUIRED.format(names=", ".join(names))
-            messages.insert(0, ChatMessage(role=MessageRole.SYSTEM, content=text))
+        choice = resolve_tool_choice(tool_choice, tool_required, names)
         return {"messages": messages, "tools": specs, "tool_choice": choice,
                 "parallel_tool_calls": allow_parallel_tool_calls, **kwargs}  # fmt: skip
 

@@ -162,17 +162,22 @@ def check_tools(tools: Any) -> list[Mapping[str, Any]] | None:
 
 
 def check_tool_choice(choice: Any, tools: list[Mapping[str, Any]] | None) -> Any:
-    """``auto`` / ``none`` / ``{"type": "function", "function": {"name": ...}}`` or a tool name."""
+    """``auto`` / ``none`` / ``required`` (a call of any tool, see ``_protocol.tool_forcing``) /
+    a tool name / ``{"type": "function", "function": {"name": ...}}``."""
     if choice is None:
         return None
     names = [t["function"]["name"] for t in tools or ()]
     if isinstance(choice, str):
         if choice in ("auto", "none"):
             return choice
+        if choice == "required":
+            if not names:
+                raise ValueError("tool_choice: 'required' needs tools")
+            return choice
         if choice in names:
             return {"type": "function", "function": {"name": choice}}
         raise ValueError(
-            "tool_choice: expected 'auto', 'none', the name of one of tools or "
+            "tool_choice: expected 'auto', 'none', 'required', the name of one of tools or "
             f"{{'type': 'function', 'function': {{'name': ...}}}}, got {choice!r}"
         )
     if not isinstance(choice, Mapping):

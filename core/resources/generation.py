@@ -5,16 +5,20 @@ decision; ``Generation`` / ``AsyncGeneration`` only send. Argument checks live i
 ``_generation_checks`` and run before any request. The model's profile (``profiles``) picks the
 endpoint and shapes the call: a non-streaming call the model only answers as a stream (thinking
 on, QwQ, Omni) is built as a stream, and ``call`` accumulates it into the same response.
+``tool_choice="required"`` is the named choice of the only tool when the call does not think;
+otherwise it is asked as ``auto`` plus an instruction and the answer is checked
+(``_protocol.tool_forcing``): the twins then send at most twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dashscope_core._protocol.generation_stream import GenerationStream, accumulate
 from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
-from dashscope_core.profiles import get_profile
+from dashscope_core._protocol.tool_forcing import REQUIRED, ToolCallRequired, instruct
+from dashscope_core.profiles import ModelProfile, get_profile
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._generation_checks import (
     check_history,
@@ -29,6 +33,9 @@ from dashscope_core.resources._generation_checks import (
     check_tools,
 )
 from dashscope_core.types.generation import GenerationResponse
+
+if TYPE_CHECKING:
+    from dashscope_core._client import AsyncDashScope, DashScope
 
 __all__ = [
     "MULTIMODAL_PATH",
@@ -62,7 +69,7 @@ def build_call(
     """The request of a non-streaming call (``stream=True`` when the model answers such a call
     only as a stream: ``call`` accumulates it); bad arguments raise here."""
     return _build(model, messages, prompt, history, result_format, tools, tool_choice,
-                  parameters, stream=False)  # fmt: skip
+                  parameters, stream=False)[0]  # fmt: skip
 
 
 def build_stream(
@@ -77,10 +84,8 @@ def build_stream(
     **parameters: Any,
 ) -> RequestSpec:
     """The request of a streaming call: SSE, and ``incremental_output: true`` unless overridden."""
-    if parameters.get("incremental_output") is None:
-        parameters["incremental_output"] = True
     return _build(model, messages, prompt, history, result_format, tools, tool_choice,
-                  parameters, stream=True)  # fmt: skip
+                  parameters, stream=True)[0]  # fmt: skip
 
 
 @response_parser
@@ -108,7 +113,10 @@ def _build(
     parameters: dict[str, Any],
     *,
     stream: bool,
-) -> RequestSpec:
+) -> tuple[RequestSpec, ToolCallRequired | None]:
+    """The request, and the check its answer must pass (a required tool call), if any."""
+    if stream and parameters.get("incremental_output") is None:
+        parameters = {**parameters, "incremental_output": True}
     check_model(model)
     profile = get_profile(model)
     check_kind(profile)
@@ -127,6 +135,9 @@ def _build(
     params["tools"] = wire_tools
     params["tool_choice"] = check_tool_choice(tool_choice, wire_tools)
     params["result_format"] = result_format
+    check = None
+    if params["tool_choice"] == REQUIRED:
+        wire_messages, check = _require_tool_call(profile, params, wire_messages, prompt)
     thinks = check_thinking(profile, params, streaming=stream)
     if not stream and profile.streams_call(params.get("enable_thinking")):
         stream, params["incremental_output"] = True, True  # accumulated by ``call``
@@ -143,7 +154,25 @@ def _build(
     # oss:// URLs (temporary uploads) are resolved only with this header (PROTOCOL.md "media")
     oss = parts is not None and (parts.oss or parts.local)
     headers = {"X-DashScope-OssResourceResolve": "enable"} if oss else {}
-    return RequestSpec("POST", path, json=body, stream=stream, headers=headers)
+    return RequestSpec("POST", path, json=body, stream=stream, headers=headers), check
+
+
+def _require_tool_call(
+    profile: ModelProfile,
+    params: dict[str, Any],
+    messages: list[Mapping[str, Any]],
+    prompt: str | None,
+) -> tuple[list[Mapping[str, Any]], ToolCallRequired | None]:
+    """``tool_choice="required"``: the only tool's named choice when the call does not think
+    (the server forces it); otherwise ``auto``, the instruction, and the answer check."""
+    names = [t["function"]["name"] for t in params["tools"]]
+    if len(names) == 1 and not profile.thinks(params.get("enable_thinking")):
+        params["tool_choice"] = {"type": "function", "function": {"name": names[0]}}
+        return messages, None
+    if prompt is not None:
+        raise ValueError("tool_choice: 'required' with several tools (or thinking) needs messages=")
+    params["tool_choice"] = "auto"
+    return instruct(messages, names), ToolCallRequired(names)
 
 
 def _wire(value: Any) -> Any:
@@ -192,12 +221,9 @@ class Generation(SyncNamespace):
         **parameters: Any,
     ) -> GenerationResponse:
         """Generate an answer."""
-        spec = build_call(model=model, messages=messages, prompt=prompt, history=history,
-                          result_format=result_format, tools=tools, tool_choice=tool_choice,
-                          **parameters)  # fmt: skip
-        if spec.stream:  # a call the model answers only as a stream (build_call)
-            return accumulate(self._chunks(spec))
-        return parse_call(self._client._send(self._client.uploads.upload_parts(spec)))
+        spec, check = _build(model, messages, prompt, history, result_format, tools,
+                             tool_choice, parameters, stream=False)  # fmt: skip
+        return _call(self._client, spec, check)
 
     def stream(
         self,
@@ -212,17 +238,9 @@ class Generation(SyncNamespace):
         **parameters: Any,
     ) -> Iterator[GenerationResponse]:
         """Stream the answer as deltas; the request is sent when iteration starts."""
-        spec = build_stream(model=model, messages=messages, prompt=prompt, history=history,
-                            result_format=result_format, tools=tools, tool_choice=tool_choice,
-                            **parameters)  # fmt: skip
-        return self._chunks(spec)
-
-    def _chunks(self, spec: RequestSpec) -> Iterator[GenerationResponse]:
-        stage = stream_stage(spec)
-        spec = self._client.uploads.upload_parts(spec)  # local media, when iteration starts
-        for event in self._client._stream(spec):
-            yield from stage.feed(event)
-        yield from stage.close()
+        spec, check = _build(model, messages, prompt, history, result_format, tools,
+                             tool_choice, parameters, stream=True)  # fmt: skip
+        return _chunks(self._client, spec, check)
 
 
 class AsyncGeneration(AsyncNamespace):
@@ -241,13 +259,9 @@ class AsyncGeneration(AsyncNamespace):
         **parameters: Any,
     ) -> GenerationResponse:
         """Generate an answer."""
-        spec = build_call(model=model, messages=messages, prompt=prompt, history=history,
-                          result_format=result_format, tools=tools, tool_choice=tool_choice,
-                          **parameters)  # fmt: skip
-        if spec.stream:  # a call the model answers only as a stream (build_call)
-            return accumulate([chunk async for chunk in self._chunks(spec)])
-        spec = await self._client.uploads.upload_parts(spec)
-        return parse_call(await self._client._send(spec))
+        spec, check = _build(model, messages, prompt, history, result_format, tools,
+                             tool_choice, parameters, stream=False)  # fmt: skip
+        return await _acall(self._client, spec, check)
 
     def stream(
         self,
@@ -262,16 +276,68 @@ class AsyncGeneration(AsyncNamespace):
         **parameters: Any,
     ) -> AsyncIterator[GenerationResponse]:
         """Stream the answer as deltas (``async for``); bad arguments raise at call time."""
-        spec = build_stream(model=model, messages=messages, prompt=prompt, history=history,
-                            result_format=result_format, tools=tools, tool_choice=tool_choice,
-                            **parameters)  # fmt: skip
-        return self._chunks(spec)
+        spec, check = _build(model, messages, prompt, history, result_format, tools,
+                             tool_choice, parameters, stream=True)  # fmt: skip
+        return _achunks(self._client, spec, check)
 
-    async def _chunks(self, spec: RequestSpec) -> AsyncIterator[GenerationResponse]:
+
+# The sending loops: one request, or (a required tool call) one more when the check says so.
+# A non-streaming call the model answers only as a stream (``spec.stream``) is accumulated.
+
+
+def _call(
+    client: DashScope, spec: RequestSpec, check: ToolCallRequired | None
+) -> GenerationResponse:
+    if spec.stream:
+        return accumulate(_chunks(client, spec, check))
+    spec = client.uploads.upload_parts(spec)  # local media
+    while True:
+        response = parse_call(client._send(spec))
+        if check is None or check.accept(response):
+            return response
+
+
+async def _acall(
+    client: AsyncDashScope, spec: RequestSpec, check: ToolCallRequired | None
+) -> GenerationResponse:
+    if spec.stream:
+        return accumulate([chunk async for chunk in _achunks(client, spec, check)])
+    spec = await client.uploads.upload_parts(spec)  # local media
+    while True:
+        response = parse_call(await client._send(spec))
+        if check is None or check.accept(response):
+            return response
+
+
+def _checked(check: ToolCallRequired | None, chunks: list[GenerationResponse]) -> list[Any]:
+    if check is None:
+        return chunks
+    return [out for chunk in chunks for out in check.feed(chunk)]
+
+
+def _chunks(
+    client: DashScope, spec: RequestSpec, check: ToolCallRequired | None
+) -> Iterator[GenerationResponse]:
+    spec = client.uploads.upload_parts(spec)  # local media, when iteration starts
+    while True:
         stage = stream_stage(spec)
-        spec = await self._client.uploads.upload_parts(spec)  # local media, when iteration starts
-        async for event in self._client._stream(spec):
-            for chunk in stage.feed(event):
+        for event in client._stream(spec):
+            yield from _checked(check, stage.feed(event))
+        yield from _checked(check, stage.close())
+        if check is None or check.close():
+            return
+
+
+async def _achunks(
+    client: AsyncDashScope, spec: RequestSpec, check: ToolCallRequired | None
+) -> AsyncIterator[GenerationResponse]:
+    spec = await client.uploads.upload_parts(spec)  # local media, when iteration starts
+    while True:
+        stage = stream_stage(spec)
+        async for event in client._stream(spec):
+            for chunk in _checked(check, stage.feed(event)):
                 yield chunk
-        for chunk in stage.close():
+        for chunk in _checked(check, stage.close()):
             yield chunk
+        if check is None or check.close():
+            return

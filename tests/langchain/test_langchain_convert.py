@@ -151,7 +151,8 @@ def test_error_tool_messages_are_sent_as_given_and_content_lists_joined() -> Non
 @pytest.mark.parametrize(
     ("choice", "expected"),
     [(None, None), ("auto", "auto"), ("none", "none"), ("f", {"type": "function",
-     "function": {"name": "f"}}), ("any", "any"), ("required", "any"), (True, "any")],
+     "function": {"name": "f"}}), ("any", "required"), ("required", "required"),
+     (True, "required")],
 )  # fmt: skip
 def test_tool_choice_with_two_tools(choice: Any, expected: Any) -> None:
     tools = [{"function": {"name": "f"}}, {"function": {"name": "g"}}]

@@ -179,9 +179,9 @@ def test_tools_keep_required_inside_parameters() -> None:
     ("choice", "required", "names", "expected"),
     [
         (None, False, ["a", "b"], None),
-        (None, True, ["a"], {"type": "function", "function": {"name": "a"}}),
-        (None, True, ["a", "b"], "auto"),
-        ("required", False, ["a"], {"type": "function", "function": {"name": "a"}}),
+        (None, True, ["a"], "required"),  # the core names the only tool
+        (None, True, ["a", "b"], "required"),
+        ("any", False, ["a", "b"], "required"),
         ("auto", True, ["a"], "auto"),
         ("none", False, ["a"], "none"),
         ("b", False, ["a", "b"], {"type": "function", "function": {"name": "b"}}),

@@ -9,6 +9,7 @@ from llama_index.core.llms import ChatMessage, ChatResponse
 from llama_index.core.tools import FunctionTool
 
 from dashscope_core.emulator import Emulator
+from dashscope_core.errors import ToolChoiceNotHonoredError
 
 from ._calls import Calls
 
@@ -57,8 +58,11 @@ async def test_tool_required_and_tool_choice(calls: Calls, emu: Emulator) -> Non
     }
     await calls.chat_with_tools([WEATHER, TIME], user_msg="hello", tool_choice="get_time")
     assert _sent(emu)["parameters"]["tool_choice"]["function"]["name"] == "get_time"
-    await calls.chat_with_tools([WEATHER, TIME], user_msg="hello", tool_required=True)
-    assert _sent(emu)["parameters"]["tool_choice"] == "auto"  # DashScope has no "any tool"
+    response = await calls.chat_with_tools([WEATHER, TIME], user_msg="hello", tool_required=True)
+    sent = _sent(emu)  # several tools: "auto" plus the instruction, and the answer is checked
+    assert sent["parameters"]["tool_choice"] == "auto"
+    assert "get_weather, get_time" in sent["input"]["messages"][0]["content"]
+    assert calls.llm.get_tool_calls_from_response(response)
 
 
 def test_prepare_does_not_mutate_history(llm) -> None:  # type: ignore[no-untyped-def]
@@ -147,3 +151,26 @@ def test_legacy_tool_calls_without_blocks(llm) -> None:  # type: ignore[no-untyp
     message = ChatMessage(role="assistant", content="", additional_kwargs={"tool_calls": legacy})
     (selection,) = llm.get_tool_calls_from_response(ChatResponse(message=message))
     assert (selection.tool_id, selection.tool_name, selection.tool_kwargs) == ("c1", "f", {"x": 1})
+
+
+async def test_tool_required_with_several_tools_recovers_in_every_mode(
+    calls: Calls, emu: Emulator
+) -> None:
+    for stream in (False, True):
+        emu.reset()
+        emu.script.generation(text="Hello! What can I do for you?")
+        emu.script.generation(tool_calls=[{"name": "get_time", "arguments": {"timezone": "UTC"}}])
+        ask = calls.stream_chat_with_tools if stream else calls.chat_with_tools
+        got = await ask([WEATHER, TIME], user_msg="hello", tool_required=True)
+        responses = got if stream else [got]
+        assert all("Hello" not in (r.message.content or "") for r in responses)
+        (selection,) = calls.llm.get_tool_calls_from_response(responses[-1])
+        assert selection.tool_name == "get_time"
+        assert len(emu.received("generation")) == 2
+
+
+async def test_tool_required_raises_after_two_text_answers(calls: Calls, emu: Emulator) -> None:
+    emu.script.generation(text="Hello!")
+    emu.script.generation(text="Hello again!")
+    with pytest.raises(ToolChoiceNotHonoredError):
+        await calls.stream_chat_with_tools([WEATHER, TIME], user_msg="hello", tool_required=True)
