@@ -18,12 +18,14 @@ Rules of this module:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from dashscope_core._protocol.request import drop_none
 from dashscope_core._protocol.sse import SSEEvent
 from dashscope_core.errors import APIResponseValidationError, IncompleteStreamError
 from dashscope_core.types.generation import (
@@ -37,11 +39,24 @@ from dashscope_core.types.generation import (
     content_text,
 )
 
-__all__ = ["GenerationAccumulator", "GenerationStream", "accumulate"]
+__all__ = ["GenerationAccumulator", "GenerationStream", "accumulate", "parse_generation"]
 
 _TEXT_KEY = -1  # completion key of text-format frames (``output.finish_reason``)
 # ``model_validate_json`` minus its Python wrapper: this runs once per streamed frame
 _validate_json = GenerationResponse.__pydantic_validator__.validate_json
+
+
+def parse_generation(data: str | bytes) -> GenerationResponse:
+    """One answer or frame; a ``null`` field reads as an absent one (its default), at no cost to
+    bodies without nulls: those parse in one pass. Raises ``ValidationError``/``ValueError``."""
+    try:
+        parsed: GenerationResponse = _validate_json(data)
+        return parsed
+    except ValidationError:
+        body = json.loads(data)
+        if not isinstance(body, dict):
+            raise
+        return GenerationResponse.model_validate(drop_none(body))
 
 
 class GenerationStream:
@@ -66,8 +81,8 @@ class GenerationStream:
         if not data:
             return []
         try:
-            chunk = _validate_json(data)
-        except ValidationError as exc:
+            chunk = parse_generation(data)
+        except ValueError as exc:  # ValidationError is one
             raise APIResponseValidationError(
                 f"unexpected stream frame: {data[:200]!r}",
                 status_code=event.status,

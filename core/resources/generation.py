@@ -15,7 +15,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from dashscope_core._protocol.generation_stream import GenerationStream, accumulate
+from dashscope_core._protocol.generation_stream import (
+    GenerationStream,
+    accumulate,
+    parse_generation,
+)
 from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
 from dashscope_core._protocol.tool_forcing import REQUIRED, ToolCallRequired, instruct
 from dashscope_core.profiles import ModelProfile, get_profile
@@ -91,7 +95,7 @@ def build_stream(
 @response_parser
 def parse_call(raw: RawResponse) -> GenerationResponse:
     """Parse a generation answer (one pass over the bytes)."""
-    response = GenerationResponse.model_validate_json(raw.content)
+    response = parse_generation(raw.content)
     response.status_code = raw.status_code
     return response
 

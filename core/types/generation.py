@@ -2,7 +2,9 @@
 
 Field names are the JSON names verbatim; every field has a default so minimal bodies and stream
 fragments parse. ``finish_reason`` is the string ``"null"`` in unfinished stream frames
-(recorded ``single-generation-*-sse``); it is normalised to ``None``.
+(recorded ``single-generation-*-sse``); it is normalised to ``None``. These models sit on the
+per-frame path, so they carry no Python validators for ``null`` fields: a body that fails on a
+null is parsed again without its nulls (``_protocol.generation_stream.parse_generation``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from dashscope_core.types.common import WireModel, null_means_default
+from dashscope_core.types.common import WireModel
 
 __all__ = [
     "Choice",
@@ -52,8 +54,6 @@ class FunctionCall(WireModel):
     name: str | None = None
     arguments: str = ""
 
-    _nulls = null_means_default("arguments")
-
 
 class ToolCall(WireModel):
     """One tool call, or while streaming one fragment of it (merged by ``index``)."""
@@ -62,8 +62,6 @@ class ToolCall(WireModel):
     id: str | None = None
     type: str | None = None
     function: FunctionCall = Field(default_factory=FunctionCall)
-
-    _nulls = null_means_default("function")
 
 
 class Message(WireModel):
@@ -82,8 +80,6 @@ class Choice(WireModel):
     finish_reason: FinishReason = None
     message: Message = Field(default_factory=Message)
     logprobs: dict[str, Any] | None = None
-
-    _nulls = null_means_default("message")
 
 
 class SearchResult(WireModel):
@@ -147,8 +143,6 @@ class GenerationResponse(WireModel):
     usage: GenerationUsage = Field(default_factory=GenerationUsage)
     status_code: int | None = None
     """HTTP status of the answer (not a wire field; set by the client)."""
-
-    _nulls = null_means_default("output", "usage")
 
     @property
     def message(self) -> Message | None:
