@@ -12,6 +12,8 @@ missing package skips the row (``ImportError``). The SDK is pointed at the bench
 from __future__ import annotations
 
 import os
+import sys
+from importlib.metadata import packages_distributions, version
 from typing import Any
 
 from bench.contenders import API_KEY, Contender
@@ -30,10 +32,34 @@ def _point_sdk_at(base_url: str) -> None:
     dashscope.api_key = API_KEY
 
 
+def versions_of(obj: Any) -> dict[str, str]:
+    """Versions of the distributions ``obj``'s class is built from (its MRO's packages): what
+    a row actually ran, e.g. ``{"langchain-community": ..., "langchain-core": ...}``."""
+    providers = packages_distributions()
+    found = {}
+    for cls in type(obj).__mro__:
+        module = cls.__module__
+        top = module.split(".")[0]
+        if top in sys.stdlib_module_names or top == "builtins":
+            continue
+        dists = list(dict.fromkeys(providers.get(top, [])))
+        if len(dists) > 1:  # a namespace package (llama_index): the one named like the module
+            dotted = module.replace(".", "_") + "_"
+            dists = [d for d in dists if dotted.startswith(d.lower().replace("-", "_") + "_")]
+        for dist in dists:
+            found[dist.lower()] = version(dist)
+    return dict(sorted(found.items()))
+
+
 class _LangChainRow(Contender):
     """``invoke`` / ``stream`` / ``ainvoke`` on a LangChain chat model held in ``self.model``."""
 
+    framework = "langchain-core"
     model: Any
+
+    def versions(self) -> dict[str, str]:
+        """The distributions this row's model class comes from, with their versions."""
+        return versions_of(self.model)
 
     def call(self) -> None:
         self.model.invoke(PROMPT)
@@ -48,7 +74,12 @@ class _LangChainRow(Contender):
 class _LlamaIndexRow(Contender):
     """``complete`` / ``stream_complete`` / ``acomplete`` on a LlamaIndex LLM in ``self.llm``."""
 
+    framework = "llama-index-core"
     llm: Any
+
+    def versions(self) -> dict[str, str]:
+        """The distributions this row's LLM class comes from, with their versions."""
+        return versions_of(self.llm)
 
     def call(self) -> None:
         self.llm.complete(PROMPT)

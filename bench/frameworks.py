@@ -9,7 +9,9 @@ our dependencies: this command creates ``.bench-venv`` on first use (``python3 -
 there. The server (``bench/framework_server.py``) runs in its own process; only the client
 process's CPU is counted. Blocks of the contenders are interleaved and medians kept, as in
 ``bench/run.py``. Prints the rows, a table of our/anchor ratios against the targets, and writes
-``bench/RESULTS.md``.
+``bench/RESULTS.md``. Each row records the versions of the distributions its class is built
+from; a pair whose framework (langchain-core, llama-index-core) differs between our row and the
+anchor is not compared: its ratios read REFUSED, and ``--check`` fails.
 """
 
 from __future__ import annotations
@@ -152,18 +154,38 @@ class Check:
     limit: float
     at_most: bool
     unit: str = "x"
+    refused: str | None = None
+    """Why the two rows may not be compared (their framework versions differ)."""
 
     @property
     def ok(self) -> bool | None:
+        if self.refused:
+            return False
         if self.value is None:
             return None
         return self.value <= self.limit if self.at_most else self.value >= self.limit
 
     def line(self) -> str:
         sign = "<=" if self.at_most else ">="
+        if self.refused:
+            return f"  {self.label:<52}{'-':>11}  REFUSED: {self.refused}"
         shown = "-" if self.value is None else f"{self.value:7.2f}{self.unit}"
         verdict = {None: "n/a", True: "OK", False: "MISSED"}[self.ok]
         return f"  {self.label:<52}{shown:>11}  (target {sign} {self.limit}{self.unit})  {verdict}"
+
+
+Versions = dict[str, dict[str, str]]
+"""Per row name: the distributions its class is built from, with their versions."""
+
+
+def framework_mismatch(versions: Versions, ours: str, anchor: str, framework: str) -> str | None:
+    """Why rows ``ours`` and ``anchor`` may not be compared, or None when they may."""
+    mine, theirs = versions.get(ours, {}).get(framework), versions.get(anchor, {}).get(framework)
+    if mine is None or theirs is None:
+        return f"{framework} version not recorded for {ours if mine is None else anchor}"
+    if mine != theirs:
+        return f"{ours} ran {framework} {mine}, {anchor} ran {framework} {theirs}"
+    return None
 
 
 def _ratio(mine: list[float], base: list[float], invert: bool = False) -> float | None:
@@ -173,32 +195,37 @@ def _ratio(mine: list[float], base: list[float], invert: bool = False) -> float 
     return b / a if invert else a / b
 
 
-def checks(rows: dict[str, Row], imports: dict[str, list[float]]) -> list[Check]:
-    """The issue 3 and issue 6 targets, computed from the rows and the import times."""
+def checks(
+    rows: dict[str, Row], imports: dict[str, list[float]], versions: Versions
+) -> list[Check]:
+    """The issue 3, 6 and 11 targets, computed from the rows and the import times; a pair on
+    different framework versions is refused, never compared."""
     lc, tongyi = rows.get("ChatDashScope"), rows.get("ChatTongyi")
     li, anchor = rows.get("DashScopeLLM (li)"), rows.get("li-llms-dashscope")
     out: list[Check] = []
     if lc and tongyi:
+        why = framework_mismatch(versions, lc.name, tongyi.name, "langchain-core")
         out += [
             Check("LC invoke CPU/call: ChatDashScope / ChatTongyi",
-                  _ratio(lc.cpu_call, tongyi.cpu_call), 0.5, True),
+                  _ratio(lc.cpu_call, tongyi.cpu_call), 0.5, True, refused=why),
             Check("LC stream CPU/chunk: ChatDashScope / ChatTongyi",
-                  _ratio(lc.cpu_chunk, tongyi.cpu_chunk), 0.5, True),
+                  _ratio(lc.cpu_chunk, tongyi.cpu_chunk), 0.5, True, refused=why),
             Check("LC ainvoke calls/s @64: ChatDashScope / ChatTongyi",
-                  _ratio(lc.calls_per_s, tongyi.calls_per_s), 4.0, False),
+                  _ratio(lc.calls_per_s, tongyi.calls_per_s), 4.0, False, refused=why),
         ]  # fmt: skip
     for name in ("langchain_dashscope_ext", "ChatDashScope"):
         if name in imports:
             label = f"import: {IMPORT_PAIRS[name][1].split()[-1]} on top (wall)"
             out.append(Check(label, imports[name][2], 40, True, " ms"))
     if li and anchor:
+        why = framework_mismatch(versions, li.name, anchor.name, "llama-index-core")
         out += [
             Check("LI complete CPU/call: DashScopeLLM / li-llms-ds",
-                  _ratio(li.cpu_call, anchor.cpu_call), 0.5, True),
+                  _ratio(li.cpu_call, anchor.cpu_call), 0.5, True, refused=why),
             Check("LI stream_complete CPU/chunk: ours / li-llms-ds",
-                  _ratio(li.cpu_chunk, anchor.cpu_chunk), 0.6, True),
+                  _ratio(li.cpu_chunk, anchor.cpu_chunk), 0.6, True, refused=why),
             Check("LI acomplete calls/s @64: ours / li-llms-ds",
-                  _ratio(li.calls_per_s, anchor.calls_per_s), 2.0, False),
+                  _ratio(li.calls_per_s, anchor.calls_per_s), 2.0, False, refused=why),
         ]  # fmt: skip
     return out
 
@@ -208,7 +235,7 @@ def _fmt(value: float | None, scale: float, digits: int) -> str:
 
 
 def render(rows: dict[str, Row], imports: dict[str, list[float]], found: list[Check],
-           header: str) -> str:  # fmt: skip
+           header: str, versions: Versions) -> str:  # fmt: skip
     """The two tables (rows, then ratios vs targets) as printed and stored."""
     lines = [header, "",
              f"{'contender':<20}{'CPU/call µs':>13}{'CPU/chunk µs':>14}{'calls/s @64':>13}"
@@ -219,6 +246,10 @@ def render(rows: dict[str, Row], imports: dict[str, list[float]], found: list[Ch
             f"{_fmt(Row.med(row.cpu_chunk), 1e6, 2):>14}{_fmt(Row.med(row.calls_per_s), 1, 0):>13}"
             f"{_fmt(Row.med(row.async_cpu_call), 1e6, 1):>19}"
         )
+    lines += ["", "what each row ran (its class's distributions):"]
+    for name, found_versions in versions.items():
+        shown = ", ".join(f"{dist} {v}" for dist, v in found_versions.items())
+        lines.append(f"  {name:<20}{shown}")
     lines += [
         "",
         f"{'fresh interpreter: framework import, then ours':<74}{'wall ms':>9}{'CPU ms':>9}",
@@ -228,7 +259,7 @@ def render(rows: dict[str, Row], imports: dict[str, list[float]], found: list[Ch
             bw, bc, ow, oc = imports[name]
             lines.append(f"  {base:<72}{bw:9.1f}{bc:9.1f}")
             lines.append(f"  {'+ ' + ours:<72}{ow:9.1f}{oc:9.1f}")
-    lines += ["", "ours vs anchor (targets: issue 3, issue 6):"]
+    lines += ["", "ours vs anchor (targets: issues 3, 6 and 11; same framework version only):"]
     lines += [c.line() for c in found]
     return "\n".join(lines)
 
@@ -291,19 +322,20 @@ def _contenders(base_url: str) -> list[Contender]:
     return built
 
 
-def run(s: Settings) -> tuple[dict[str, Row], float]:
-    """Measure every framework row against the bench server; (rows, seconds)."""
+def run(s: Settings) -> tuple[dict[str, Row], Versions, float]:
+    """Measure every framework row against the bench server; (rows, versions, seconds)."""
     began = time.perf_counter()
     with server(s.chunks, module="bench.framework_server") as base_url:
         contenders = _contenders(base_url)
         rows = {c.name: Row(c.name) for c in contenders}
+        versions = {c.name: c.versions() for c in contenders if hasattr(c, "versions")}
         try:
             measure_sync(contenders, rows, s)
             measure_async(contenders, rows, s)  # type: ignore[arg-type]  # same field names
         finally:
             for c in contenders:
                 c.close()
-    return rows, time.perf_counter() - began
+    return rows, versions, time.perf_counter() - began
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -318,13 +350,13 @@ def main(argv: list[str] | None = None) -> int:
         given = sys.argv[1:] if argv is None else argv
         return subprocess.call([str(BENCH_PY), "-m", "bench.frameworks", *given], cwd=ROOT)
     s = Settings().scaled(args.quick)
-    rows, seconds = run(s)
+    rows, versions, seconds = run(s)
     imports = import_times(s.imports)
-    found = checks(rows, imports)
+    found = checks(rows, imports, versions)
     quick = " (--quick)" if args.quick else ""
     header = (f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, chunks/stream "
               f"{s.chunks}, {seconds:.0f} s measuring{quick}")  # fmt: skip
-    text = render(rows, imports, found, header)
+    text = render(rows, imports, found, header, versions)
     print(text)
     if not args.no_write:
         write_results(text, "python -m bench.frameworks" + (" --quick" if args.quick else ""))

@@ -219,33 +219,43 @@ class ChunkConverter:
 
     def feed(self, response: Any) -> ChatGenerationChunk:
         """Convert one delta; the final frame (with a finish_reason) carries usage and metadata."""
+        # runs once per streamed token: fields are passed only when set (langchain-core
+        # validates each one) and at construction (pydantic's __setattr__ costs as much)
         choice = _choices(response)[0]
         message = _get(choice, "message")
-        finished = _finish_reason(choice) is not None
+        fields: dict[str, Any] = {"content": _text(_get(message, "content")),
+                                  "id": _get(response, "request_id")}  # fmt: skip
+        reasoning = _get(message, "reasoning_content")
+        if reasoning:
+    def feed(self, response: Any) -> ChatGenerationChunk:
+        """Convert one delta; the final frame (with a finish_reason) carries usage and metadata."""
+        # runs once per streamed token: fields are passed only when set (langchain-core
+        # validates each one) and at construction (pydantic's __setattr__ costs as much)
+        choice = _choices(response)[0]
+        message = _get(choice, "message")
+        text = _text(_get(message, "content"))
         extra: dict[str, Any] = {}
         reasoning = _get(message, "reasoning_content")
         if reasoning:
             extra["reasoning_content"] = reasoning
-        text = _text(_get(message, "content"))
         extra.update(self._search(text, _get(_get(response, "output"), "search_info")))
-        chunk = AIMessageChunk(
-            content=text,
-            additional_kwargs=extra,
-            tool_call_chunks=self._tool_call_chunks(_get(message, "tool_calls")),
-            id=_get(response, "request_id"),
-            response_metadata={"model_provider": PROVIDER},  # content_blocks per chunk
-        )
-        info: dict[str, Any] | None = None
-        if finished:
-            meta = _metadata(response, choice, self.model)
-            if self.usage:
-                chunk.usage_metadata = to_usage_metadata(_get(response, "usage"))
-            chunk.response_metadata = meta
-            chunk.chunk_position = "last"
-            info = {"finish_reason": meta["finish_reason"]}
-        elif (logprobs := _get(choice, "logprobs")) is not None:
-            # each frame carries its own tokens' logprobs; chunk + chunk concatenates the lists
-            chunk.response_metadata["logprobs"] = _dump(logprobs)
+        fields: dict[str, Any] = {"content": text, "id": _get(response, "request_id")}
+        if extra:
+            fields["additional_kwargs"] = extra
+        raw_calls = _get(message, "tool_calls")
+        if raw_calls:
+            fields["tool_call_chunks"] = self._tool_call_chunks(raw_calls)
+        if _finish_reason(choice) is None:
+            meta: dict[str, Any] = {"model_provider": PROVIDER}  # content_blocks per chunk
+            logprobs = _get(choice, "logprobs")
+            if logprobs is not None:  # each frame's own tokens; chunk + chunk joins the lists
+                meta["logprobs"] = _dump(logprobs)
+            return ChatGenerationChunk(message=AIMessageChunk(**fields, response_metadata=meta))
+        meta = _metadata(response, choice, self.model)
+        if self.usage:
+            fields["usage_metadata"] = to_usage_metadata(_get(response, "usage"))
+        chunk = AIMessageChunk(**fields, response_metadata=meta, chunk_position="last")
+        info = {"finish_reason": meta["finish_reason"]}
         return ChatGenerationChunk(message=chunk, generation_info=info)
 
     def _search(self, text: str, search_info: Any) -> dict[str, Any]:
