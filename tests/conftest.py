@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _app_session_server import SessionServer, session_server
 
 from dashscope_core.emulator import Emulator, ServerHandle, serve
 
@@ -72,3 +73,10 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float =
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"redis-server did not listen on port {port} within {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def sessions() -> Iterator[SessionServer]:
+    """An independent Bailian app server that records only prompt turns (as the service)."""
+    with session_server() as state:
+        yield state

@@ -4,11 +4,10 @@ our emulator (which does the same)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _app_session_server import SessionServer, session_server
+from _app_session_server import SessionServer
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from dashscope_core.emulator import Emulator, ServerHandle
@@ -16,12 +15,6 @@ from langchain_dashscope_ext import ChatDashScopeApp
 
 KEY = "sk-test-app-sessions"
 MODES = ["invoke", "ainvoke", "stream", "astream"]
-
-
-@pytest.fixture(scope="module")
-def sessions() -> Iterator[SessionServer]:
-    with session_server() as state:
-        yield state
 
 
 async def _ask(app: ChatDashScopeApp, mode: str, messages: Any, **kw: Any) -> AIMessage:

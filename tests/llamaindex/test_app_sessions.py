@@ -3,23 +3,16 @@ service, records only ``prompt`` turns in a session (``_app_session_server``).""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _app_session_server import SessionServer, session_server
+from _app_session_server import SessionServer
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
 
 from llamaindex_dashscope_ext import DashScopeAppLLM
 
 KEY = "sk-test-app-sessions"
 MODES = ["chat", "achat", "stream_chat", "astream_chat"]
-
-
-@pytest.fixture(scope="module")
-def sessions() -> Iterator[SessionServer]:
-    with session_server() as state:
-        yield state
 
 
 async def _ask(llm: DashScopeAppLLM, mode: str, text: str, **kw: Any) -> ChatResponse:
