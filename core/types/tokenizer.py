@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from dashscope_core.types.common import WireModel
+from dashscope_core.types.common import WireModel, null_means_default
 
 __all__ = ["TokenizationResponse", "TokenizerOutput", "TokenizerUsage"]
 
@@ -14,6 +14,8 @@ class TokenizerOutput(WireModel):
 
     token_ids: list[int] = Field(default_factory=list)
     tokens: list[str] = Field(default_factory=list)
+
+    _nulls = null_means_default("token_ids", "tokens")
 
 
 class TokenizerUsage(WireModel):
@@ -28,6 +30,8 @@ class TokenizationResponse(WireModel):
     request_id: str | None = None
     output: TokenizerOutput = Field(default_factory=TokenizerOutput)
     usage: TokenizerUsage = Field(default_factory=TokenizerUsage)
+
+    _nulls = null_means_default("output", "usage")
 
     @property
     def token_ids(self) -> list[int]:

@@ -99,9 +99,26 @@ def test_one_tool_is_named_and_never_checked(gen_ds: GenClient, gen_emu: Emulato
     assert sent["input"]["messages"] == USER
 
 
-def test_thinking_mode_refuses_required_before_any_request(
+@pytest.mark.parametrize("tools", [TOOLS[:1], TOOLS], ids=["one-tool", "two-tools"])
+def test_thinking_mode_gets_the_checked_strategy(
+    gen_ds: GenClient, gen_emu: Emulator, tools: list[Any]
+) -> None:
+    # thinking refuses a forced choice, even the only tool's named one: auto + instruction
+    gen_emu.script.generation(text="Let me think.")
+    gen_emu.script.generation(tool_calls=[{"name": tools[0]["function"]["name"],
+                                           "arguments": {"city": "Rome"}}])  # fmt: skip
+    answer = gen_ds.run(gen_ds.client.generation.call(
+        model="qwen-plus", messages=USER, tools=tools, tool_choice="required",
+        enable_thinking=True))  # fmt: skip
+    assert answer.tool_calls and "Let me think" not in answer.text
+    sent = gen_emu.received("generation")
+    assert len(sent) == 2 and all(r.json["parameters"]["tool_choice"] == "auto" for r in sent)
+
+
+def test_thinking_mode_refuses_a_named_tool_before_any_request(
     gen_ds: GenClient, gen_emu: Emulator
 ) -> None:
     with pytest.raises(ValueError, match="tool_choice"):
-        gen_ds.run(gen_ds.client.generation.call(**ARGS, enable_thinking=True))
+        gen_ds.run(gen_ds.client.generation.call(**{**ARGS, "tool_choice": "add"},
+                                                 enable_thinking=True))  # fmt: skip
     assert gen_emu.received() == []

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
+from langchain.agents.structured_output import ToolStrategy
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
@@ -95,21 +96,27 @@ class Forecast(BaseModel):
     summary: str
 
 
-@pytest.mark.parametrize("mode", ["stream", "astream"])
-async def test_create_agent_with_response_format_streams(
-    server: ServerHandle, emu: Emulator, mode: str
-) -> None:
-    agent = create_agent(chat(server), [get_weather, add], response_format=Forecast)
-    emu.script.generation(text="Let me think about it.")  # rejected: never shown
-    emu.script.generation(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}])
-    answer = {"city": "Paris", "summary": "sunny"}
-    emu.script.generation(tool_calls=[{"name": "Forecast", "arguments": answer}])
+async def _run_agent(agent: Any, mode: str) -> dict[str, Any]:
     question = {"messages": [{"role": "user", "content": "Weather in Paris?"}]}
     if mode == "stream":
         steps = list(agent.stream(question, stream_mode="values"))
     else:
         steps = [s async for s in agent.astream(question, stream_mode="values")]
-    final = steps[-1]
+    final: dict[str, Any] = steps[-1]
+    return final
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+async def test_create_agent_with_a_tool_strategy_streams(
+    server: ServerHandle, emu: Emulator, mode: str
+) -> None:
+    # ToolStrategy binds tool_choice="any" over the tools and the schema's own tool
+    agent = create_agent(chat(server), [get_weather, add], response_format=ToolStrategy(Forecast))
+    emu.script.generation(text="Let me think about it.")  # rejected: never shown
+    emu.script.generation(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}])
+    answer = {"city": "Paris", "summary": "sunny"}
+    emu.script.generation(tool_calls=[{"name": "Forecast", "arguments": answer}])
+    final = await _run_agent(agent, mode)
     assert final["structured_response"] == Forecast(city="Paris", summary="sunny")
     texts = [m.text for m in final["messages"] if isinstance(m, AIMessage)]
     assert all("Let me think" not in t for t in texts)
@@ -117,3 +124,21 @@ async def test_create_agent_with_response_format_streams(
     assert len(sent) == 3
     assert all(r.json["parameters"]["tool_choice"] == "auto" for r in sent)
     assert "get_weather, add, Forecast" in sent[0].json["input"]["messages"][0]["content"]
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+async def test_create_agent_on_a_thinking_only_model_streams(
+    server: ServerHandle, emu: Emulator, mode: str
+) -> None:
+    # qwq-plus always thinks and has no native structured output: create_agent picks the tool
+    # strategy ("any"), which thinking mode cannot force server-side: the checked strategy
+    model = ChatDashScope(model="qwq-plus", api_key=KEY, base_url=server.base_url)
+    agent = create_agent(model, [get_weather, add], response_format=Forecast)
+    emu.script.generation(text="Hmm.")  # rejected: never shown
+    emu.script.generation(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}])
+    answer = {"city": "Paris", "summary": "sunny"}
+    emu.script.generation(tool_calls=[{"name": "Forecast", "arguments": answer}])
+    final = await _run_agent(agent, mode)
+    assert final["structured_response"] == Forecast(city="Paris", summary="sunny")
+    sent = emu.received("generation")
+    assert len(sent) == 3 and all(r.json["parameters"]["tool_choice"] == "auto" for r in sent)
