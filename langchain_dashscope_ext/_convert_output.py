@@ -223,16 +223,6 @@ class ChunkConverter:
         # validates each one) and at construction (pydantic's __setattr__ costs as much)
         choice = _choices(response)[0]
         message = _get(choice, "message")
-        fields: dict[str, Any] = {"content": _text(_get(message, "content")),
-                                  "id": _get(response, "request_id")}  # fmt: skip
-        reasoning = _get(message, "reasoning_content")
-        if reasoning:
-    def feed(self, response: Any) -> ChatGenerationChunk:
-        """Convert one delta; the final frame (with a finish_reason) carries usage and metadata."""
-        # runs once per streamed token: fields are passed only when set (langchain-core
-        # validates each one) and at construction (pydantic's __setattr__ costs as much)
-        choice = _choices(response)[0]
-        message = _get(choice, "message")
         text = _text(_get(message, "content"))
         extra: dict[str, Any] = {}
         reasoning = _get(message, "reasoning_content")
