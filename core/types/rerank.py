@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from dashscope_core.types.common import WireModel
+from dashscope_core.types.common import WireModel, null_means_default
 
 __all__ = ["RerankOutput", "RerankResponse", "RerankResult", "RerankUsage"]
 
@@ -19,11 +19,15 @@ class RerankResult(WireModel):
     document: dict[str, Any] | None = None
     """``{"text": ...}`` when ``return_documents=True`` was asked for."""
 
+    _nulls = null_means_default("index", "relevance_score")
+
 
 class RerankOutput(WireModel):
     """``output``: results, most relevant first."""
 
     results: list[RerankResult] = Field(default_factory=list)
+
+    _nulls = null_means_default("results")
 
 
 class RerankUsage(WireModel):
@@ -38,6 +42,8 @@ class RerankResponse(WireModel):
     request_id: str | None = None
     output: RerankOutput = Field(default_factory=RerankOutput)
     usage: RerankUsage = Field(default_factory=RerankUsage)
+
+    _nulls = null_means_default("output", "usage")
 
     @property
     def results(self) -> list[RerankResult]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashscope_core.types.common import WireModel
+from dashscope_core.types.common import WireModel, null_means_default
 
 __all__ = ["UploadPolicy"]
 
@@ -21,3 +21,8 @@ class UploadPolicy(WireModel):
     expire_in_seconds: int | None = None
     max_file_size_mb: int | None = None
     capacity_limit_mb: int | None = None
+
+    _nulls = null_means_default(
+        "policy", "signature", "upload_dir", "upload_host", "oss_access_key_id",
+        "x_oss_object_acl", "x_oss_forbid_overwrite",
+    )  # fmt: skip
