@@ -250,13 +250,15 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
 
     def submit_batch(self, inputs: Sequence[LanguageModelInput], **kwargs: Any) -> BatchJob:
         """Submit ``inputs`` as a batch job and return at once; ``job.to_json()`` keeps it for
-        ``collect_batch`` (in this or another process)."""
-        return self.client.batches.submit(_batch.request_bodies(self, inputs, kwargs))
+        ``collect_batch`` (in this or another process). Client options (``timeout=``) apply to
+        the submitting client, as in ``invoke``; they never reach the request bodies."""
+        client = self._sync_client(kwargs)
+        return client.batches.submit(_batch.request_bodies(self, inputs, kwargs))
 
     async def asubmit_batch(self, inputs: Sequence[LanguageModelInput], **kwargs: Any) -> BatchJob:
         """``submit_batch`` for async code."""
-        bodies = _batch.request_bodies(self, inputs, kwargs)
-        return await self.async_client.batches.submit(bodies)
+        client = self._async_client(kwargs)
+        return await client.batches.submit(_batch.request_bodies(self, inputs, kwargs))
 
     def collect_batch(self, job: BatchJob | str, **options: Any) -> list[AIMessage | Exception]:
         """Wait for a submitted job (``progress=``, ``poll_interval=``, ``wait_timeout=``) and

@@ -1,9 +1,10 @@
 """``python3 dev.py demo`` installs everything the demo imports (a fresh clone has nothing else).
 
-Every module ``examples/`` imports (at the top or inside a function) must come from the standard
-library, from this project, from another example, or from a distribution in the requirement
-closure of ``dashscope-ext[<the extra dev.py demo installs>]``, read from the installed
-distributions' metadata (dev.py reinstalls the project whenever ``pyproject.toml`` changes).
+Every module the demo's parts import (``examples/demo.py``'s ``PARTS`` and what they import, at
+the top or inside a function) must come from the standard library, from this project, from
+another example, or from a distribution in the requirement closure of
+``dashscope-ext[<the extra dev.py demo installs>]``, read from the installed distributions'
+metadata (dev.py reinstalls the project whenever ``pyproject.toml`` changes).
 A ``langgraph`` installed only by the ``dev`` extra fails.
 """
 
@@ -31,15 +32,34 @@ def _dev_module() -> object:
     return module
 
 
-def _imported_modules() -> set[str]:
+def _demo_files() -> list[Path]:
+    """``examples/demo.py``, its ``PARTS`` and the example modules they import, transitively."""
+    tree = ast.parse((EXAMPLES / "demo.py").read_text())
+    parts = next(n.value for n in tree.body if isinstance(n, ast.Assign)
+                 and any(getattr(t, "id", None) == "PARTS" for t in n.targets))  # fmt: skip
+    todo = ["demo", *(module for _, module in ast.literal_eval(parts))]
+    seen: list[Path] = []
+    while todo:
+        path = EXAMPLES / f"{todo.pop()}.py"
+        if path in seen:
+            continue
+        seen.append(path)
+        todo += [m for m in _imports(path) if (EXAMPLES / f"{m}.py").exists()]
+    return seen
+
+
+def _imports(path: Path) -> set[str]:
     names: set[str] = set()
-    for path in EXAMPLES.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                names.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
     return names
+
+
+def _imported_modules() -> set[str]:
+    return set().union(*(_imports(path) for path in _demo_files()))
 
 
 def _canonical(name: str) -> str:
@@ -86,3 +106,8 @@ def test_the_closure_reads_metadata_not_a_guess() -> None:
     core = _closure("langchain")
     assert {"httpx", "pydantic", "tenacity", "langchain-core", "langsmith"} <= core
     assert "langgraph" not in core and "llama-index-core" not in core
+
+
+def test_the_demo_files_are_its_parts() -> None:
+    names = {path.stem for path in _demo_files()}
+    assert {"demo", "_backend", "langgraph_agent", "app_rag", "llamaindex_agent"} <= names

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from dashscope_core.types.common import ListPage, WireModel
+from dashscope_core.types.common import ListPage, WireModel, null_means_default
 
 if TYPE_CHECKING:
     from dashscope_core.errors import DashScopeError
@@ -57,6 +57,8 @@ class BatchRequestCounts(WireModel):
     completed: int = 0
     failed: int = 0
 
+    _nulls = null_means_default("total", "completed", "failed")
+
 
 class BatchError(WireModel):
     """One error: an ``errors.data[]`` item of a failed batch (validation; ``line`` is the
@@ -85,6 +87,7 @@ class Batch(WireModel):
     input_file_id: str | None = None
     completion_window: str | None = None
     status: str = ""
+    _null_status = null_means_default("status")
     """validating, in_progress, finalizing, completed, failed, expired, cancelling, cancelled."""
     output_file_id: str | None = None
     error_file_id: str | None = None

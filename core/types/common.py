@@ -53,6 +53,8 @@ class ListPage(WireModel, Generic[T]):
     last_id: str | None = None
     has_more: bool = False
 
+    _nulls = null_means_default("has_more")
+
     def __len__(self) -> int:
         return len(self.data)
 

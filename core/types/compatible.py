@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
-from dashscope_core.types.common import WireModel
+from dashscope_core.types.common import WireModel, null_means_default
 from dashscope_core.types.generation import (
     FinishReason,
     GenerationResponse,
@@ -49,6 +49,7 @@ class ChatCompletionChoice(WireModel):
     index: int | None = None
     finish_reason: FinishReason = None
     message: ChatCompletionMessage = Field(default_factory=ChatCompletionMessage)
+    _nulls = null_means_default("message")
     logprobs: dict[str, Any] | None = None
 
 
@@ -70,6 +71,7 @@ class ChatCompletion(WireModel):
     created: int | None = None
     model: str | None = None
     choices: list[ChatCompletionChoice] = Field(default_factory=list)
+    _nulls = null_means_default("id", "choices")
     usage: CompletionUsage | None = None
     system_fingerprint: str | None = None
 
@@ -109,6 +111,7 @@ class EmbeddingData(WireModel):
     object: str | None = None
     index: int = 0
     embedding: list[float] | str = Field(default_factory=list)
+    _nulls = null_means_default("index", "embedding")
 
     @property
     def vector(self) -> list[float]:
@@ -131,6 +134,7 @@ class CreateEmbeddingResponse(WireModel):
 
     object: str | None = None
     data: list[EmbeddingData] = Field(default_factory=list)
+    _nulls = null_means_default("data")
     model: str | None = None
     usage: EmbeddingUsage | None = None
     id: str | None = None

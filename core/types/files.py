@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dashscope_core.types.common import ListPage, WireModel
+from dashscope_core.types.common import ListPage, WireModel, null_means_default
 
 __all__ = ["FileDeleted", "FileList", "FileObject"]
 
@@ -27,6 +27,8 @@ class FileDeleted(WireModel):
     id: str
     object: str | None = None
     deleted: bool = False
+
+    _nulls = null_means_default("deleted")
 
 
 class FileList(ListPage[FileObject]):

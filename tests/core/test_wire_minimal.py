@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import pkgutil
 
 import pytest
@@ -31,8 +32,17 @@ def _wire_models() -> list[type[WireModel]]:
     return found
 
 
-MODELS = _wire_models()
+IDENTIFYING = {"id", "custom_id"}
+"""The only fields a minimal body may have to carry (STYLE.md: every other field is optional).
+A prediction's ``id`` is optional too: the seed client's own tests answer a create without it."""
+OWN_STATE = {"BatchJob"}
+"""Models of our own state (``BatchJob.to_json``), not bodies a server sends."""
+MODELS = [cls for cls in _wire_models() if cls.__name__ not in OWN_STATE]
 NULL_CHECKED = [cls for cls in MODELS if cls.__module__ != generation.__name__]
+
+
+def _minimal(cls: type[WireModel]) -> dict[str, str]:
+    return {name: "x" for name, field in cls.model_fields.items() if field.is_required()}
 
 
 def test_the_sweep_sees_every_family() -> None:
@@ -42,15 +52,24 @@ def test_the_sweep_sees_every_family() -> None:
 
 
 @pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
-def test_empty_body_parses(cls: type[WireModel]) -> None:
-    assert cls.model_validate({}) == cls.model_validate_json(b"{}")
+def test_minimal_body_parses(cls: type[WireModel]) -> None:
+    minimal = _minimal(cls)
+    assert set(minimal) <= IDENTIFYING
+    assert cls.model_validate(minimal) == cls.model_validate_json(json.dumps(minimal))
+
+
+def test_a_prediction_and_a_version_need_not_carry_their_id() -> None:
+    from dashscope_core.types.predictions import Prediction, Version
+
+    assert _minimal(Prediction) == {} and _minimal(Version) == {}
 
 
 @pytest.mark.parametrize("cls", NULL_CHECKED, ids=lambda c: c.__name__)
 def test_null_fields_read_as_absent(cls: type[WireModel]) -> None:
-    nulls = {name: None for name in cls.model_fields}
-    parsed = cls.model_validate(nulls)
-    absent = cls.model_validate({})
+    minimal = _minimal(cls)
+    nulls = {name: None for name in cls.model_fields if name not in minimal}
+    parsed = cls.model_validate({**nulls, **minimal})
+    absent = cls.model_validate(minimal)
     for name, field in cls.model_fields.items():
         value = getattr(parsed, name)
         assert value is None or value == getattr(absent, name), name

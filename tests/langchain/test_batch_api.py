@@ -138,7 +138,7 @@ def test_a_job_that_fails_validation_raises_and_ends_every_run(
 
 def test_bad_input_fails_before_any_request(chat: ChatDashScope, emu: Emulator) -> None:
     with pytest.raises(ValueError, match="timeout"):
-        chat.batch(["x"], use_batch_api=True, timeout=5)  # a client option, not per call
+        chat.batch(["x"], use_batch_api=True, timeout=-1)  # a client option, checked per call
     with pytest.raises(ValueError, match="interval"):
         chat.batch(["x"], use_batch_api=True, poll_interval=-1)
     assert emu.received() == []
