@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from dashscope_core._client import AsyncDashScope, DashScope
     from dashscope_core._protocol.app_stream import accumulate_app
     from dashscope_core._protocol.citations import CitationMarker, find_citation_markers
+    from dashscope_core._protocol.config import REGIONS
     from dashscope_core._protocol.generation_stream import GenerationAccumulator, accumulate
     from dashscope_core._protocol.polling import DeadlineExceededError, JobCancelledError
     from dashscope_core._protocol.prediction_stream import ServerSentEvent
@@ -62,6 +63,7 @@ _LAZY = {
     "DashScope": "dashscope_core._client",
     "AsyncDashScope": "dashscope_core._client",
     "RetryPolicy": "dashscope_core._protocol.retry",
+    "REGIONS": "dashscope_core._protocol.config",
     # rate limits
     "RateLimit": "dashscope_core._protocol.ratelimit",
     "RateLimitWait": "dashscope_core._ratelimiter",
@@ -128,6 +130,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "REGIONS",
     "AppChunk",
     "AppResponse",
     "AppSession",

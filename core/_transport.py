@@ -1,57 +1,81 @@
-"""How ``AsyncDashScope`` puts bytes on the wire: an httpx ``AsyncClient`` or aiohttp directly.
+"""How requests reach the wire: httpx clients owned per process and per event loop.
 
-Why two senders: at 64 requests in flight httpx's own pool (httpcore) serves a small fraction of
-aiohttp's calls/s on loopback, and even ``httpx_aiohttp.AiohttpTransport`` stays well below
-0.7x of raw aiohttp because every call still builds httpx ``Request``/``Response`` objects
-(see bench/README.md for the numbers). So when the ``aiohttp`` extra is installed and no
-``http_client`` is injected, ``AsyncDashScope`` talks to an ``aiohttp.ClientSession``
-directly; an injected ``httpx.AsyncClient`` (any transport, including ``ASGITransport`` and
-``HttpxAiohttpClient``) is always honoured, and without aiohttp the httpx client is the default.
+``DashScope`` sends through ``httpx.Client``; ``AsyncDashScope`` through ``httpx.AsyncClient``,
+over httpx-aiohttp's ``AiohttpTransport`` when the ``aiohttp`` extra is installed (httpcore's own
+async pool collapses under concurrency: bench/README.md). An injected ``http_client`` is used as
+given for every request and never closed here.
 
-Both senders give the client the same three things, and map transport failures the same way
-(``mapped_transport_errors`` in ``_client``): a whole response (``send``), an opened stream
-(``open``: status, headers, an async iterator of body bytes, ``aclose``), and ``aclose``.
+Rules of this module:
+- Two pools per client. ``pooled`` keeps connections alive for requests that may be replayed;
+  ``fresh`` opens a new connection per request for those that must not run twice (creates, app
+  turns): a request on a new connection cannot meet a kept-alive connection the server closed
+  while it sat idle, so it is neither lost to keep-alive expiry nor in need of a replay.
+- A replayable request that fails on a reused kept-alive connection before any response byte
+  (the server had closed it: EOF, reset, broken pipe) is sent once more on a new connection,
+  outside the retry budget (``send``). Reuse is known from the sync pool's own streams and from
+  aiohttp's connection-reuse trace; without the ``aiohttp`` extra the async client leaves such
+  a failure to the retry policy.
+- A forked child never touches its parent's connections: the pid is checked before each
+  request, and a child closes its copies of the inherited sockets (its own file descriptors
+  only: nothing is written to them) and opens its own.
+- An async client's connections belong to one event loop: each loop gets its own httpx clients,
+  closed on that loop when it shuts down its async generators (``asyncio.run``, ``Runner`` and
+  pytest-asyncio all do), so one ``AsyncDashScope`` serves any number of loops and threads.
+- Time: the sync pool's sockets honour the calling context's deadline (``bounded``) on every
+  connect, read and write, so a server trickling bytes cannot hold a call past it (behind a
+  proxy from the environment httpx keeps its own pool: there the deadline is checked between
+  body chunks); the async client bounds its awaits with ``asyncio.timeout`` (``timeout_at``).
+- A compressed body that decodes past the client's cap raises ``ResponseTooLargeError``
+  (``body_chunks``): decoding is httpx's, counting is ours.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import ssl
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from importlib.util import find_spec
-from typing import TYPE_CHECKING, Any
+import threading
+import time
+import urllib.request
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Iterator
+from contextvars import ContextVar
+from typing import Any
 
+import httpcore
 import httpx
 
-from dashscope_core._protocol.request import RawResponse, check_event
-from dashscope_core._protocol.sse import SSEDecoder, SSEEvent
-from dashscope_core.errors import APIConnectionError, APIResponseValidationError, APITimeoutError
-
-if TYPE_CHECKING:
-    import aiohttp
+from dashscope_core.errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    DashScopeError,
+    ResponseTooLargeError,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_DECOMPRESSED",
     "DEFAULT_TIMEOUT",
-    "AiohttpSender",
-    "HttpxSender",
-    "OpenStream",
-    "Primed",
-    "async_sender",
-    "idle_bounded",
+    "AsyncTransport",
+    "SyncTransport",
+    "abody_chunks",
+    "body_chunks",
+    "bounded",
+    "is_stale",
     "make_timeout",
-    "map_aiohttp",
     "mapped_transport_errors",
-    "multipart_body",
-    "set_read_timeout",
+    "timeout_at",
+    "transport_error",
 ]
-
-
-_HTTPX_UNSENT = (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ConnectError)
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=128)
+_FRESH_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=0)
+DEFAULT_MAX_DECOMPRESSED = 64 * 1024 * 1024
+"""Bytes a compressed answer may decode to (``max_decompressed_size``)."""
 
 
 def make_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
@@ -60,356 +84,530 @@ def make_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
         return value
     if value is None:
         return DEFAULT_TIMEOUT
-    if value <= 0:
-        raise ValueError(f"timeout: expected a positive number of seconds, got {value}")
-    return httpx.Timeout(value, connect=min(10.0, value))
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"timeout: expected a positive number of seconds, got {value!r}")
+    return httpx.Timeout(float(value), connect=min(10.0, float(value)))
 
 
-def async_sender(
-    http_client: httpx.AsyncClient | None, timeout: httpx.Timeout
-) -> HttpxSender | AiohttpSender:
-    """The injected client, else aiohttp directly when installed (see above), else httpx."""
-    if http_client is not None:
-        if not isinstance(http_client, httpx.AsyncClient):
-            raise TypeError(
-                f"http_client: expected an httpx.AsyncClient, got {type(http_client).__name__}"
-            )
-        return HttpxSender(http_client)
-    if find_spec("aiohttp") is not None:
-        return AiohttpSender(max_connections=DEFAULT_LIMITS.max_connections or 256)
-    return HttpxSender(httpx.AsyncClient(timeout=timeout, limits=DEFAULT_LIMITS))
+# --- errors ----------------------------------------------------------------------------------
+
+_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
+           httpx.UnsupportedProtocol, httpx.LocalProtocolError)  # fmt: skip
+_STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+def _aiohttp_cause(exc: BaseException) -> BaseException | None:
+    cause = exc.__cause__
+    return cause if type(cause).__module__.startswith("aiohttp") else None
+
+
+def _classify(exc: Exception) -> tuple[bool, bool, bool]:
+    """(timeout, sent, stale) of a transport failure.
+
+    httpx-aiohttp maps every ``aiohttp.ClientConnectionError`` (a server that hung up too) to
+    ``httpx.ConnectTimeout``, so its aiohttp cause is what is classified.
+    """
+    cause = _aiohttp_cause(exc)
+    if cause is None:
+        timeout = isinstance(exc, httpx.TimeoutException)
+        sent = not isinstance(exc, _UNSENT)
+        return timeout, sent, isinstance(exc, _STALE)
+    import aiohttp
+
+    if isinstance(cause, aiohttp.ConnectionTimeoutError):
+        return True, False, False
+    if isinstance(cause, (aiohttp.ClientConnectorError, aiohttp.ClientProxyConnectionError)):
+        return False, False, False
+    if isinstance(cause, asyncio.TimeoutError):  # aiohttp's socket and server timeouts
+        return True, True, False
+    return False, True, isinstance(cause, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError))
+
+
+def is_stale(exc: Exception) -> bool:
+    """Whether ``exc`` (raised before any response byte) says the connection was dead."""
+    return isinstance(exc, httpx.TransportError) and _classify(exc)[2]
+
+
+def transport_error(exc: Exception) -> DashScopeError | None:
+    """The typed error for an httpx failure, or None for anything else."""
+    if isinstance(exc, httpx.TransportError):
+        timeout, sent, _ = _classify(exc)
+        kind = APITimeoutError if timeout else APIConnectionError
+        what = "request timed out" if timeout else "connection error"
+        cause = _aiohttp_cause(exc) or exc
+        return kind(f"{what} ({type(cause).__name__}): {cause}", request_sent=sent)
+    if isinstance(exc, httpx.DecodingError):  # a body that claims gzip/deflate/br and is not
+        return APIResponseValidationError(
+            f"the response body could not be decoded: {exc}", status_code=None
+        )
+    return None
 
 
 class _Mapped:
-    """A stateless ``with`` block that re-raises what ``mapper`` maps (a class, not a
-    ``@contextmanager``: these wrap every request, and a generator per use costs ~1 µs)."""
-
-    __slots__ = ("_mapper",)
-
-    def __init__(self, mapper: Callable[[Exception], None]) -> None:
-        self._mapper = mapper
+    """A stateless ``with`` block raising the typed error of an httpx failure."""
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, Exception):
-            self._mapper(exc)  # raises the typed error, or returns to let ``exc`` through
+            typed = transport_error(exc)
+            if typed is not None:
+                raise typed from exc
 
 
-def _map_transport(exc: Exception) -> None:
-    if isinstance(exc, httpx.TransportError):
-        cause = exc.__cause__
-        if isinstance(cause, Exception) and type(cause).__module__.startswith("aiohttp"):
-            # httpx_aiohttp maps every aiohttp.ClientConnectionError (a server that hung up
-            # mid-response too) to httpx.ConnectTimeout: classify by the aiohttp cause instead
-            _map_aiohttp(cause)
-            raise cause from None
-        timeout = isinstance(exc, httpx.TimeoutException)
-        raise _transport_error(exc, timeout, isinstance(exc, _HTTPX_UNSENT)) from exc
-    if isinstance(exc, httpx.DecodingError):  # a body that claims gzip/deflate/br and is not
-        raise APIResponseValidationError(
-            f"the response body could not be decoded: {exc}", status_code=None
-        ) from exc
-
-
-_MAPPED_TRANSPORT = _Mapped(_map_transport)
+_MAPPED = _Mapped()
 
 
 def mapped_transport_errors() -> _Mapped:
     """Re-raise httpx transport errors as ``APIConnectionError`` / ``APITimeoutError``."""
-    return _MAPPED_TRANSPORT
+    return _MAPPED
 
 
-def _transport_error(exc: Exception, timeout: bool, unsent: bool) -> APIConnectionError:
-    """The typed error; ``unsent``: failed before any request byte left (connect, pool)."""
-    kind = APITimeoutError if timeout else APIConnectionError
-    what = "request timed out" if timeout else "connection error"
-    return kind(f"{what} ({type(exc).__name__}): {exc}", request_sent=not unsent)
+# --- bodies ----------------------------------------------------------------------------------
 
 
-class Primed:
-    """The decoder of a stream being opened and the first events it produced (checked)."""
+def _compressed(response: httpx.Response) -> bool:
+    coding: str = response.headers.get("content-encoding", "identity")
+    return coding.strip().lower() != "identity"
 
-    def __init__(self, check: Callable[[SSEEvent], SSEEvent] = check_event) -> None:
-        self.decoder = SSEDecoder()
-        self.check = check
-        self.first: list[SSEEvent] = []
 
-    def feed(self, chunk: bytes) -> bool:
-        """Decode ``chunk``; True once there is an event to yield (a first error frame raises)."""
-        self.first = self.decoder.feed(chunk)
-        if self.first:
-            self.check(self.first[0])  # later events are checked as they are yielded
-        return bool(self.first)
+def _too_large(response: httpx.Response, cap: int) -> ResponseTooLargeError:
+    return ResponseTooLargeError(
+        f"the compressed answer decodes to more than {cap} bytes (max_decompressed_size)",
+        status_code=response.status_code,
+        request_id=response.headers.get("x-request-id"),
+    )
+
+
+def body_chunks(response: httpx.Response, cap: int | None) -> Iterator[bytes]:
+    """The decoded body as it arrives; a compressed one past ``cap`` bytes raises."""
+    chunks = response.iter_bytes()
+    if cap is None or not _compressed(response):
+        return chunks
+    return _capped(chunks, cap, response)
+
+
+def _capped(chunks: Iterator[bytes], cap: int, response: httpx.Response) -> Iterator[bytes]:
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > cap:
+            raise _too_large(response, cap)
+        yield chunk
+
+
+def abody_chunks(response: httpx.Response, cap: int | None) -> AsyncIterator[bytes]:
+    """``body_chunks`` of an async response."""
+    chunks = response.aiter_bytes()
+    if cap is None or not _compressed(response):
+        return chunks
+    return _acapped(chunks, cap, response)
+
+
+async def _acapped(
+    chunks: AsyncIterator[bytes], cap: int, response: httpx.Response
+) -> AsyncIterator[bytes]:
+    total = 0
+    async for chunk in chunks:
+        total += len(chunk)
+        if total > cap:
+            raise _too_large(response, cap)
+        yield chunk
+
+
+# --- deadlines -------------------------------------------------------------------------------
+
+_DEADLINE: ContextVar[float | None] = ContextVar("dashscope_deadline", default=None)
+_REUSED: ContextVar[bool] = ContextVar("dashscope_reused", default=False)
+"""Whether the request being sent went out on a connection that had served one before."""
+
+
+@contextlib.contextmanager
+def bounded(at: float | None) -> Iterator[None]:
+    """Bound every socket operation of the sync pool inside the block by ``at``
+    (``time.monotonic()``); None: only httpx's per-operation timeouts."""
+    token = _DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _left(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` shortened to what is left before the current deadline (raises at zero)."""
+    at = _DEADLINE.get()
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise error("timed out: the request's time bound passed")
+    return left if timeout is None or timeout > left else timeout
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every wait ends by the current deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream, sockets: weakref.WeakSet[Any]) -> None:
+        self._stream = stream
+        self._sockets = sockets
+        self._requests = 0
+        self._answered = True  # a write after a read starts the next request on this stream
+        sock = stream.get_extra_info("socket")
+        if sock is not None:
+            sockets.add(sock)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._answered = True
+        return self._stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self._answered:
+            self._answered = False
+            self._requests += 1
+            _REUSED.set(self._requests > 1)
+        self._stream.write(buffer, _left(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
-        """The body ended before any event: whatever ``close()`` completes is the stream."""
-        self.first = self.decoder.close()
-        if self.first:
-            self.check(self.first[0])
+        self._stream.close()
 
-    def opening(self) -> Iterator[SSEEvent]:
-        """The events decoded while opening, each checked as it is yielded."""
-        return map(self.check, self.first)
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            self._stream.start_tls(ssl_context, server_hostname, timeout), self._sockets
+        )
 
-    def events(self, chunk: bytes) -> Iterator[SSEEvent]:
-        """The checked events of a later chunk (an error frame raises when it is reached)."""
-        return map(self.check, self.decoder.feed(chunk))
-
-    def ending(self) -> Iterator[SSEEvent]:
-        """The checked events completed at the end of the body."""
-        return map(self.check, self.decoder.close())
-
-
-def idle_bounded(chunks: AsyncIterator[bytes], seconds: float | None) -> AsyncIterator[bytes]:
-    """``chunks``, raising ``APITimeoutError`` when one takes longer than ``seconds`` (if set).
-
-    Transport-independent (httpcore, aiohttp, ASGI): the stream idle timeout of the async client.
-    """
-    return chunks if seconds is None else _idle_bounded(chunks, seconds)
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
 
 
-async def _next_within(iterator: AsyncIterator[bytes], seconds: float) -> bytes:
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(seconds):
-            return await anext(iterator)
-    return await asyncio.wait_for(anext(iterator), seconds)  # pragma: no cover (3.10)
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's sync backend, its streams bounded by the deadline (and their sockets noted,
+    so a forked child can close its copies)."""
+
+    def __init__(self, sockets: weakref.WeakSet[Any]) -> None:
+        self._backend = httpcore.SyncBackend()
+        self._sockets = sockets
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream, self._sockets)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        stream = self._backend.connect_unix_socket(path, timeout, socket_options)
+        return _DeadlineStream(stream, self._sockets)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
-async def _idle_bounded(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
-    iterator = aiter(chunks)
-    while True:
-        try:
-            chunk = await _next_within(iterator, seconds)
-        except StopAsyncIteration:
-            return
-        except TimeoutError as exc:
-            raise APITimeoutError(
-                f"no stream data for {seconds} s (stream_idle_timeout)", request_sent=True
-            ) from exc
-        yield chunk
-
-
-class OpenStream:
-    """A response whose headers arrived and whose body is read chunk by chunk."""
+class _DeadlineTransport(httpx.HTTPTransport):
+    """``httpx.HTTPTransport`` over an httpcore pool built on ``_DeadlineBackend``."""
 
     def __init__(
-        self,
-        status_code: int,
-        headers: Mapping[str, str],
-        url: str,
-        chunks: AsyncIterator[bytes],
-        closer: Callable[[], Awaitable[None]],
+        self, context: ssl.SSLContext, limits: httpx.Limits, sockets: weakref.WeakSet[Any]
     ) -> None:
-        self.status_code = status_code
-        self.headers = headers
-        self.url = url
-        self.chunks = chunks
-        self._closer = closer
-
-    async def read(self) -> bytes:
-        """The rest of the body."""
-        return b"".join([chunk async for chunk in self.chunks])
-
-    async def aclose(self) -> None:
-        """Release the connection (closed, not pooled, if the body was not read to the end)."""
-        await self._closer()
+        super().__init__(verify=context, limits=limits)
+        # httpx has no public way to give its pool a network backend: replace the pool it built
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_DeadlineBackend(sockets),
+        )
 
 
-class HttpxSender:
-    """Sends through an ``httpx.AsyncClient`` (injected, or the default without aiohttp)."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def send(self, request: dict[str, Any]) -> RawResponse:
-        """Send and read the whole response."""
-        response = await self.client.request(**request)
-        return RawResponse(response.status_code, response.headers, response.content, request["url"])
-
-    async def open(self, request: dict[str, Any], idle_timeout: float | None) -> OpenStream:
-        """Send and return once the headers arrived."""
-        response = await self.client.send(self.client.build_request(**request), stream=True)
-        set_read_timeout(response, idle_timeout)
-        return OpenStream(
-            response.status_code, response.headers, request["url"], response.aiter_bytes(),
-            response.aclose,
-        )  # fmt: skip
-
-    async def aclose(self) -> None:
-        """Close the httpx client."""
-        await self.client.aclose()
-
-    def discard(self) -> None:
-        """Forget the client of a closed loop (httpx pools close their sockets when collected)."""
+if sys.version_info >= (3, 11):
+    _timeout = asyncio.timeout
+else:  # pragma: no cover (3.10)
+    from anyio import fail_after as _timeout
 
 
-def multipart_body(request: dict[str, Any]) -> dict[str, Any]:
-    """``request`` with its ``files``/``data`` encoded by httpx as a streamed multipart body
-    (for the senders that do not take httpx's ``files=``): headers plus a re-iterable stream
-    that rewinds file objects, so a retried upload sends the whole file again."""
-    form = httpx.Request(request["method"], request["url"],
-                         files=request.pop("files"), data=request.pop("data", None))  # fmt: skip
-    headers = dict(request["headers"])
-    for name in ("Content-Type", "Content-Length", "Transfer-Encoding"):
-        if name in form.headers:
-            headers[name] = form.headers[name]
-    return {**request, "headers": headers, "content": form.stream}
+def timeout_at(at: float | None) -> contextlib.AbstractAsyncContextManager[Any]:
+    """An ``async with`` block that raises ``TimeoutError`` at ``at`` (``time.monotonic()``)."""
+    if at is None:
+        return contextlib.nullcontext()
+    return _timeout(max(0.0, at - time.monotonic()))
 
 
-def set_read_timeout(response: httpx.Response, seconds: float | None) -> None:
-    """Bound each body read of a streamed httpcore response by ``seconds``.
+# --- the clients -----------------------------------------------------------------------------
 
-    httpcore looks the request's ``timeout`` extension up when body iteration starts, so
-    switching ``read`` after the headers arrived bounds every wait between stream chunks
-    while the wait for the headers keeps the client's read timeout.
-    """
-    if seconds is not None:
-        timeouts = response.request.extensions.get("timeout")
-        if isinstance(timeouts, dict):
-            timeouts["read"] = seconds
+_SSL_CONTEXTS: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
 
 
-class AiohttpSender:
-    """Sends through one ``aiohttp.ClientSession`` per event loop (created on first use)."""
+def _ssl_context() -> ssl.SSLContext:
+    """One verified TLS context per CA setting (certifi, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``):
+    building one costs ~20 ms, and every pool of every client and loop can share it."""
+    key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    context = _SSL_CONTEXTS.get(key)
+    if context is None:
+        context = _SSL_CONTEXTS.setdefault(key, httpx.create_ssl_context())
+    return context
 
-    def __init__(self, *, max_connections: int) -> None:
-        self._limit = max_connections
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
-    def _get_session(self) -> aiohttp.ClientSession:
+def _is_replay_stale(exc: Exception, replayable: bool, injected: object) -> bool:
+    return replayable and injected is None and _REUSED.get() and is_stale(exc)
+
+
+class SyncTransport:
+    """``DashScope``'s httpx clients: a kept-alive pool and a new-connection pool, per process."""
+
+    def __init__(self, http_client: httpx.Client | None, timeout: httpx.Timeout) -> None:
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise TypeError(
+                f"http_client: expected an httpx.Client, got {type(http_client).__name__}"
+            )
+        self.injected = http_client
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._clients: dict[bool, httpx.Client] = {}
+        self._sockets: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def client(self, fresh: bool = False) -> httpx.Client:
+        """The httpx client for a request (``fresh``: on a connection of its own)."""
+        if self.injected is not None:
+            return self.injected
+        if self._pid != os.getpid():
+            self._leave_parent()
+        client = self._clients.get(fresh)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(fresh)
+                if client is None:
+                    client = self._clients[fresh] = self._new_client(fresh)
+        return client
+
+    def _new_client(self, fresh: bool) -> httpx.Client:
+        limits = _FRESH_LIMITS if fresh else DEFAULT_LIMITS
+        if urllib.request.getproxies():  # httpx routes through them only with its own pool
+            return httpx.Client(verify=_ssl_context(), limits=limits, timeout=self._timeout)
+        transport = _DeadlineTransport(_ssl_context(), limits, self._sockets)
+        return httpx.Client(transport=transport, timeout=self._timeout)
+
+    def _leave_parent(self) -> None:
+        # in a forked child: the parent's threads (and any lock they held) are gone; close the
+        # child's copies of the parent's sockets and start over with clients of its own
+        for sock in list(self._sockets):
+            with contextlib.suppress(OSError):
+                sock.close()
+        self._lock = threading.Lock()
+        self._clients = {}
+        self._sockets = weakref.WeakSet()
+        self._pid = os.getpid()
+
+    def send(self, request: httpx.Request, *, replayable: bool) -> httpx.Response:
+        """Send; return once the headers arrived (the caller reads the body and closes)."""
+        _REUSED.set(False)
+        try:
+            return self.client(fresh=not replayable).send(request, stream=True)
+        except httpx.TransportError as exc:
+            if not _is_replay_stale(exc, replayable, self.injected):
+                raise
+        return self.client(fresh=True).send(request, stream=True)
+
+    def close(self) -> None:
+        """Close the connections this transport opened (an injected client is left open)."""
+        with self._lock:
+            clients, self._clients = self._clients, {}
+        for client in clients.values():
+            client.close()
+
+
+class AsyncTransport:
+    """``AsyncDashScope``'s httpx clients: a pair per event loop, per process."""
+
+    def __init__(self, http_client: httpx.AsyncClient | None, timeout: httpx.Timeout) -> None:
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise TypeError(
+                f"http_client: expected an httpx.AsyncClient, got {type(http_client).__name__}"
+            )
+        self.injected = http_client
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopClients] = {}
+
+    def client(self, fresh: bool = False) -> httpx.AsyncClient:
+        """The running loop's httpx client for a request (``fresh``: a connection of its own)."""
+        if self.injected is not None:
+            return self.injected
         loop = asyncio.get_running_loop()
-        if self._session is None or self._loop is not loop:
-            import aiohttp
+        clients = self._loops.get(loop)
+        if clients is None or self._pid != os.getpid():
+            clients = self._for_loop(loop)
+        return clients.get(fresh, self._timeout)
 
-            self._drop_session()
-            connector = aiohttp.TCPConnector(limit=self._limit, enable_cleanup_closed=False)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
-            self._loop = loop
-        return self._session
+    def _for_loop(self, loop: asyncio.AbstractEventLoop) -> _LoopClients:
+        if self._pid != os.getpid():  # a forked child: see the module rules
+            _INHERITED.append(self._loops)
+            self._lock, self._loops, self._pid = threading.Lock(), {}, os.getpid()
+        self.discard_closed()
+        with self._lock:
+            clients = self._loops.get(loop)
+            if clients is None:
+                clients = self._loops[loop] = _LoopClients(self, loop)
+            return clients
 
-    def discard(self) -> None:
-        """Close the session's sockets without awaiting (its loop is closed): no warnings."""
-        self._drop_session()
+    async def send(self, request: httpx.Request, *, replayable: bool) -> httpx.Response:
+        """Send; return once the headers arrived (the caller reads the body and closes)."""
+        _REUSED.set(False)
+        try:
+            return await self.client(fresh=not replayable).send(request, stream=True)
+        except httpx.TransportError as exc:
+            if not _is_replay_stale(exc, replayable, self.injected):
+                raise
+        return await self.client(fresh=True).send(request, stream=True)
 
-    def _drop_session(self) -> None:
-        # a session from an earlier (maybe closed) loop cannot be awaited here: drop its sockets
-        old, self._session = self._session, None
-        if old is not None and not old.closed and old.connector is not None:
-            with contextlib.suppress(Exception):
-                old.connector._close()  # the sync half of connector.close()
-            old.detach()
+    def forget(self, clients: _LoopClients) -> None:
+        """Drop a loop's clients from the table (they close themselves)."""
+        with self._lock:
+            if self._loops.get(clients.loop) is clients:
+                del self._loops[clients.loop]
 
-    def _kwargs(self, request: dict[str, Any]) -> dict[str, Any]:
-        if "files" in request:
-            request = multipart_body(request)
-            request["content"] = _aiter_stream(request["content"])
-        timeout = request["timeout"]
-        key = (timeout.connect, timeout.read)
-        client_timeout = self._timeouts.get(key)
-        if client_timeout is None:  # one per distinct timeout, not one per request
-            import aiohttp
-
-            client_timeout = aiohttp.ClientTimeout(
-                total=None, sock_connect=key[0], sock_read=key[1]
-            )
-            self._timeouts[key] = client_timeout
-        return {
-            "params": _params(request.get("params")),
-            "headers": request["headers"],
-            "data": request.get("content"),
-            "allow_redirects": False,
-            "timeout": client_timeout,
-        }
-
-    async def send(self, request: dict[str, Any]) -> RawResponse:
-        """Send and read the whole response."""
-        session = self._get_session()
-        with map_aiohttp():
-            async with session.request(
-                request["method"], request["url"], **self._kwargs(request)
-            ) as response:
-                content = await response.read()
-        return RawResponse(response.status, response.headers, content, request["url"])
-
-    async def open(self, request: dict[str, Any], idle_timeout: float | None) -> OpenStream:
-        """Send and return once the headers arrived (``idle_timeout``: see ``idle_bounded``)."""
-        session = self._get_session()
-        with map_aiohttp():
-            response = await session.request(
-                request["method"], request["url"], **self._kwargs(request)
-            )
-        return OpenStream(
-            response.status, response.headers, request["url"], _aiter_body(response),
-            _closer(response),
-        )  # fmt: skip
+    def discard_closed(self) -> None:
+        """Drop the clients of loops closed without shutting down their async generators."""
+        with self._lock:
+            gone = [entry for loop, entry in self._loops.items() if loop.is_closed()]
+            for entry in gone:
+                del self._loops[entry.loop]
+        for entry in gone:
+            entry.discard()
 
     async def aclose(self) -> None:
-        """Close the session (if one was opened on this loop)."""
-        if self._session is not None:
-            if self._loop is asyncio.get_running_loop():
-                await self._session.close()
-            else:
-                self._drop_session()
-            self._session = None
+        """Close the running loop's connections (an injected client is left open)."""
+        self.discard_closed()
+        clients = self._loops.get(asyncio.get_running_loop())
+        if clients is not None:
+            await clients.aclose()
 
 
-def _params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Query values as httpx would send them (yarl rejects bools; None is dropped)."""
-    if not params:
-        return None
-    return {
-        key: ("true" if value else "false") if isinstance(value, bool) else value
-        for key, value in params.items()
-        if value is not None
-    }
+_INHERITED: list[object] = []
+"""Async clients a forked child inherited: kept, never used or closed (their loop and sockets
+are the parent's), so that collecting them does not warn."""
 
 
-async def _aiter_stream(stream: Any) -> AsyncIterator[bytes]:
-    async for chunk in stream:
-        yield chunk
+class _LoopClients:
+    """One event loop's httpx clients, closed by a sentinel async generator when the loop
+    shuts its async generators down (while it can still run the close)."""
+
+    def __init__(self, owner: AsyncTransport, loop: asyncio.AbstractEventLoop) -> None:
+        self.owner = owner
+        self.loop = loop
+        self.clients: dict[bool, httpx.AsyncClient] = {}
+        self.sessions: list[Any] = []  # aiohttp sessions made here: released unawaited if need be
+        self._done = False
+        self._sentinel = self._close_at_shutdown()
+        _step(self._sentinel.asend(None))  # registers it with the running loop
+
+    def get(self, fresh: bool, timeout: httpx.Timeout) -> httpx.AsyncClient:
+        client = self.clients.get(fresh)
+        if client is None:
+            client = self.clients[fresh] = _async_client(fresh, timeout, self.sessions)
+        return client
+
+    async def _close_at_shutdown(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            if not self._done:
+                self._done = True
+                self.owner.forget(self)
+                await self._close_clients()
+
+    async def _close_clients(self) -> None:
+        clients, self.clients = self.clients, {}
+        for client in clients.values():
+            await client.aclose()
+
+    async def aclose(self) -> None:
+        """Close on the running loop (this entry's) and retire the sentinel."""
+        self._done = True
+        self.owner.forget(self)
+        await self._sentinel.aclose()
+        await self._close_clients()
+
+    def discard(self) -> None:
+        """The loop is closed: release what can be released without it, retire the sentinel."""
+        self._done = True
+        for session in self.sessions:
+            _discard_session(session)
+        self.clients, self.sessions = {}, []
+        with contextlib.suppress(RuntimeError):
+            _step(self._sentinel.aclose())  # finishes at once: nothing is awaited
 
 
-async def _aiter_body(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    with map_aiohttp():
-        async for chunk in response.content.iter_any():
-            yield chunk
+def _async_client(fresh: bool, timeout: httpx.Timeout, sessions: list[Any]) -> httpx.AsyncClient:
+    """A loop's httpx client (over aiohttp when installed); aiohttp sessions go in ``sessions``."""
+    limits = _FRESH_LIMITS if fresh else DEFAULT_LIMITS
+    try:
+        from httpx_aiohttp import AiohttpTransport
+    except ImportError:
+        return httpx.AsyncClient(verify=_ssl_context(), limits=limits, timeout=timeout)
+
+    def session() -> Any:
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(
+            limit=limits.max_connections or 0,
+            ssl=_ssl_context(),
+            force_close=fresh,
+            keepalive_timeout=None if fresh else limits.keepalive_expiry,
+        )
+        trace = aiohttp.TraceConfig()
+        trace.on_connection_reuseconn.append(_note_reuse)
+        made = aiohttp.ClientSession(connector=connector, trace_configs=[trace])
+        sessions.append(made)
+        return made
+
+    transport = AiohttpTransport(verify=_ssl_context(), limits=limits, client=session)
+    return httpx.AsyncClient(transport=transport, timeout=timeout)
 
 
-def _closer(response: aiohttp.ClientResponse) -> Callable[[], Awaitable[None]]:
-    async def close() -> None:
-        if response.content.at_eof():
-            response.release()
-        else:  # half-read: the connection cannot be reused
-            response.close()
-
-    return close
+async def _note_reuse(*_: Any) -> None:
+    # aiohttp awaits its trace hooks in the requesting task: the flag is set in its context
+    _REUSED.set(True)
 
 
-def _map_aiohttp(exc: Exception) -> None:
-    if isinstance(exc, asyncio.TimeoutError):  # aiohttp's own timeouts subclass it
-        unsent = _aiohttp_unsent(exc)
-        raise APITimeoutError(
-            f"request timed out ({type(exc).__name__})", request_sent=not unsent
-        ) from exc
-    if type(exc).__module__.startswith("aiohttp"):
-        raise APIConnectionError(
-            f"connection error ({type(exc).__name__}): {exc}", request_sent=not _aiohttp_unsent(exc)
-        ) from exc
+def _discard_session(session: Any) -> None:
+    """Release an aiohttp session whose loop is closed, without awaiting (no warnings about
+    an unclosed session or connector; its sockets are left to the garbage collector)."""
+    if not session.closed:
+        connector = session.connector
+        session.detach()
+        if connector is not None:
+            with contextlib.suppress(Exception):
+                _step(connector.close())
 
 
-_MAPPED_AIOHTTP = _Mapped(_map_aiohttp)
-
-
-def map_aiohttp() -> _Mapped:
-    """Re-raise aiohttp failures as ``APIConnectionError`` / ``APITimeoutError``."""
-    return _MAPPED_AIOHTTP
-
-
-def _aiohttp_unsent(exc: BaseException) -> bool:
-    """True when aiohttp failed before any request byte left: connect errors and timeouts."""
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return bool(names & {"ClientConnectorError", "ConnectionTimeoutError"})
+def _step(awaitable: Awaitable[Any]) -> None:
+    """Run an awaitable that completes without suspending (its first step is its last)."""
+    coroutine = awaitable.__await__()
+    try:
+        next(coroutine)
+    except StopIteration:
+        return
+    close = getattr(coroutine, "close", None)
+    if close is not None:
+        close()
+    raise RuntimeError("expected a step without suspension")

@@ -9,6 +9,7 @@ include request headers, so the API key cannot leak through an exception.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -32,6 +33,7 @@ __all__ = [
     "PredictionFailedError",
     "RateLimitError",
     "RequestTooLargeError",
+    "ResponseTooLargeError",
     "TaskFailedError",
     "ToolChoiceNotHonoredError",
     "WaitTimeoutError",
@@ -128,6 +130,10 @@ class InternalServerError(APIStatusError):
 
 class APIResponseValidationError(APIStatusError):
     """A 2xx answer whose body is not what the protocol promises (not JSON, wrong shape)."""
+
+
+class ResponseTooLargeError(APIResponseValidationError):
+    """A compressed answer that decodes to more than the client's ``max_decompressed_size``."""
 
 
 class IncompleteStreamError(APIStatusError):
@@ -261,9 +267,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     value = value.strip()
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "nan" and "inf" parse as floats but say nothing: ordinary backoff applies
+        return seconds if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

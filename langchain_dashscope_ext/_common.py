@@ -1,8 +1,8 @@
 """Client settings shared by every LangChain class: key, endpoint, timeout, retries, clients.
 
-The core clients are built on first use (one ``DashScope`` per model instance for sync calls,
-one ``AsyncDashScope`` per model and event loop for async ones: connections belong to a loop),
-so constructing a model stays cheap and calls build nothing. A client option passed per call
+The core clients are built on first use (one ``DashScope`` and one ``AsyncDashScope`` per model
+instance; the async client keeps each event loop's connections apart itself), so constructing a
+model stays cheap and calls build nothing. A client option passed per call
 (``invoke(..., timeout=5)``) gets a client of its own with that option, kept for later calls
 with the same options: client options are never generation parameters.
 """
@@ -33,7 +33,6 @@ from dashscope_core import RateLimit, RateLimitWait, observe_rate_limits
 
 if TYPE_CHECKING:
     from dashscope_core import AsyncDashScope, DashScope
-    from dashscope_core._loop_clients import LoopClients
 
 __all__ = [
     "CLIENT_OPTIONS",
@@ -125,8 +124,8 @@ class DashScopeSettings(BaseModel):
     for the model's budget instead of failing (waits fire ``RATE_LIMIT_EVENT``)."""
 
     _client: DashScope | None = PrivateAttr(default=None)
-    _async_clients: LoopClients | None = PrivateAttr(default=None)
-    _per_call: dict[tuple[Any, ...], tuple[DashScope, LoopClients]] = PrivateAttr(
+    _async_client: AsyncDashScope | None = PrivateAttr(default=None)
+    _per_call: dict[tuple[Any, ...], tuple[DashScope, AsyncDashScope]] = PrivateAttr(
         default_factory=dict
     )
 
@@ -149,7 +148,7 @@ class DashScopeSettings(BaseModel):
                 "(get one in the Model Studio console)"
             )
         if self.region is not None:
-            from dashscope_core._protocol.config import REGIONS
+            from dashscope_core import REGIONS
 
             if self.region not in REGIONS:
                 raise ValueError(
@@ -163,7 +162,7 @@ class DashScopeSettings(BaseModel):
                 "workspace": self.workspace, "timeout": self.timeout,
                 "max_retries": self.max_retries, "rate_limit": self.rate_limit}  # fmt: skip
 
-    def _call_clients(self, kwargs: dict[str, Any]) -> tuple[DashScope, LoopClients] | None:
+    def _call_clients(self, kwargs: dict[str, Any]) -> tuple[DashScope, AsyncDashScope] | None:
         """Pop per-call client options from ``kwargs``; their clients, or None for the usual."""
         options = {}
         for name in (*CLIENT_OPTIONS, *_PER_CALL_ALIASES):
@@ -180,11 +179,10 @@ class DashScopeSettings(BaseModel):
             found = self._per_call.get(key)
             if found is None:
                 from dashscope_core import AsyncDashScope, DashScope
-                from dashscope_core._loop_clients import LoopClients
 
                 merged = {**self._client_kwargs(), **options}
                 sync = DashScope(**merged)  # validates the values (ValueError naming them)
-                found = self._per_call[key] = (sync, LoopClients(lambda: AsyncDashScope(**merged)))
+                found = self._per_call[key] = (sync, AsyncDashScope(**merged))
         return found
 
     def _sync_client(self, kwargs: dict[str, Any]) -> DashScope:
@@ -193,9 +191,9 @@ class DashScopeSettings(BaseModel):
         return self.client if per_call is None else per_call[0]
 
     def _async_client(self, kwargs: dict[str, Any]) -> AsyncDashScope:
-        """The running loop's client of a call (see ``_sync_client``)."""
+        """The async client of a call (see ``_sync_client``)."""
         per_call = self._call_clients(kwargs)
-        return self.async_client if per_call is None else per_call[1].get()
+        return self.async_client if per_call is None else per_call[1]
 
     @property
     def client(self) -> DashScope:
@@ -210,22 +208,19 @@ class DashScopeSettings(BaseModel):
 
     @property
     def async_client(self) -> AsyncDashScope:
-        """The running event loop's asynchronous core client (one per loop, reused)."""
-        if self._async_clients is None:
+        """The asynchronous core client (built on first use; serves every event loop)."""
+        if self._async_client is None:
             from dashscope_core import AsyncDashScope
-            from dashscope_core._loop_clients import LoopClients
 
             with _LOCK:
-                if self._async_clients is None:
-                    kwargs = self._client_kwargs()
-                    self._async_clients = LoopClients(lambda: AsyncDashScope(**kwargs))
-        return self._async_clients.get()
+                if self._async_client is None:
+                    self._async_client = AsyncDashScope(**self._client_kwargs())
+        return self._async_client
 
     async def aclose(self) -> None:
-        """Close the running event loop's async client (clients of finished loops close
-        themselves)."""
-        if self._async_clients is not None:
-            await self._async_clients.aclose_current()
+        """Close the running event loop's connections (other loops' close with their loops)."""
+        if self._async_client is not None:
+            await self._async_client.close()
 
 
 class ServiceTokenCounting:

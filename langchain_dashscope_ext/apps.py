@@ -23,7 +23,6 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field, PrivateAttr
 
-from dashscope_core._signed import signed
 from dashscope_core.errors import DashScopeError
 from dashscope_core.types.apps import AppResponse
 from langchain_dashscope_ext import _apps_convert as conv
@@ -83,7 +82,6 @@ class ChatDashScopeApp(DashScopeSettings, _AppOptions, BaseChatModel):
         options = self._options({"session_id": self.session_id, **kwargs})
         return {**options, **conv.to_app_input(messages, options.get("session_id"))}
 
-    @signed
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -97,7 +95,6 @@ class ChatDashScopeApp(DashScopeSettings, _AppOptions, BaseChatModel):
         response = client.apps.call(self.app_id, **self._request(messages, stop, kwargs))
         return conv.response_to_result(response, self.app_id)
 
-    @signed
     async def _agenerate(
         self,
         messages: list[BaseMessage],

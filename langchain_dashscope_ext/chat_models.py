@@ -15,7 +15,6 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import AliasChoices, Field
 
 from dashscope_core import BatchJob, ModelProfile, get_profile
-from dashscope_core._signed import signed
 from dashscope_core.errors import ToolChoiceNotHonoredError
 from langchain_dashscope_ext import _batch, _convert
 from langchain_dashscope_ext._common import (
@@ -122,8 +121,6 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
                 "result_format": "message", **params}  # fmt: skip
 
     # ------------------------------------------------------------------------- calls
-
-    @signed
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -136,7 +133,6 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         with rate_limit_events(run_manager):
             return _convert.from_wire_response(call(**request), request["model"])
 
-    @signed
     async def _agenerate(
         self,
         messages: list[BaseMessage],

@@ -10,7 +10,6 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 
-from dashscope_core._signed import signed
 from langchain_dashscope_ext import _convert_output as _convert
 from langchain_dashscope_ext._common import (
     DashScopeSettings,
@@ -63,7 +62,6 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
         return {"model": params.pop("model", None) or self.model, "prompt": prompt,
                 "history": history, "result_format": "text", **params}  # fmt: skip
 
-    @signed
     def _generate(
         self,
         prompts: list[str],
@@ -81,7 +79,6 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
             answers = [_generation(a, r["model"]) for a, r in zip(responses, requests, strict=True)]
         return self._result(answers)
 
-    @signed
     async def _agenerate(
         self,
         prompts: list[str],

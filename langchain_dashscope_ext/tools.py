@@ -29,11 +29,9 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from dashscope_core import AsyncDashScope, DashScope
-from dashscope_core._protocol.openapi import ToolSpec
-from dashscope_core._protocol.tool_output import DEFAULT_MAX_CHARS, describe_failure
+from dashscope_core import tools as runs
 from dashscope_core.errors import DashScopeError
-from dashscope_core.resources import _prediction_tools as runs
-from dashscope_core.resources.predictions import prefer_header
+from dashscope_core.tools import DEFAULT_MAX_CHARS, ToolSpec, describe_failure, prefer_header
 
 __all__ = ["DashScopeImageSynthesisTool", "DashScopePredictionTool"]
 
@@ -134,7 +132,7 @@ class DashScopePredictionTool(_RunSettings, BaseTool):  # type: ignore[misc]  # 
     identifier: str = Field(pattern=r"^[^/:\s]+/[^/:\s]+:[A-Za-z0-9]+$")
     """``owner/name:version``: every run uses this exact version."""
     args_schema: type[BaseModel]
-    """Built from the version's OpenAPI ``Input`` (``dashscope_core._protocol.openapi``)."""
+    """Built from the version's OpenAPI ``Input`` (``dashscope_core.tools``)."""
     iterator_output: bool = False
     """The model's output is an iterator: its pieces are joined into one text."""
     wait: bool | int = 1

@@ -1,4 +1,4 @@
-"""Core clients for the LlamaIndex classes: the connection fields, one async client per loop.
+"""Core clients for the LlamaIndex classes: the connection fields and the two clients.
 
 A client option passed per call (``llm.chat(messages, timeout=5)``) picks a client built with
 that option (kept for later calls with the same options); it is never a generation parameter.
@@ -24,11 +24,9 @@ from llama_index_instrumentation import get_dispatcher
 from pydantic import AliasChoices
 
 from dashscope_core import AsyncDashScope, DashScope, RateLimit, RateLimitWait
-from dashscope_core._loop_clients import LoopClients
 
 __all__ = [
     "CLIENT_OPTIONS",
-    "AsyncClients",
     "Connection",
     "DashScopeRateLimitWaitEvent",
     "client_options",
@@ -70,31 +68,6 @@ def client_options(owner: Any) -> dict[str, Any]:
     return {**options, "api_key": key, "on_rate_limit_wait": report_rate_limit_wait}
 
 
-class AsyncClients:
-    """One ``AsyncDashScope`` per event loop (core ``LoopClients``), or one over a caller's
-    ``http_client``: pooled connections cannot move between loops."""
-
-    def __init__(
-        self, options: dict[str, Any], http_client: httpx.AsyncClient | None = None
-    ) -> None:
-        self._options = options
-        self._by_loop = LoopClients(lambda: AsyncDashScope(**options))
-        self._http_client = http_client
-        self._shared: AsyncDashScope | None = None
-
-    def get(self) -> AsyncDashScope:
-        """The client for the running loop (or the one over the caller's ``http_client``)."""
-        if self._http_client is not None:
-            if self._shared is None:
-                self._shared = AsyncDashScope(http_client=self._http_client, **self._options)
-            return self._shared
-        return self._by_loop.get()
-
-    async def close_current(self) -> None:
-        """Close and forget the running loop's client."""
-        await self._by_loop.aclose_current()
-
-
 class Connection(BaseModel):
     """Mixin: where and as whom to call DashScope (fields), and the core clients built from them."""
 
@@ -131,11 +104,11 @@ class Connection(BaseModel):
         return value
 
     _client: DashScope = PrivateAttr()
-    _aclients: AsyncClients = PrivateAttr()
+    _aclient: AsyncDashScope = PrivateAttr()
     _http_clients: tuple[httpx.Client | None, httpx.AsyncClient | None] = PrivateAttr(
         default=(None, None)
     )
-    _per_call: dict[tuple[Any, ...], tuple[DashScope, AsyncClients]] = PrivateAttr(
+    _per_call: dict[tuple[Any, ...], tuple[DashScope, AsyncDashScope]] = PrivateAttr(
         default_factory=dict
     )
 
@@ -144,20 +117,20 @@ class Connection(BaseModel):
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        """Build the sync client and the per-loop async clients from the fields."""
+        """Build the sync and async core clients from the fields."""
         options = client_options(self)
         self._client = DashScope(http_client=http_client, **options)
-        self._aclients = AsyncClients(options, async_http_client)
+        self._aclient = AsyncDashScope(http_client=async_http_client, **options)
         self._http_clients = (http_client, async_http_client)
 
-    def _clients_for(self, kwargs: dict[str, Any]) -> tuple[DashScope, AsyncClients]:
+    def _clients_for(self, kwargs: dict[str, Any]) -> tuple[DashScope, AsyncDashScope]:
         """Pop per-call client options from ``kwargs``; the clients that apply them."""
         options = {name: kwargs.pop(name) for name in CLIENT_OPTIONS if name in kwargs}
         if "request_timeout" in kwargs:
             options["timeout"] = kwargs.pop("request_timeout")
         options = {k: v for k, v in options.items() if v is not None}
         if not options:
-            return self._client, self._aclients
+            return self._client, self._aclient
         if isinstance(options.get("api_key"), SecretStr):
             options["api_key"] = options["api_key"].get_secret_value()
         key = tuple(sorted((k, repr(v)) for k, v in options.items()))
@@ -167,7 +140,10 @@ class Connection(BaseModel):
                 merged = {**client_options(self), **options}
                 sync_http, async_http = self._http_clients
                 sync = DashScope(http_client=sync_http, **merged)  # checks the values
-                found = self._per_call[key] = (sync, AsyncClients(merged, async_http))
+                found = self._per_call[key] = (
+                    sync,
+                    AsyncDashScope(http_client=async_http, **merged),
+                )
         return found
 
     def _sync_client(self, kwargs: dict[str, Any]) -> DashScope:
@@ -175,13 +151,13 @@ class Connection(BaseModel):
         return self._clients_for(kwargs)[0]
 
     def _async_client(self, kwargs: dict[str, Any] | None = None) -> AsyncDashScope:
-        """The running loop's client of a call (see ``_sync_client``)."""
-        return self._clients_for(kwargs if kwargs is not None else {})[1].get()
+        """The async client of a call (see ``_sync_client``)."""
+        return self._clients_for(kwargs if kwargs is not None else {})[1]
 
     def close(self) -> None:
         """Close the sync client's connections (custom ``http_client``s are left open)."""
         self._client.close()
 
     async def aclose(self) -> None:
-        """Close the async client of the running event loop."""
-        await self._aclients.close_current()
+        """Close the running event loop's connections (other loops' close with their loops)."""
+        await self._aclient.close()

@@ -30,12 +30,11 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.custom import CustomLLM
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from dashscope_core import DashScope
-from dashscope_core._signed import signed
+from dashscope_core import AsyncDashScope, DashScope
 from dashscope_core.resources.apps import app_input
 from dashscope_core.types.apps import AppChunk, AppResponse
 from llamaindex_dashscope_ext._citations import doc_citation_blocks
-from llamaindex_dashscope_ext._clients import AsyncClients, Connection
+from llamaindex_dashscope_ext._clients import Connection
 from llamaindex_dashscope_ext._convert import to_completion_response
 from llamaindex_dashscope_ext._streams import aeach, each
 
@@ -193,7 +192,6 @@ class DashScopeAppLLM(CustomLLM, Connection):
         options = {k: v for k, v in options.items() if v is not None}
         return {**options, **to_app_input(messages, options.get("session_id"))}
 
-    @signed
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Ask the app."""
@@ -201,7 +199,6 @@ class DashScopeAppLLM(CustomLLM, Connection):
             self._sync_client(kwargs).apps.call(self.app_id, **self._request(messages, kwargs))
         )
 
-    @signed
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Ask the app and stream the answer; the last response carries the citations."""
@@ -210,14 +207,12 @@ class DashScopeAppLLM(CustomLLM, Connection):
         )
         return each(chunks, _StreamState().feed)
 
-    @signed
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Async ``chat``."""
         apps = self._async_client(kwargs).apps
         return to_chat_response(await apps.call(self.app_id, **self._request(messages, kwargs)))
 
-    @signed
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
@@ -227,13 +222,11 @@ class DashScopeAppLLM(CustomLLM, Connection):
         chunks = apps.stream(self.app_id, **self._request(messages, kwargs))
         return aeach(chunks, _StreamState().feed)
 
-    @signed
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         """Ask the app ``prompt``."""
         return to_completion_response(self.chat(_user(prompt), **kwargs))
 
-    @signed
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
@@ -241,7 +234,6 @@ class DashScopeAppLLM(CustomLLM, Connection):
         """Stream the answer to ``prompt``."""
         return each(self.stream_chat(_user(prompt), **kwargs), to_completion_response)
 
-    @signed
     @llm_completion_callback()
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
@@ -249,7 +241,6 @@ class DashScopeAppLLM(CustomLLM, Connection):
         """Async ``complete``."""
         return to_completion_response(await self.achat(_user(prompt), **kwargs))
 
-    @signed
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
@@ -314,7 +305,7 @@ class DashScopeAppRetriever(BaseRetriever):
             "max_retries": max_retries,
         }
         self._client = DashScope(**settings)
-        self._aclients = AsyncClients(settings)
+        self._aclient = AsyncDashScope(**settings)
 
     def __repr__(self) -> str:
         return f"DashScopeAppRetriever(app_id={self.app_id!r}, options={self.options!r})"
@@ -324,6 +315,6 @@ class DashScopeAppRetriever(BaseRetriever):
         return to_nodes(response, self.app_id)
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        apps = self._aclients.get().apps
+        apps = self._aclient.apps
         response = await apps.call(self.app_id, query_bundle.query_str, **self.options)
         return to_nodes(response, self.app_id)

@@ -37,8 +37,7 @@ from llama_index_instrumentation import get_dispatcher
 from pydantic import BaseModel
 
 from dashscope_core import DashScope, ModelProfile, get_profile
-from dashscope_core._signed import signed
-from llamaindex_dashscope_ext._clients import AsyncClients, Connection, client_options
+from llamaindex_dashscope_ext._clients import Connection, client_options
 from llamaindex_dashscope_ext._convert import (
     completion_from_wire,
     from_wire_response,
@@ -60,7 +59,7 @@ from llamaindex_dashscope_ext._streams import (
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
-__all__ = ["DEFAULT_MODEL", "AsyncClients", "DashScopeLLM", "client_options"]
+__all__ = ["DEFAULT_MODEL", "DashScopeLLM", "client_options"]
 
 dispatcher = get_dispatcher(__name__)
 Model = TypeVar("Model", bound=BaseModel)
@@ -183,8 +182,6 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         return {"model": self.model, "messages": messages, "result_format": "message", **params}
 
     # -- chat ------------------------------------------------------------------------------
-
-    @signed
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Send ``messages``; the answer with usage, thinking and tool calls."""
@@ -192,7 +189,6 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
             self._sync_client(kwargs).generation.call(**self._request(messages, kwargs))
         )
 
-    @signed
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Stream the answer: each response has the message so far and ``delta``."""
@@ -200,14 +196,12 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
             self._sync_client(kwargs).generation.stream(**self._request(messages, kwargs))
         )
 
-    @signed
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Async ``chat``."""
         client = self._async_client(kwargs)
         return from_wire_response(await client.generation.call(**self._request(messages, kwargs)))
 
-    @signed
     @llm_chat_callback()
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
@@ -217,15 +211,12 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         return achat_gen(client.generation.stream(**self._request(messages, kwargs)))
 
     # -- completion ------------------------------------------------------------------------
-
-    @signed
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         """Answer ``prompt`` (sent as one user message)."""
         response = self._sync_client(kwargs).generation.call(**self._prompt_request(prompt, kwargs))
         return completion_from_wire(response)
 
-    @signed
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
@@ -234,7 +225,6 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         chunks = self._sync_client(kwargs).generation.stream(**self._prompt_request(prompt, kwargs))
         return completion_gen(chunks)
 
-    @signed
     @llm_completion_callback()
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
@@ -244,7 +234,6 @@ class DashScopeLLM(FunctionCallingLLM, Connection):
         response = await client.generation.call(**self._prompt_request(prompt, kwargs))
         return completion_from_wire(response)
 
-    @signed
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any

@@ -1,7 +1,7 @@
 """Prediction-API models as LlamaIndex ``FunctionTool``s: ``DashScopePredictionToolSpec``.
 
 Each tool's ``fn_schema`` is a pydantic model built from the model version's OpenAPI ``Input``
-(``dashscope_core._protocol.openapi``); the version is fetched once, when the tool is built,
+(``dashscope_core.tools``); the version is fetched once, when the tool is built,
 and every call runs exactly that version. Tools have a sync ``fn`` and a truly async
 ``async_fn`` (``AsyncDashScope``, no threads). A call returns a ``ToolResult``: its text (what
 the agent sees) summarises the output; ``raw_output.output`` keeps all of it. A failed run
@@ -20,11 +20,9 @@ from typing import Any
 from llama_index.core.tools import FunctionTool
 
 from dashscope_core import AsyncDashScope, DashScope
-from dashscope_core._protocol.openapi import ToolSpec
-from dashscope_core._protocol.tool_output import DEFAULT_MAX_CHARS, describe_failure
+from dashscope_core import tools as runs
 from dashscope_core.errors import DashScopeError
-from dashscope_core.resources import _prediction_tools as runs
-from dashscope_core.resources._prediction_tools import ToolResult
+from dashscope_core.tools import DEFAULT_MAX_CHARS, ToolResult, ToolSpec, describe_failure
 
 __all__ = ["DashScopePredictionToolSpec", "PredictionToolError", "ToolResult"]
 

@@ -2,15 +2,16 @@
 
 Rules of this module:
 - Retried: HTTP 408, 409, 429, 500, 502, 503, 504 and connection errors (PROTOCOL.md "Errors").
-- A request that is not replay-safe (prediction API creates) is retried only on 429 and on
-  connection errors raised before the request was sent: a 5xx may have created the prediction.
+- A request that is not replay-safe (creates, Bailian app turns) is retried only on 429 and on
+  connection errors raised before the request was sent: a 5xx or a connection lost after
+  sending may have created the prediction or added the turn to the session. A body that cannot
+  be sent twice (an iterator) is retried only when nothing was sent.
+- A deadline (``end``, on the caller's clock) is never slept past: a retry whose wait would
+  end after it is not made, and the last error is raised instead.
 - The wait honours ``Retry-After`` (seconds or an HTTP date); a value above ``retry_after_max``
   raises at once rather than sleeping for minutes; a missing or non-positive one falls back to
   capped exponential backoff with jitter.
 - ``max_retries=2`` means three attempts in all.
-- A request under a rate limit (``limited``) that is throttled is retried at once (the limiter
-  waits before every attempt, after adapting to the 429) and up to ``THROTTLE_RETRIES`` more
-  times than ``max_retries``: with limits at or below the account's, throttling is waited out.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ __all__ = [
 ]
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-THROTTLE_RETRIES = 10
 
 
 def retry_after_from_headers(
@@ -71,10 +71,15 @@ class RetryPolicy:
         if self.backoff_base < 0 or self.backoff_max < 0:
             raise ValueError("backoff_base/backoff_max: expected >= 0")
 
-    def should_retry(self, exc: BaseException, *, replay_safe: bool = True) -> bool:
+    def should_retry(
+        self, exc: BaseException, *, replay_safe: bool = True, rewindable: bool = True
+    ) -> bool:
         """Whether ``exc`` is worth another attempt (ignores the attempt count)."""
         if isinstance(exc, APIConnectionError):
-            return replay_safe or not getattr(exc, "request_sent", True)
+            sent = getattr(exc, "request_sent", True)
+            return not sent or (replay_safe and rewindable)
+        if not rewindable:
+            return False
         if isinstance(exc, APIStatusError):
             # a Throttling code in a 200 body or an error frame is a 429 whatever the status
             status = 429 if isinstance(exc, RateLimitError) else exc.status_code
@@ -86,18 +91,22 @@ class RetryPolicy:
             return after is None or after <= self.retry_after_max
         return False
 
-    def attempts(self, exc: BaseException | None, limited: bool = False) -> int:
-        """How many attempts in all a request may make when its last one raised ``exc``."""
-        extra = THROTTLE_RETRIES if limited and isinstance(exc, RateLimitError) else 0
-        return self.max_retries + 1 + extra
-
     def first_retry_delay(
-        self, exc: BaseException, *, replay_safe: bool = True, limited: bool = False
+        self,
+        exc: BaseException,
+        *,
+        replay_safe: bool = True,
+        rewindable: bool = True,
+        time_left: float | None = None,
     ) -> float | None:
-        """Seconds to wait before the second attempt after ``exc``, or None: do not retry."""
-        if self.attempts(exc, limited) < 2 or not self.should_retry(exc, replay_safe=replay_safe):
+        """Seconds to wait before the second attempt after ``exc``, or None: do not retry
+        (also when the wait would not end ``time_left`` seconds from now)."""
+        if self.max_retries < 1:
             return None
-        return 0.0 if limited and isinstance(exc, RateLimitError) else self.wait(1, exc)
+        if not self.should_retry(exc, replay_safe=replay_safe, rewindable=rewindable):
+            return None
+        delay = self.wait(1, exc)
+        return None if time_left is not None and delay >= time_left else delay
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter for the ``attempt``-th retry (1-based)."""
@@ -116,33 +125,39 @@ class RetryPolicy:
         *,
         sleep: Callable[[float], Any],
         replay_safe: bool = True,
+        rewindable: bool = True,
         before_sleep: Callable[[RetryCallState], Any] | None = None,
         attempts_done: int = 0,
-        limited: bool = False,
+        end: float | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> dict[str, Any]:
         """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` under this policy.
 
         ``attempts_done``: attempts already made outside tenacity (the clients make the first
         one directly, so the common success path pays nothing for the retry machinery).
+        ``end``: a deadline on ``clock``; no wait is started that would end after it.
         """
-        from tenacity import retry_if_exception
-
-        def _exc(state: RetryCallState) -> BaseException | None:
-            return state.outcome.exception() if state.outcome is not None else None
-
-        def _stop(state: RetryCallState) -> bool:
-            return state.attempt_number + attempts_done >= self.attempts(_exc(state), limited)
+        from tenacity import retry_if_exception, stop_after_attempt
 
         def _wait(state: RetryCallState) -> float:
-            exc = _exc(state)
-            if limited and isinstance(exc, RateLimitError):
-                return 0.0
+            outcome = state.outcome
+            exc = outcome.exception() if outcome is not None else None
             return self.wait(state.attempt_number + attempts_done, exc)
+
+        attempts = stop_after_attempt(self.max_retries + 1 - attempts_done)
+
+        def _stop(state: RetryCallState) -> bool:
+            if attempts(state):
+                return True
+            return end is not None and clock is not None and clock() + state.upcoming_sleep >= end
+
+        def _retry(exc: BaseException) -> bool:
+            return self.should_retry(exc, replay_safe=replay_safe, rewindable=rewindable)
 
         return {
             "stop": _stop,
             "wait": _wait,
-            "retry": retry_if_exception(lambda e: self.should_retry(e, replay_safe=replay_safe)),
+            "retry": retry_if_exception(_retry),
             "sleep": sleep,
             "reraise": True,
             "before_sleep": before_sleep,

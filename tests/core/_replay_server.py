@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 _HOP = {"transfer-encoding", "content-length", "connection", "content-encoding"}
 
@@ -96,7 +98,8 @@ def _handler(state: Replay) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             multipart = "multipart/" in self.headers.get("content-type", "")
             state.received.append({
-                "method": self.command, "path": self.path, "headers": dict(self.headers),
+                "method": self.command, "path": self.path,
+                "headers": httpx.Headers(self.headers.items()),
                 "json": json.loads(body) if body and not multipart else None, "body": body,
             })  # fmt: skip
             act = state.acts.pop(0) if state.acts else json_act(500, {"code": "NoAct"})

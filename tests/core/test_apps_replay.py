@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from dashscope_core import AsyncDashScope, DashScope, accumulate_app
@@ -59,7 +60,8 @@ def _handler(state: Replay) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            state.received.append({"path": self.path, "json": body, "headers": dict(self.headers)})
+            headers = httpx.Headers(self.headers.items())
+            state.received.append({"path": self.path, "json": body, "headers": headers})
             reply = state.replies.pop(0)
             payload = gzip.compress(reply.body) if reply.gzip else reply.body
             self.send_response(reply.status)

@@ -50,12 +50,13 @@ class Http:
         async def record(seconds: float) -> None:
             self.sleeps.append(seconds)
 
+        self.injected: Any = None
         if sender == "httpx":
-            options["http_client"] = httpx.AsyncClient()
+            self.injected = options["http_client"] = httpx.AsyncClient()
         elif sender == "httpx-aiohttp":
             from httpx_aiohttp import HttpxAiohttpClient
 
-            options["http_client"] = HttpxAiohttpClient()
+            self.injected = options["http_client"] = HttpxAiohttpClient()
         self.client = AsyncDashScope(sleep=record, **options)
 
     def run(self, value: Any) -> Any:
@@ -91,9 +92,8 @@ class Http:
             self.client.close()
             return
         self.runner.run(self.client.close())
-        http = getattr(self.client._sender, "client", None)
-        if http is not None:
-            self.runner.run(http.aclose())
+        if self.injected is not None:
+            self.runner.run(self.injected.aclose())
         self.runner.close()
 
 
@@ -153,6 +153,7 @@ def test_faults_retried(http: Any, hub_emu: Emulator, kind: str) -> None:
     ds = http()
     assert ds.run(ds.client._send(spec())).status_code == 200
     assert len(ds.sleeps) == 2
+    assert len(hub_emu.received("generation")) == 3
 
 
 def test_dropped_connection_is_a_connection_error(http: Any, hub_emu: Emulator) -> None:
@@ -246,8 +247,8 @@ async def test_cancelled_stream_leaves_no_open_connection(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        session = client._sender._session  # type: ignore[union-attr]
-        assert session is not None and session.connector is not None
+        (session,) = client._transport._loops[asyncio.get_running_loop()].sessions
+        assert session.connector is not None
         await asyncio.sleep(0)
         assert sum(len(v) for v in session.connector._conns.values()) == 0
         assert not session.connector._acquired

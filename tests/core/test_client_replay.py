@@ -83,7 +83,7 @@ class Driver:
         if self._runner is not None:
             self._runner.run(self.client.close())
             if self.mode == "async-httpx":
-                self._runner.run(self.client._sender.client.aclose())
+                self._runner.run(self.client._transport.injected.aclose())
             self._runner.close()
         else:
             self.client.close()
@@ -256,10 +256,13 @@ def test_500_and_503_are_retried_then_raise_typed(ds: Driver, replay: Replay) ->
 def test_a_reset_before_the_response_is_retried(ds: Driver, replay: Replay) -> None:
     replay.queue(Act(reset=True), recorded_act(TEXT))
     assert _generate(ds, TEXT).text == _expected(TEXT)["text"]
-    replay.queue(Act(reset=True), Act(reset=True), Act(reset=True))
+    # the next call goes out on the kept-alive connection: its reset looks like a connection the
+    # server closed while idle, so our pools send it once more on a new one (an injected
+    # client's pool is its own) before the retries count
+    replay.queue(*[Act(reset=True)] * 4)
     with pytest.raises(APIConnectionError):
         _generate(ds, TEXT)
-    assert len(replay.received) == 5
+    assert len(replay.received) == (5 if ds.mode == "async-httpx" else 6)
 
 
 def _stream_act(pieces: list[bytes], **fault: Any) -> Act:

@@ -96,7 +96,7 @@ async def test_cancelling_100_calls_and_streams_leaves_nothing_open(
     assert response.output.text or response.output.choices
     await client.close()
     if transport == "httpx":  # an injected client is the caller's to close
-        await client._sender.aclose()
+        await client._transport.injected.aclose()
     assert await _settled_connections(quiet_server) == 0
 
 

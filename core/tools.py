@@ -1,6 +1,7 @@
-"""The I/O behind the framework prediction tools: fetch a version once, run it, summarise.
+"""Agent tools over predictions and image synthesis: fetch a version once, run it, summarise.
 
-The LangChain and LlamaIndex tools only translate; they call these helpers. A tool built with
+The public home of what the LangChain and LlamaIndex tools are built from (they only
+translate; they call these helpers and import nothing private). A tool built with
 one client flavour gets the other on demand (``async_twin``/``sync_twin``: same key, endpoint,
 timeout and retry policy), so ``_arun``/``acall`` are truly async and ``_run`` never blocks an
 event loop.
@@ -15,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 from dashscope_core._protocol.identifiers import ModelRef, parse_identifier
 from dashscope_core._protocol.openapi import ToolSpec, tool_spec, wire_input
 from dashscope_core._protocol.polling import check_poll_args
-from dashscope_core._protocol.tool_output import DEFAULT_MAX_CHARS, progress_event, summarize
+from dashscope_core._protocol.tool_output import (
+    DEFAULT_MAX_CHARS,
+    describe_failure,
+    progress_event,
+    summarize,
+)
 from dashscope_core.resources.predictions import prefer_header
 from dashscope_core.types.predictions import Model, Version
 from dashscope_core.types.tasks import Task
@@ -24,14 +30,19 @@ if TYPE_CHECKING:
     from dashscope_core._client import AsyncDashScope, DashScope
 
 __all__ = [
+    "DEFAULT_MAX_CHARS",
+    "EventSink",
     "ProgressRecorder",
     "RunOptions",
     "ToolResult",
+    "ToolSpec",
     "afetch_tool_spec",
     "arun_images",
     "arun_prediction",
     "async_twin",
+    "describe_failure",
     "fetch_tool_spec",
+    "prefer_header",
     "run_images",
     "run_prediction",
     "sync_twin",
@@ -109,30 +120,18 @@ class RunOptions:
         return {"wait": self.wait, "interval": self.interval, "timeout": self.timeout}
 
 
-def _settings(client: Any) -> dict[str, Any]:
-    config = client._config
-    return {
-        "api_key": config.api_key,
-        "base_url": config.base_url,
-        "workspace": config.workspace,
-        "timeout": client._timeout,
-        "default_headers": dict(client._headers),
-        "retry_policy": client._policy,
-    }
-
-
 def async_twin(client: DashScope) -> AsyncDashScope:
     """An ``AsyncDashScope`` with ``client``'s key, endpoint, timeout and retry policy."""
     from dashscope_core._client import AsyncDashScope
 
-    return AsyncDashScope(**_settings(client))
+    return AsyncDashScope(**client._settings)
 
 
 def sync_twin(client: AsyncDashScope) -> DashScope:
     """A ``DashScope`` with ``client``'s key, endpoint, timeout and retry policy."""
     from dashscope_core._client import DashScope
 
-    return DashScope(**_settings(client))
+    return DashScope(**client._settings)
 
 
 def _spec(
