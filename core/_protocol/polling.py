@@ -214,6 +214,10 @@ class PollLoop(Generic[T]):
         """The step when a cancel request arrived while sleeping."""
         return Step(CANCEL, reason="cancel")
 
+    def expired(self) -> Step:
+        """The step when a poll was cut short by the deadline."""
+        return Step(CANCEL, reason="deadline")
+
     def _next(self, item: T, now: float, cancelled: bool) -> Step:
         if self.family.is_terminal(item):
             return Step(DONE)

@@ -5,6 +5,8 @@ Rules of this module:
   sync and async clients (and the emulator's tests) drive the same state machine.
 - Bytes may be split anywhere, even inside a field name or a UTF-8 sequence: lines are cut on raw
   bytes (CR, LF and CRLF are ASCII, never inside a multi-byte sequence) and decoded whole.
+- Linear: each read is searched once and the bytes of an unfinished line are joined once, when
+  it ends, so a 32 MB event costs about what reading it costs.
 - A leading UTF-8 byte-order mark is dropped (WHATWG "event stream interpretation").
 - ``data:`` lines join with ``\n``; one space after the colon is optional and dropped.
 - DashScope's ``:HTTP_STATUS/NNN`` comment sets ``SSEEvent.status``; other comments are ignored.
@@ -46,11 +48,11 @@ class SSEEvent(NamedTuple):
 class SSEDecoder:
     """Incremental SSE decoder: push bytes in, take complete events out."""
 
-    __slots__ = ("_buffer", "_data", "_event", "_framed_id", "_id", "_last_cr", "_retry",
+    __slots__ = ("_data", "_event", "_framed_id", "_id", "_last_cr", "_pending", "_retry",
                  "_started", "_status", "_touched")  # fmt: skip
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._pending: list[bytes] = []  # bytes after the last line end, in arrival order
         self._started = False
         self._last_cr = False
         self._id: str | None = None  # the last event id persists across events (WHATWG)
@@ -66,25 +68,36 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume ``chunk`` and return the events it completed."""
-        data = self._buffer + chunk if self._buffer else bytes(chunk)
+        chunk = bytes(chunk)
         if not self._started:
-            if len(data) < len(_BOM) and _BOM.startswith(data):
-                self._buffer = data
+            chunk = b"".join([*self._pending, chunk])
+            self._pending = []
+            if len(chunk) < len(_BOM) and _BOM.startswith(chunk):
+                self._pending = [chunk] if chunk else []
                 return []
-            if data.startswith(_BOM):
-                data = data[len(_BOM) :]
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM) :]
             self._started = True
-        if self._last_cr and data[:1] == b"\n":  # the LF of a CRLF split across chunks
-            data = data[1:]
+        if self._last_cr and chunk[:1] == b"\n":  # the LF of a CRLF split across chunks
+            chunk = chunk[1:]
         self._last_cr = False
-        cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        # Only the new bytes are searched, and held bytes are joined once, when their line
+        # ends: an event of any size costs time linear in its size (never a rescan per read).
+        cut = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
         if cut < 0:
-            self._buffer = data
+            if chunk:
+                self._pending.append(chunk)
             return []
-        self._buffer = data[cut + 1 :]
-        self._last_cr = data[cut] == 0x0D and not self._buffer
+        data = chunk[: cut + 1]
+        if self._pending:
+            data = b"".join([*self._pending, data])
+            self._pending = []
+        if cut + 1 < len(chunk):
+            self._pending.append(chunk[cut + 1 :])
+        else:
+            self._last_cr = chunk[cut] == 0x0D
         # Line ends are ASCII, so the text up to the last one is whole UTF-8: decode it once.
-        text = data[: cut + 1].decode("utf-8", errors="replace")
+        text = data.decode("utf-8", errors="replace")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         events: list[SSEEvent] = []
@@ -123,9 +136,9 @@ class SSEDecoder:
     def close(self) -> list[SSEEvent]:
         """End of input: treat any unterminated line and pending event as complete."""
         events: list[SSEEvent] = []
-        if self._buffer:
-            self._lines([self._buffer.decode("utf-8", errors="replace")], events)
-            self._buffer = b""
+        if self._pending:
+            self._lines([b"".join(self._pending).decode("utf-8", errors="replace")], events)
+            self._pending = []
         self._dispatch(events)
         return events
 

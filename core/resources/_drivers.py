@@ -17,21 +17,30 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from dashscope_core._protocol.polling import CANCEL, POLL, PollJob
+from dashscope_core._protocol.polling import CANCEL, POLL, PollJob, PollLoop
 from dashscope_core._protocol.prediction_stream import PredictionStreamReader, ServerSentEvent
-from dashscope_core._protocol.request import RawResponse, RequestSpec
+from dashscope_core._protocol.request import RequestSpec
 from dashscope_core._protocol.sse import SSEEvent
-from dashscope_core.errors import APIResponseValidationError, APIStatusError
+from dashscope_core.errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    DashScopeError,
+)
 from dashscope_core.types.predictions import Prediction
 
 if TYPE_CHECKING:
     from dashscope_core._client import AsyncDashScope, DashScope
+    from dashscope_core.resources.predictions import RunPlan
 
 T = TypeVar("T")
 P = TypeVar("P")
 
 CANCEL_GRACE = 10.0
 """Seconds an async cancel request may take after the waiting task itself was cancelled."""
+CANCEL_ALLOWANCE = 1.0
+"""Seconds a cancel sent at a ``timeout`` deadline may take past it (a hanging cancel ends)."""
 
 
 def _clock(client: object) -> Callable[[], float]:
@@ -48,7 +57,7 @@ def _unchecked(event: SSEEvent) -> SSEEvent:
     return event
 
 
-def _cancel_note(exc: APIStatusError) -> str:
+def _cancel_note(exc: DashScopeError) -> str:
     return f"the server-side cancel failed: {exc}"
 
 
@@ -71,30 +80,60 @@ async def _sleep_async(client: AsyncDashScope, cancel: Any, delay: float) -> Non
     await client._sleep(delay)
 
 
-def poll_sync(client: DashScope, job: PollJob[T], item: T, cancel: Any = None) -> T:
-    """Poll ``item`` until it finishes, is cancelled or reaches its deadline."""
+def _bound(loop: PollLoop[Any], clock: Callable[[], float], extra: float = 0.0) -> float | None:
+    """The loop's deadline (on the client's clock) as a ``time.monotonic()`` deadline for the
+    requests made while polling, ``extra`` seconds later (a cancel's allowance)."""
+    if loop.deadline is None:
+        return None
+    return time.monotonic() + max(loop.deadline - clock(), extra)
+
+
+def _past(loop: PollLoop[Any], clock: Callable[[], float]) -> bool:
+    return loop.deadline is not None and clock() >= loop.deadline
+
+
+def poll_sync(
+    client: DashScope, job: PollJob[T], item: T, cancel: Any = None, started: float | None = None
+) -> T:
+    """Poll ``item`` until it finishes, is cancelled or reaches its deadline (counted from
+    ``started`` on the client's clock, default now); requests never outlast the deadline."""
     clock = _clock(client)
-    loop = job.new_loop(clock())
+    loop = job.new_loop(clock() if started is None else started)
     step = loop.begin(item, now=clock(), cancelled=_is_set(cancel))
     while step.action == POLL:
         if _sleep_sync(client, cancel, step.delay) or _is_set(cancel):
             step = loop.interrupted()
             break
-        item = job.parse(client._send(job.get))
+        try:
+            item = job.parse(client._send(job.get, deadline=_bound(loop, clock)))
+        except APITimeoutError:
+            if not _past(loop, clock):
+                raise
+            step = loop.expired()
+            break
         step = loop.observe(item, now=clock(), cancelled=_is_set(cancel))
     note = None
     if step.action == CANCEL:
         try:
-            item = job.parse_cancel(client._send(job.cancel), item)
-        except APIStatusError as exc:
+            spec = job.cancel
+            item = job.parse_cancel(
+                client._send(spec, deadline=_bound(loop, clock, CANCEL_ALLOWANCE)), item
+            )
+        except (APIStatusError, APIConnectionError) as exc:
             note = _cancel_note(exc)
     return loop.finish(item, step, note)
 
 
-async def poll_async(client: AsyncDashScope, job: PollJob[T], item: T, cancel: Any = None) -> T:
+async def poll_async(
+    client: AsyncDashScope,
+    job: PollJob[T],
+    item: T,
+    cancel: Any = None,
+    started: float | None = None,
+) -> T:
     """``poll_sync`` for the async client; task cancellation also cancels server-side."""
     clock = _clock(client)
-    loop = job.new_loop(clock())
+    loop = job.new_loop(clock() if started is None else started)
     try:
         step = loop.begin(item, now=clock(), cancelled=_is_set(cancel))
         while step.action == POLL:
@@ -102,7 +141,13 @@ async def poll_async(client: AsyncDashScope, job: PollJob[T], item: T, cancel: A
             if _is_set(cancel):
                 step = loop.interrupted()
                 break
-            item = job.parse(await client._send(job.get))
+            try:
+                item = job.parse(await client._send(job.get, deadline=_bound(loop, clock)))
+            except APITimeoutError:
+                if not _past(loop, clock):
+                    raise
+                step = loop.expired()
+                break
             step = loop.observe(item, now=clock(), cancelled=_is_set(cancel))
     except asyncio.CancelledError:
         await _shielded(client._send(job.cancel))
@@ -110,33 +155,50 @@ async def poll_async(client: AsyncDashScope, job: PollJob[T], item: T, cancel: A
     note = None
     if step.action == CANCEL:
         try:
-            item = job.parse_cancel(await client._send(job.cancel), item)
-        except APIStatusError as exc:
+            bound = _bound(loop, clock, CANCEL_ALLOWANCE)
+            item = job.parse_cancel(await client._send(job.cancel, deadline=bound), item)
+        except (APIStatusError, APIConnectionError) as exc:
             note = _cancel_note(exc)
     return loop.finish(item, step, note)
 
 
-async def create_async(
-    client: AsyncDashScope,
-    create: RequestSpec,
-    parse: Callable[[RawResponse], T],
-    cancel_of: Callable[[T], RequestSpec],
-    hold: float,
-) -> T:
+def run_sync(client: DashScope, plan: RunPlan) -> Any:
+    """``client.run``: create (within the run's deadline), then poll until done."""
+    started, end = _clock(client)(), plan.end()
+    try:
+        created = plan.created(client._send(plan.create, deadline=end))
+    except APITimeoutError as exc:
+        raise plan.unanswered(exc, end) from exc
+    finished = poll_sync(client, *plan.wait_job(created), started=started)
+    return plan.output(finished, client)
+
+
+async def run_async(client: AsyncDashScope, plan: RunPlan) -> Any:
+    """``run_sync`` for the async client (task cancellation cancels server-side)."""
+    started, end = _clock(client)(), plan.end()
+    try:
+        created = await create_async(client, plan, end)
+    except APITimeoutError as exc:
+        raise plan.unanswered(exc, end) from exc
+    finished = await poll_async(client, *plan.wait_job(created), started=started)
+    return plan.output(finished, client)
+
+
+async def create_async(client: AsyncDashScope, plan: RunPlan, end: float | None) -> Prediction:
     """Send a create whose server-side result outlives the caller's cancellation.
 
     If the calling task is cancelled while the create is in flight (a ``Prefer: wait`` create
-    holds its answer up to ``hold`` seconds), the create still completes, what it made is
+    holds its answer up to ``plan.hold`` seconds), the create still completes, what it made is
     cancelled server-side, and ``asyncio.CancelledError`` propagates: the only way to learn the
     id of the prediction to cancel is the create's own answer.
     """
-    task = asyncio.ensure_future(client._send(create))
+    task = asyncio.ensure_future(client._send(plan.create, deadline=end))
     try:
-        return parse(await asyncio.shield(task))
+        return plan.created(await asyncio.shield(task))
     except asyncio.CancelledError:
         with contextlib.suppress(Exception, asyncio.CancelledError):
-            made = parse(await asyncio.wait_for(task, hold + CANCEL_GRACE))
-            await asyncio.wait_for(client._send(cancel_of(made)), CANCEL_GRACE)
+            made = plan.created(await asyncio.wait_for(task, plan.hold + CANCEL_GRACE))
+            await asyncio.wait_for(client._send(plan.cancel_of(made)), CANCEL_GRACE)
         raise
 
 

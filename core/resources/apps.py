@@ -207,7 +207,8 @@ def build_call(
     body = {"model": "", "input": drop_none(inp), "parameters": drop_none(params)}
     headers = {"X-DashScope-WorkSpace": workspace} if workspace else {}
     path = f"/apps/{quote(app_id, safe='')}/completion"
-    return RequestSpec("POST", path, json=body, headers=headers, stream=stream)
+    # a turn that may have reached the app lands in its session: never replayed after that
+    return RequestSpec("POST", path, json=body, headers=headers, stream=stream, replay_safe=False)
 
 
 @response_parser

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from dashscope_core._protocol.files import encode_input
 from dashscope_core._protocol.identifiers import check_segment, parse_identifier
 from dashscope_core._protocol.polling import (
     PREDICTIONS,
+    DeadlineExceededError,
     PollJob,
     check_not_cancelled,
     check_poll_args,
@@ -23,11 +25,13 @@ from dashscope_core._protocol.polling import (
 )
 from dashscope_core._protocol.prediction_stream import ServerSentEvent
 from dashscope_core._protocol.request import RawResponse, RequestSpec, drop_none, response_parser
+from dashscope_core.errors import APITimeoutError, DashScopeError
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._drivers import (
-    create_async,
     poll_async,
     poll_sync,
+    run_async,
+    run_sync,
     stream_async,
     stream_sync,
 )
@@ -250,6 +254,30 @@ class RunPlan:
         _, _, seconds = prefer.partition("=")
         return float(seconds) if seconds.isdigit() else 60.0
 
+    def end(self) -> float | None:
+        """The run's wall-clock deadline (``time.monotonic()``) from ``timeout``, counted now."""
+        timeout = self.wait_args[2]
+        return None if timeout is None else time.monotonic() + timeout
+
+    def unanswered(self, exc: APITimeoutError, end: float | None) -> DashScopeError:
+        """What a create cut short raises: the deadline's error when the deadline cut it."""
+        if end is None or time.monotonic() < end:
+            return exc
+        return DeadlineExceededError(
+            f"run {self.create.path}: deadline reached (timeout={self.wait_args[2]} s) before "
+            "the create answered; a prediction it made, if any, was not cancelled",
+            reason="deadline",
+        )
+
+    def wait_job(self, created: Prediction) -> tuple[PollJob[Prediction], Prediction, Any]:
+        """``poll_*`` arguments for the created prediction."""
+        interval, progress, timeout, cancel = self.wait_args
+        return (*wait_job(created, interval, timeout, progress), cancel)
+
+    def cancel_of(self, made: Prediction) -> RequestSpec:
+        """The cancel of a prediction this run made."""
+        return build_cancel(poll_id(made))
+
     def output(self, done: Prediction, client: Any) -> Any:
         """The finished prediction's output, file URLs wrapped as ``FileOutput``s."""
         return wrap_outputs(done.output, client) if self.use_file_output else done.output
@@ -281,17 +309,31 @@ def plan_run(
         cancel: a ``threading.Event`` (or ``asyncio.Event`` for the async client); when set the
             prediction is cancelled server-side and ``JobCancelledError`` is raised (already
             set before the call: raised at once, nothing is sent).
-        timeout: seconds; past it the prediction is cancelled server-side and
-            ``DeadlineExceededError`` (a ``CancelledError``) is raised.
+        timeout: seconds of wall-clock time for the whole run: a held create (its
+            ``Prefer: wait`` is shortened to fit), the polls, and at the deadline a cancel sent
+            server-side (allowed one more second), then ``DeadlineExceededError`` (a
+            ``CancelledError``) is raised.
         interval: seconds between polls.
         use_file_output: wrap URL outputs as lazy ``FileOutput``s.
     """
-    spec = build_run(
-        identifier, input, wait=wait, webhook=webhook, webhook_events_filter=webhook_events_filter
-    )
     check_poll_args(interval, timeout, progress, cancel)
+    spec = build_run(
+        identifier, input, wait=_held_within(wait, timeout), webhook=webhook,
+        webhook_events_filter=webhook_events_filter,
+    )  # fmt: skip
     check_not_cancelled(cancel, f"run {identifier}")
     return RunPlan(spec, (interval, progress, timeout, cancel), use_file_output)
+
+
+def _held_within(wait: bool | int, timeout: float | None) -> bool | int:
+    """``wait`` shortened so a held create answers well inside ``timeout`` (with the id to
+    cancel, and time left to cancel it)."""
+    if timeout is None or wait is False or (isinstance(wait, bool) is False and not wait):
+        return wait
+    seconds = MAX_PREFER_WAIT if wait is True else wait
+    if not isinstance(seconds, int):
+        return wait  # build_run names the bad value
+    return max(1, min(seconds, int(timeout * 0.8)))
 
 
 class Predictions(SyncNamespace):
@@ -326,9 +368,7 @@ class Predictions(SyncNamespace):
 
     def run(self, identifier: str, input: Mapping[str, Any] | None = None, **options: Any) -> Any:
         """Run a model and return its output; ``options`` as in ``plan_run``."""
-        plan = plan_run(identifier, input, **options)
-        created = plan.created(self._client._send(plan.create))
-        return plan.output(self.wait(created, *plan.wait_args), self._client)
+        return run_sync(self._client, plan_run(identifier, input, **options))
 
     def stream(
         self,
@@ -375,15 +415,7 @@ class AsyncPredictions(AsyncNamespace):
         self, identifier: str, input: Mapping[str, Any] | None = None, **options: Any
     ) -> Any:
         """Run a model and return its output; ``options`` as in ``plan_run``."""
-        plan = plan_run(identifier, input, **options)
-        created = await create_async(
-            self._client,
-            plan.create,
-            plan.created,
-            lambda made: build_cancel(poll_id(made)),
-            plan.hold,
-        )
-        return plan.output(await self.wait(created, *plan.wait_args), self._client)
+        return await run_async(self._client, plan_run(identifier, input, **options))
 
     def stream(
         self,
