@@ -96,9 +96,13 @@ _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.Pr
 _STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
-def _aiohttp_cause(exc: BaseException) -> BaseException | None:
-    cause = exc.__cause__
-    return cause if type(cause).__module__.startswith("aiohttp") else None
+def _aiohttp_error(exc: BaseException) -> BaseException | None:
+    """The aiohttp exception behind ``exc`` (or ``exc`` itself: httpx-aiohttp lets the ones it
+    has no httpx class for through unmapped, such as a bad status line)."""
+    for candidate in (exc, exc.__cause__):
+        if candidate is not None and type(candidate).__module__.startswith("aiohttp"):
+            return candidate
+    return None
 
 
 def _classify(exc: Exception) -> tuple[bool, bool, bool]:
@@ -107,7 +111,7 @@ def _classify(exc: Exception) -> tuple[bool, bool, bool]:
     httpx-aiohttp maps every ``aiohttp.ClientConnectionError`` (a server that hung up too) to
     ``httpx.ConnectTimeout``, so its aiohttp cause is what is classified.
     """
-    cause = _aiohttp_cause(exc)
+    cause = _aiohttp_error(exc)
     if cause is None:
         timeout = isinstance(exc, httpx.TimeoutException)
         sent = not isinstance(exc, _UNSENT)
@@ -120,21 +124,26 @@ def _classify(exc: Exception) -> tuple[bool, bool, bool]:
         return False, False, False
     if isinstance(cause, asyncio.TimeoutError):  # aiohttp's socket and server timeouts
         return True, True, False
-    return False, True, isinstance(cause, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError))
+    stale = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientResponseError)
+    return False, True, isinstance(cause, stale)
+
+
+def _is_transport(exc: Exception) -> bool:
+    return isinstance(exc, httpx.TransportError) or _aiohttp_error(exc) is not None
 
 
 def is_stale(exc: Exception) -> bool:
     """Whether ``exc`` (raised before any response byte) says the connection was dead."""
-    return isinstance(exc, httpx.TransportError) and _classify(exc)[2]
+    return _is_transport(exc) and _classify(exc)[2]
 
 
 def transport_error(exc: Exception) -> DashScopeError | None:
-    """The typed error for an httpx failure, or None for anything else."""
-    if isinstance(exc, httpx.TransportError):
+    """The typed error for an httpx (or aiohttp) failure, or None for anything else."""
+    if _is_transport(exc):
         timeout, sent, _ = _classify(exc)
         kind = APITimeoutError if timeout else APIConnectionError
         what = "request timed out" if timeout else "connection error"
-        cause = _aiohttp_cause(exc) or exc
+        cause = _aiohttp_error(exc) or exc
         return kind(f"{what} ({type(cause).__name__}): {cause}", request_sent=sent)
     if isinstance(exc, httpx.DecodingError):  # a body that claims gzip/deflate/br and is not
         return APIResponseValidationError(
@@ -421,7 +430,7 @@ class SyncTransport:
         _REUSED.set(False)
         try:
             return self.client(fresh=not replayable).send(request, stream=True)
-        except httpx.TransportError as exc:
+        except Exception as exc:
             if not _is_replay_stale(exc, replayable, self.injected):
                 raise
         return self.client(fresh=True).send(request, stream=True)
@@ -474,7 +483,7 @@ class AsyncTransport:
         _REUSED.set(False)
         try:
             return await self.client(fresh=not replayable).send(request, stream=True)
-        except httpx.TransportError as exc:
+        except Exception as exc:
             if not _is_replay_stale(exc, replayable, self.injected):
                 raise
         return await self.client(fresh=True).send(request, stream=True)

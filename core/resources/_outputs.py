@@ -2,10 +2,11 @@
 
 A ``FileOutput`` is a ``str`` (the URL), so printing, JSON-dumping and comparing it behave as
 before, except that iterating it yields the file's bytes (as replicate-python's ``FileOutput``).
-Downloads go through the client hub (``_send`` / ``_download``), which sends the Authorization
-header only to the configured API host, never to a storage host; streaming downloads
-(``iter_bytes`` / ``aiter_bytes``) are single attempts, never replayed. ``data:`` URIs are
-decoded locally.
+Downloads go through the client (``_send`` / ``_download`` with ``download=True``): redirects
+are followed, the key and the project's headers go only to the configured API host (never to a
+storage host, at any hop), the body is the file even when it looks like an error body, and a
+body cut short raises. Streaming downloads (``iter_bytes`` / ``aiter_bytes``) are single
+attempts, never replayed. ``data:`` URIs are decoded locally.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class FileOutput(str):
         return str.__str__(self)
 
     def _spec(self) -> RequestSpec:
-        return RequestSpec("GET", self.url, headers={"Accept": "*/*"})
+        return RequestSpec("GET", self.url, headers={"Accept": "*/*"}, download=True)
 
     def read(self) -> bytes:
         """Download the whole file (sync client)."""
