@@ -92,12 +92,31 @@ class RawResponse:
             ) from exc
 
 
+_SCALARS = frozenset({str, int, float, bool})
+
+
 def drop_none(value: Any) -> Any:
-    """Remove ``None`` values from mappings, recursively: request bodies never carry nulls."""
+    """Remove ``None`` values from mappings, recursively: request bodies never carry nulls.
+
+    A structure that contains itself (or nests past the recursion limit) is a ValueError naming
+    where, as ``encode_json`` names it.
+    """
+    try:
+        return _drop_none(value)
+    except RecursionError:
+        encode_json(value)  # raises the error that names the path
+        raise ValueError("request body: nested too deeply to encode as JSON") from None
+
+
+def _drop_none(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {k: drop_none(v) for k, v in value.items() if v is not None}
+        return {
+            k: v if type(v) in _SCALARS else _drop_none(v)
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, (list, tuple)):
-        return [drop_none(v) for v in value]
+        return [v if type(v) in _SCALARS else _drop_none(v) for v in value]
     return value
 
 

@@ -20,7 +20,12 @@ from dashscope_core._protocol.generation_stream import (
     accumulate,
     parse_generation,
 )
-from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
+from dashscope_core._protocol.request import (
+    RawResponse,
+    RequestSpec,
+    drop_none,
+    response_parser,
+)
 from dashscope_core._protocol.tool_forcing import REQUIRED, ToolCallRequired, instruct
 from dashscope_core.profiles import ModelProfile, get_profile
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
@@ -56,7 +61,6 @@ TEXT_PATH = "/services/aigc/text-generation/generation"
 MULTIMODAL_PATH = "/services/aigc/multimodal-generation/generation"
 
 ResultFormat = Literal["message", "text"]
-_SCALARS = frozenset({str, int, float, bool})
 
 
 def build_call(
@@ -153,7 +157,7 @@ def _build(
             inp["history"] = history
         as_message = messages is not None or wire_tools or thinks
         params["result_format"] = result_format or ("message" if as_message else "text")
-    body = {"model": model, "input": _wire(inp), "parameters": _wire(params)}
+    body = {"model": model, "input": drop_none(inp), "parameters": drop_none(params)}
     path = MULTIMODAL_PATH if profile.endpoint == "multimodal" else TEXT_PATH
     # oss:// URLs (temporary uploads) are resolved only with this header (PROTOCOL.md "media")
     oss = parts is not None and (parts.oss or parts.local)
@@ -177,17 +181,6 @@ def _require_tool_call(
         raise ValueError("tool_choice: 'required' with several tools (or thinking) needs messages=")
     params["tool_choice"] = "auto"
     return instruct(messages, names), ToolCallRequired(names)
-
-
-def _wire(value: Any) -> Any:
-    """JSON-ready copy without ``None`` values (``drop_none``, cheaper on scalars)."""
-    if isinstance(value, dict | Mapping):
-        return {
-            k: v if type(v) in _SCALARS else _wire(v) for k, v in value.items() if v is not None
-        }
-    if isinstance(value, list | tuple):
-        return [v if type(v) in _SCALARS else _wire(v) for v in value]
-    return value
 
 
 def _parts(content: Any) -> Any:
