@@ -11,6 +11,7 @@ our dependencies, so import them inside ``__init__`` and let ``ImportError`` ski
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 MODEL = "qwen-turbo"
@@ -124,9 +125,75 @@ class RawAiohttp(Contender):
             self.session = None
 
 
+class RawHttpxAiohttp(Contender):
+    """Hand-written httpx over httpx-aiohttp (``HttpxAiohttpClient``): what any client built on
+    httpx's async API pays before doing anything of its own (async only)."""
+
+    name = "httpx-aiohttp"
+
+    def __init__(self, base_url: str) -> None:
+        import httpx_aiohttp  # noqa: F401  (skip the row when missing)
+
+        super().__init__(base_url)
+        self.url = base_url + PATH
+        self.aclient: Any = None
+
+    async def acall(self) -> None:
+        import httpx
+        from httpx_aiohttp import HttpxAiohttpClient
+
+        if self.aclient is None:
+            limits = httpx.Limits(max_connections=256, max_keepalive_connections=128)
+            self.aclient = HttpxAiohttpClient(limits=limits)
+        response = await self.aclient.post(self.url, content=_body(False), headers=_headers(False))
+        json.loads(response.content)
+
+    async def aclose(self) -> None:
+        if self.aclient is not None:
+            await self.aclient.aclose()
+            self.aclient = None
+
+
+def point_sdk_at(base_url: str) -> None:
+    """Make the official ``dashscope`` SDK (read at import and per call) use the bench server."""
+    os.environ["DASHSCOPE_HTTP_BASE_URL"] = base_url
+    os.environ["DASHSCOPE_API_KEY"] = API_KEY
+    import dashscope
+
+    dashscope.base_http_api_url = base_url
+    dashscope.api_key = API_KEY
+
+
+class OfficialSDK(Contender):
+    """The official ``dashscope`` SDK: ``Generation.call`` / ``.call(stream=True)`` (requests)
+    and ``AioGeneration.call`` (aiohttp). Installed only in the bench venv."""
+
+    name = "dashscope SDK"
+
+    def __init__(self, base_url: str) -> None:
+        point_sdk_at(base_url)
+        import dashscope
+
+        super().__init__(base_url)
+        self.sdk = dashscope
+
+    def call(self) -> None:
+        self.sdk.Generation.call(model=MODEL, messages=MESSAGES, result_format="message")
+
+    def stream(self) -> int:
+        chunks = self.sdk.Generation.call(
+            model=MODEL, messages=MESSAGES, result_format="message", stream=True,
+            incremental_output=True,
+        )  # fmt: skip
+        return sum(1 for _ in chunks)
+
+    async def acall(self) -> None:
+        await self.sdk.AioGeneration.call(model=MODEL, messages=MESSAGES, result_format="message")
+
+
 class Core(Contender):
-    """``dashscope_core``: ``DashScope.generation.call/stream``, ``AsyncDashScope`` (default
-    sender: aiohttp when installed)."""
+    """``dashscope_core``: ``DashScope.generation.call/stream`` (httpx.Client) and
+    ``AsyncDashScope.generation.call`` (httpx.AsyncClient over httpx-aiohttp)."""
 
     name = "dashscope_core"
 
@@ -162,5 +229,5 @@ class Core(Contender):
             self.aclient = None
 
 
-CONTENDERS: list[type[Contender]] = [RawHttpx, RawAiohttp, Core]
+CONTENDERS: list[type[Contender]] = [RawHttpx, RawAiohttp, RawHttpxAiohttp, OfficialSDK, Core]
 """Rows of the table, in order. Baselines first; framework rows may be appended."""

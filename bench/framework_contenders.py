@@ -11,25 +11,14 @@ missing package skips the row (``ImportError``). The SDK is pointed at the bench
 
 from __future__ import annotations
 
-import os
 import sys
 from importlib.metadata import packages_distributions, version
 from typing import Any
 
-from bench.contenders import API_KEY, Contender
+from bench.contenders import API_KEY, Contender, point_sdk_at
 
 MODEL = "qwen-turbo"
 PROMPT = "Say hello."
-
-
-def _point_sdk_at(base_url: str) -> None:
-    """Make the official SDK (read at import and per call) talk to the bench server."""
-    os.environ["DASHSCOPE_HTTP_BASE_URL"] = base_url
-    os.environ["DASHSCOPE_API_KEY"] = API_KEY
-    import dashscope
-
-    dashscope.base_http_api_url = base_url
-    dashscope.api_key = API_KEY
 
 
 def versions_of(obj: Any) -> dict[str, str]:
@@ -92,7 +81,7 @@ class _LlamaIndexRow(Contender):
 
 
 class OurChatDashScope(_LangChainRow):
-    """``langchain_dashscope_ext.ChatDashScope`` (core client; aiohttp sender for async)."""
+    """``langchain_dashscope_ext.ChatDashScope`` (core client; httpx-aiohttp for async)."""
 
     name = "ChatDashScope"
 
@@ -116,7 +105,7 @@ class ChatTongyiRow(_LangChainRow):
     async_divisor = 3  # a thread per call: a few hundred calls/s
 
     def __init__(self, base_url: str) -> None:
-        _point_sdk_at(base_url)
+        point_sdk_at(base_url)
         from langchain_community.chat_models.tongyi import ChatTongyi
 
         super().__init__(base_url)
@@ -129,7 +118,7 @@ class ChatTongyiRow(_LangChainRow):
 
 
 class OurDashScopeLLM(_LlamaIndexRow):
-    """``llamaindex_dashscope_ext.DashScopeLLM`` (core client; aiohttp sender for async)."""
+    """``llamaindex_dashscope_ext.DashScopeLLM`` (core client; httpx-aiohttp for async)."""
 
     name = "DashScopeLLM (li)"
 
@@ -152,7 +141,7 @@ class LlamaIndexDashScopeRow(_LlamaIndexRow):
     name = "li-llms-dashscope"
 
     def __init__(self, base_url: str) -> None:
-        _point_sdk_at(base_url)
+        point_sdk_at(base_url)
         from llama_index.llms.dashscope import DashScope
 
         super().__init__(base_url)

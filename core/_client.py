@@ -183,7 +183,7 @@ class BaseClient:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     def _request_args(self, spec: RequestSpec, url: str | None = None) -> dict[str, Any]:
-        """``build_request`` arguments for ``spec`` sent to ``url`` (default: its own)."""
+        """``build`` arguments for ``spec`` sent to ``url`` (default: its own)."""
         url = url or spec.path
         if not url.startswith(("http://", "https://")):  # below the base URL: the API host
             url, to_api = self._config.base_url + url, True
@@ -214,7 +214,6 @@ class BaseClient:
             args["content"] = spec.content
         elif spec.files is not None or spec.data is not None:
             args["files"], args["data"] = spec.files, spec.data
-        args["timeout"] = self._timeout
         if spec.timeout is not None:
             args["timeout"] = httpx.Timeout(spec.timeout, connect=self._timeout.connect)
         return args
@@ -395,8 +394,7 @@ class DashScope(BaseClient):
         or raise the typed error of any other (its body read)."""
         url, seen = spec.path, list[str]()
         while True:
-            client = self._transport.client(fresh=not spec.replay_safe)
-            request = client.build_request(**self._request_args(spec, url))
+            request = self._transport.build(**self._request_args(spec, url))
             response = self._transport.send(request, replayable=spec.replay_safe)
             if response.status_code < 300:
                 return response
@@ -447,12 +445,17 @@ class DashScope(BaseClient):
     ) -> Iterator[SSEEvent]:
         """The events after the first, each within ``stream_idle_timeout`` of the one before."""
         event_end = self._next_event_end(end)
+        if event_end is None:  # nothing to bound between events: read straight through
+            with mapped_transport_errors():
+                for chunk in chunks:
+                    yield from map(reader.check, reader.events(chunk))
+            return
         while True:
             with mapped_transport_errors(), bounded(event_end):
-                chunk = next(chunks, None)
-            if chunk is None:
+                piece = next(chunks, None)
+            if piece is None:
                 return
-            events = reader.events(chunk)
+            events = reader.events(piece)
             if events:
                 yield from map(reader.check, events)
                 event_end = self._next_event_end(end)
@@ -648,8 +651,7 @@ class AsyncDashScope(BaseClient):
         """``DashScope._exchange`` awaited."""
         url, seen = spec.path, list[str]()
         while True:
-            client = self._transport.client(fresh=not spec.replay_safe)
-            request = client.build_request(**self._request_args(spec, url))
+            request = self._transport.build(**self._request_args(spec, url))
             response = await self._transport.send(request, replayable=spec.replay_safe)
             if response.status_code < 300:
                 return response

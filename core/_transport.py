@@ -374,19 +374,66 @@ def _ssl_context() -> ssl.SSLContext:
     return context
 
 
+_BASE_HEADERS = (
+    ("Accept", "*/*"),
+    ("Accept-Encoding", "gzip, deflate"),
+    ("Connection", "keep-alive"),
+)
+"""What ``httpx.Client`` adds to every request (only the codings httpx always decodes)."""
+
+
+class _Builder:
+    """Builds ``httpx.Request``s: through an injected client's ``build_request`` (its headers,
+    cookies and auth apply), else directly with httpx's default headers and parsed URLs cached."""
+
+    def __init__(self, injected: httpx.Client | httpx.AsyncClient | None, timeout: httpx.Timeout):
+        self.injected = injected
+        self._timeout = timeout
+        self._timeouts = timeout.as_dict()
+        self._urls: dict[str, httpx.URL] = {}
+
+    def build(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        params: Any = None,
+        timeout: httpx.Timeout | None = None,
+        **body: Any,
+    ) -> httpx.Request:
+        """The request to send (``body``: ``content``, or ``files``/``data``)."""
+        if self.injected is not None:
+            timeout = timeout or self._timeout
+            return self.injected.build_request(
+                method, url, headers=headers, params=params, timeout=timeout, **body
+            )
+        parsed = self._urls.get(url)
+        if parsed is None:  # parsing costs more than the rest of building a request
+            if len(self._urls) >= 256:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        for name, value in _BASE_HEADERS:
+            headers.setdefault(name, value)
+        limits = self._timeouts if timeout is None else timeout.as_dict()
+        return httpx.Request(method, parsed, params=params, headers=headers,
+                             extensions={"timeout": limits}, **body)  # fmt: skip
+
+
 def _is_replay_stale(exc: Exception, replayable: bool, injected: object) -> bool:
     return replayable and injected is None and _REUSED.get() and is_stale(exc)
 
 
-class SyncTransport:
+class SyncTransport(_Builder):
     """``DashScope``'s httpx clients: a kept-alive pool and a new-connection pool, per process."""
+
+    injected: httpx.Client | None
 
     def __init__(self, http_client: httpx.Client | None, timeout: httpx.Timeout) -> None:
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise TypeError(
                 f"http_client: expected an httpx.Client, got {type(http_client).__name__}"
             )
-        self.injected = http_client
+        super().__init__(http_client, timeout)
         self._timeout = timeout
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -443,15 +490,17 @@ class SyncTransport:
             client.close()
 
 
-class AsyncTransport:
+class AsyncTransport(_Builder):
     """``AsyncDashScope``'s httpx clients: a pair per event loop, per process."""
+
+    injected: httpx.AsyncClient | None
 
     def __init__(self, http_client: httpx.AsyncClient | None, timeout: httpx.Timeout) -> None:
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise TypeError(
                 f"http_client: expected an httpx.AsyncClient, got {type(http_client).__name__}"
             )
-        self.injected = http_client
+        super().__init__(http_client, timeout)
         self._timeout = timeout
         self._lock = threading.Lock()
         self._pid = os.getpid()
