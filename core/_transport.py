@@ -1,9 +1,12 @@
-"""How requests reach the wire: httpx clients owned per process and per event loop.
+"""How requests reach the wire: httpx pools owned per process and per event loop.
 
-``DashScope`` sends through ``httpx.Client``; ``AsyncDashScope`` through ``httpx.AsyncClient``,
-over httpx-aiohttp's ``AiohttpTransport`` when the ``aiohttp`` extra is installed (httpcore's own
-async pool collapses under concurrency: bench/README.md). An injected ``http_client`` is used as
-given for every request and never closed here.
+``DashScope`` sends through httpx's ``HTTPTransport`` (an ``httpx.Client`` behind proxies from
+the environment); ``AsyncDashScope`` through httpx-aiohttp's ``AiohttpTransport`` when the
+``aiohttp`` extra is installed (httpcore's own async pool collapses under concurrency:
+bench/README.md), else an ``httpx.AsyncClient``. Our requests go straight to the transport: the
+client's cookie jar, auth and redirect machinery is nothing we use (redirects of downloads are
+followed by the client, host by host). An injected ``http_client`` is used as given for every
+request (its ``build_request`` and ``send``) and never closed here.
 
 Rules of this module:
 - Two pools per client. ``pooled`` keeps connections alive for requests that may be replayed;
@@ -18,7 +21,7 @@ Rules of this module:
 - A forked child never touches its parent's connections: the pid is checked before each
   request, and a child closes its copies of the inherited sockets (its own file descriptors
   only: nothing is written to them) and opens its own.
-- An async client's connections belong to one event loop: each loop gets its own httpx clients,
+- An async client's connections belong to one event loop: each loop gets its own pools,
   closed on that loop when it shuts down its async generators (``asyncio.run``, ``Runner`` and
   pytest-asyncio all do), so one ``AsyncDashScope`` serves any number of loops and threads.
 - Time: the sync pool's sockets honour the calling context's deadline (``bounded``) on every
@@ -359,7 +362,7 @@ def timeout_at(at: float | None) -> contextlib.AbstractAsyncContextManager[Any]:
     return _timeout(max(0.0, at - time.monotonic()))
 
 
-# --- the clients -----------------------------------------------------------------------------
+# --- the pools -------------------------------------------------------------------------------
 
 _SSL_CONTEXTS: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
 
@@ -379,7 +382,7 @@ _BASE_HEADERS = (
     ("Accept-Encoding", "gzip, deflate"),
     ("Connection", "keep-alive"),
 )
-"""What ``httpx.Client`` adds to every request (only the codings httpx always decodes)."""
+"""What an ``httpx.Client`` would add to every request (only the codings httpx always decodes)."""
 
 
 class _Builder:
@@ -419,12 +422,34 @@ class _Builder:
                              extensions={"timeout": limits}, **body)  # fmt: skip
 
 
+def _send(pool: httpx.Client | httpx.BaseTransport, request: httpx.Request) -> httpx.Response:
+    """``request`` through a client, or straight through a transport (our own pools: no
+    cookie jar, auth or redirect machinery to pay for on every call)."""
+    if isinstance(pool, httpx.Client):
+        return pool.send(request, stream=True)
+    response = pool.handle_request(request)
+    response.request = request
+    return response
+
+
+async def _asend(
+    pool: httpx.AsyncClient | httpx.AsyncBaseTransport, request: httpx.Request
+) -> httpx.Response:
+    """``_send`` awaited."""
+    if isinstance(pool, httpx.AsyncClient):
+        return await pool.send(request, stream=True)
+    response = await pool.handle_async_request(request)
+    response.request = request
+    return response
+
+
 def _is_replay_stale(exc: Exception, replayable: bool, injected: object) -> bool:
     return replayable and injected is None and _REUSED.get() and is_stale(exc)
 
 
 class SyncTransport(_Builder):
-    """``DashScope``'s httpx clients: a kept-alive pool and a new-connection pool, per process."""
+    """``DashScope``'s pools: a kept-alive one and a new-connection one, per process; each an
+    httpx transport (``httpx.Client`` behind proxies from the environment, or the injected one)."""
 
     injected: httpx.Client | None
 
@@ -437,38 +462,37 @@ class SyncTransport(_Builder):
         self._timeout = timeout
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        self._clients: dict[bool, httpx.Client] = {}
+        self._pools: dict[bool, httpx.Client | httpx.BaseTransport] = {}
         self._sockets: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    def client(self, fresh: bool = False) -> httpx.Client:
-        """The httpx client for a request (``fresh``: on a connection of its own)."""
+    def pool(self, fresh: bool = False) -> httpx.Client | httpx.BaseTransport:
+        """What a request is sent through (``fresh``: a connection of its own)."""
         if self.injected is not None:
             return self.injected
         if self._pid != os.getpid():
             self._leave_parent()
-        client = self._clients.get(fresh)
-        if client is None:
+        pool = self._pools.get(fresh)
+        if pool is None:
             with self._lock:
-                client = self._clients.get(fresh)
-                if client is None:
-                    client = self._clients[fresh] = self._new_client(fresh)
-        return client
+                pool = self._pools.get(fresh)
+                if pool is None:
+                    pool = self._pools[fresh] = self._new_pool(fresh)
+        return pool
 
-    def _new_client(self, fresh: bool) -> httpx.Client:
+    def _new_pool(self, fresh: bool) -> httpx.Client | httpx.BaseTransport:
         limits = _FRESH_LIMITS if fresh else DEFAULT_LIMITS
         if urllib.request.getproxies():  # httpx routes through them only with its own pool
             return httpx.Client(verify=_ssl_context(), limits=limits, timeout=self._timeout)
-        transport = _DeadlineTransport(_ssl_context(), limits, self._sockets)
-        return httpx.Client(transport=transport, timeout=self._timeout)
+        return _DeadlineTransport(_ssl_context(), limits, self._sockets)
 
     def _leave_parent(self) -> None:
         # in a forked child: the parent's threads (and any lock they held) are gone; close the
-        # child's copies of the parent's sockets and start over with clients of its own
+        # child's copies of the parent's sockets and start over with pools of its own
         for sock in list(self._sockets):
             with contextlib.suppress(OSError):
                 sock.close()
         self._lock = threading.Lock()
-        self._clients = {}
+        self._pools = {}
         self._sockets = weakref.WeakSet()
         self._pid = os.getpid()
 
@@ -476,22 +500,23 @@ class SyncTransport(_Builder):
         """Send; return once the headers arrived (the caller reads the body and closes)."""
         _REUSED.set(False)
         try:
-            return self.client(fresh=not replayable).send(request, stream=True)
+            return _send(self.pool(fresh=not replayable), request)
         except Exception as exc:
             if not _is_replay_stale(exc, replayable, self.injected):
                 raise
-        return self.client(fresh=True).send(request, stream=True)
+        return _send(self.pool(fresh=True), request)
 
     def close(self) -> None:
         """Close the connections this transport opened (an injected client is left open)."""
         with self._lock:
-            clients, self._clients = self._clients, {}
-        for client in clients.values():
-            client.close()
+            pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.close()
 
 
 class AsyncTransport(_Builder):
-    """``AsyncDashScope``'s httpx clients: a pair per event loop, per process."""
+    """``AsyncDashScope``'s pools: a pair per event loop, per process (httpx-aiohttp's transport,
+    else an ``httpx.AsyncClient``; or the injected client)."""
 
     injected: httpx.AsyncClient | None
 
@@ -504,47 +529,48 @@ class AsyncTransport(_Builder):
         self._timeout = timeout
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        self._loops: dict[asyncio.AbstractEventLoop, _LoopClients] = {}
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopPools] = {}
 
-    def client(self, fresh: bool = False) -> httpx.AsyncClient:
-        """The running loop's httpx client for a request (``fresh``: a connection of its own)."""
+    def pool(self, fresh: bool = False) -> httpx.AsyncClient | httpx.AsyncBaseTransport:
+        """What a request on the running loop is sent through (``fresh``: a connection of its
+        own)."""
         if self.injected is not None:
             return self.injected
         loop = asyncio.get_running_loop()
-        clients = self._loops.get(loop)
-        if clients is None or self._pid != os.getpid():
-            clients = self._for_loop(loop)
-        return clients.get(fresh, self._timeout)
+        pools = self._loops.get(loop)
+        if pools is None or self._pid != os.getpid():
+            pools = self._for_loop(loop)
+        return pools.get(fresh, self._timeout)
 
-    def _for_loop(self, loop: asyncio.AbstractEventLoop) -> _LoopClients:
+    def _for_loop(self, loop: asyncio.AbstractEventLoop) -> _LoopPools:
         if self._pid != os.getpid():  # a forked child: see the module rules
             _INHERITED.append(self._loops)
             self._lock, self._loops, self._pid = threading.Lock(), {}, os.getpid()
         self.discard_closed()
         with self._lock:
-            clients = self._loops.get(loop)
-            if clients is None:
-                clients = self._loops[loop] = _LoopClients(self, loop)
-            return clients
+            pools = self._loops.get(loop)
+            if pools is None:
+                pools = self._loops[loop] = _LoopPools(self, loop)
+            return pools
 
     async def send(self, request: httpx.Request, *, replayable: bool) -> httpx.Response:
         """Send; return once the headers arrived (the caller reads the body and closes)."""
         _REUSED.set(False)
         try:
-            return await self.client(fresh=not replayable).send(request, stream=True)
+            return await _asend(self.pool(fresh=not replayable), request)
         except Exception as exc:
             if not _is_replay_stale(exc, replayable, self.injected):
                 raise
-        return await self.client(fresh=True).send(request, stream=True)
+        return await _asend(self.pool(fresh=True), request)
 
-    def forget(self, clients: _LoopClients) -> None:
-        """Drop a loop's clients from the table (they close themselves)."""
+    def forget(self, pools: _LoopPools) -> None:
+        """Drop a loop's pools from the table (they close themselves)."""
         with self._lock:
-            if self._loops.get(clients.loop) is clients:
-                del self._loops[clients.loop]
+            if self._loops.get(pools.loop) is pools:
+                del self._loops[pools.loop]
 
     def discard_closed(self) -> None:
-        """Drop the clients of loops closed without shutting down their async generators."""
+        """Drop the pools of loops closed without shutting down their async generators."""
         with self._lock:
             gone = [entry for loop, entry in self._loops.items() if loop.is_closed()]
             for entry in gone:
@@ -555,34 +581,36 @@ class AsyncTransport(_Builder):
     async def aclose(self) -> None:
         """Close the running loop's connections (an injected client is left open)."""
         self.discard_closed()
-        clients = self._loops.get(asyncio.get_running_loop())
-        if clients is not None:
-            await clients.aclose()
+        pools = self._loops.get(asyncio.get_running_loop())
+        if pools is not None:
+            await pools.aclose()
 
 
 _INHERITED: list[object] = []
-"""Async clients a forked child inherited: kept, never used or closed (their loop and sockets
+"""Async pools a forked child inherited: kept, never used or closed (their loop and sockets
 are the parent's), so that collecting them does not warn."""
 
 
-class _LoopClients:
-    """One event loop's httpx clients, closed by a sentinel async generator when the loop
+class _LoopPools:
+    """One event loop's pools, closed by a sentinel async generator when the loop
     shuts its async generators down (while it can still run the close)."""
 
     def __init__(self, owner: AsyncTransport, loop: asyncio.AbstractEventLoop) -> None:
         self.owner = owner
         self.loop = loop
-        self.clients: dict[bool, httpx.AsyncClient] = {}
+        self.pools: dict[bool, httpx.AsyncClient | httpx.AsyncBaseTransport] = {}
         self.sessions: list[Any] = []  # aiohttp sessions made here: released unawaited if need be
         self._done = False
         self._sentinel = self._close_at_shutdown()
         _step(self._sentinel.asend(None))  # registers it with the running loop
 
-    def get(self, fresh: bool, timeout: httpx.Timeout) -> httpx.AsyncClient:
-        client = self.clients.get(fresh)
-        if client is None:
-            client = self.clients[fresh] = _async_client(fresh, timeout, self.sessions)
-        return client
+    def get(
+        self, fresh: bool, timeout: httpx.Timeout
+    ) -> httpx.AsyncClient | httpx.AsyncBaseTransport:
+        pool = self.pools.get(fresh)
+        if pool is None:
+            pool = self.pools[fresh] = _async_pool(fresh, timeout, self.sessions)
+        return pool
 
     async def _close_at_shutdown(self) -> AsyncGenerator[None, None]:
         try:
@@ -591,32 +619,35 @@ class _LoopClients:
             if not self._done:
                 self._done = True
                 self.owner.forget(self)
-                await self._close_clients()
+                await self._close_pools()
 
-    async def _close_clients(self) -> None:
-        clients, self.clients = self.clients, {}
-        for client in clients.values():
-            await client.aclose()
+    async def _close_pools(self) -> None:
+        pools, self.pools = self.pools, {}
+        for pool in pools.values():
+            await pool.aclose()
 
     async def aclose(self) -> None:
         """Close on the running loop (this entry's) and retire the sentinel."""
         self._done = True
         self.owner.forget(self)
         await self._sentinel.aclose()
-        await self._close_clients()
+        await self._close_pools()
 
     def discard(self) -> None:
         """The loop is closed: release what can be released without it, retire the sentinel."""
         self._done = True
         for session in self.sessions:
             _discard_session(session)
-        self.clients, self.sessions = {}, []
+        self.pools, self.sessions = {}, []
         with contextlib.suppress(RuntimeError):
             _step(self._sentinel.aclose())  # finishes at once: nothing is awaited
 
 
-def _async_client(fresh: bool, timeout: httpx.Timeout, sessions: list[Any]) -> httpx.AsyncClient:
-    """A loop's httpx client (over aiohttp when installed); aiohttp sessions go in ``sessions``."""
+def _async_pool(
+    fresh: bool, timeout: httpx.Timeout, sessions: list[Any]
+) -> httpx.AsyncClient | httpx.AsyncBaseTransport:
+    """A loop's pool: httpx-aiohttp's transport (aiohttp reads proxy variables itself), else an
+    ``httpx.AsyncClient`` (which does); aiohttp sessions made go in ``sessions``."""
     limits = _FRESH_LIMITS if fresh else DEFAULT_LIMITS
     try:
         from httpx_aiohttp import AiohttpTransport
@@ -634,12 +665,13 @@ def _async_client(fresh: bool, timeout: httpx.Timeout, sessions: list[Any]) -> h
         )
         trace = aiohttp.TraceConfig()
         trace.on_connection_reuseconn.append(_note_reuse)
-        made = aiohttp.ClientSession(connector=connector, trace_configs=[trace])
+        # aiohttp looks proxies up on every request when it trusts the environment: only then
+        proxied = bool(urllib.request.getproxies())
+        made = aiohttp.ClientSession(connector=connector, trace_configs=[trace], trust_env=proxied)
         sessions.append(made)
         return made
 
-    transport = AiohttpTransport(verify=_ssl_context(), limits=limits, client=session)
-    return httpx.AsyncClient(transport=transport, timeout=timeout)
+    return AiohttpTransport(verify=_ssl_context(), limits=limits, client=session)
 
 
 async def _note_reuse(*_: Any) -> None:

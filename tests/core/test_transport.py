@@ -8,6 +8,7 @@ bytes, the session emulator for faults, and a counting server here for connectio
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import socket
@@ -23,7 +24,7 @@ from typing import Any, TypeVar
 import pytest
 from _replay_server import Act, Replay, json_act, recorded_act, recorded_text, replay_server
 
-from dashscope_core import DashScope, accumulate
+from dashscope_core import AsyncDashScope, DashScope, accumulate
 from dashscope_core.emulator import Emulator, ServerHandle
 from dashscope_core.errors import (
     APIConnectionError,
@@ -369,13 +370,23 @@ def test_streams_read_to_the_end_reuse_one_connection(raw_server: _Raw) -> None:
     assert raw_server.opened == 1
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
 def test_proxy_env_sends_through_the_proxy(
-    counting: Counting, monkeypatch: pytest.MonkeyPatch
+    counting: Counting, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    # httpx (trust_env) sends plain-HTTP requests to the proxy in absolute form
+    # proxies from the environment: httpx's client (sync) and aiohttp (async) send plain-HTTP
+    # requests to the proxy in absolute form
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{counting.server_address[1]}")
-    with client("http://api.invalid/api/v1") as ds:
-        assert ds.request("POST", "/x", json={})["output"]["text"] == "ok"
+    if mode == "sync":
+        with client("http://api.invalid/api/v1") as ds:
+            assert ds.request("POST", "/x", json={})["output"]["text"] == "ok"
+    else:
+
+        async def go() -> Any:
+            async with AsyncDashScope(api_key=KEY, base_url="http://api.invalid/api/v1") as ads:
+                return await ads.request("POST", "/x", json={})
+
+        assert asyncio.run(go())["output"]["text"] == "ok"
     assert counting.opened == 1
 
 
