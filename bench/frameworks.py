@@ -198,8 +198,8 @@ def _ratio(mine: list[float], base: list[float], invert: bool = False) -> float 
 def checks(
     rows: dict[str, Row], imports: dict[str, list[float]], versions: Versions
 ) -> list[Check]:
-    """The issue 3, 6 and 11 targets, computed from the rows and the import times; a pair on
-    different framework versions is refused, never compared."""
+    """The targets (issue 12's for the rows, issues 3 and 6 for imports), from the rows and the
+    import times; a pair on different framework versions is refused, never compared."""
     lc, tongyi = rows.get("ChatDashScope"), rows.get("ChatTongyi")
     li, anchor = rows.get("DashScopeLLM (li)"), rows.get("li-llms-dashscope")
     out: list[Check] = []
@@ -207,11 +207,11 @@ def checks(
         why = framework_mismatch(versions, lc.name, tongyi.name, "langchain-core")
         out += [
             Check("LC invoke CPU/call: ChatDashScope / ChatTongyi",
-                  _ratio(lc.cpu_call, tongyi.cpu_call), 0.5, True, refused=why),
+                  _ratio(lc.cpu_call, tongyi.cpu_call), 0.6, True, refused=why),
             Check("LC stream CPU/chunk: ChatDashScope / ChatTongyi",
-                  _ratio(lc.cpu_chunk, tongyi.cpu_chunk), 0.5, True, refused=why),
+                  _ratio(lc.cpu_chunk, tongyi.cpu_chunk), 0.6, True, refused=why),
             Check("LC ainvoke calls/s @64: ChatDashScope / ChatTongyi",
-                  _ratio(lc.calls_per_s, tongyi.calls_per_s), 4.0, False, refused=why),
+                  _ratio(lc.calls_per_s, tongyi.calls_per_s), 3.0, False, refused=why),
         ]  # fmt: skip
     for name in ("langchain_dashscope_ext", "ChatDashScope"):
         if name in imports:
@@ -221,11 +221,11 @@ def checks(
         why = framework_mismatch(versions, li.name, anchor.name, "llama-index-core")
         out += [
             Check("LI complete CPU/call: DashScopeLLM / li-llms-ds",
-                  _ratio(li.cpu_call, anchor.cpu_call), 0.5, True, refused=why),
+                  _ratio(li.cpu_call, anchor.cpu_call), 0.6, True, refused=why),
             Check("LI stream_complete CPU/chunk: ours / li-llms-ds",
                   _ratio(li.cpu_chunk, anchor.cpu_chunk), 0.6, True, refused=why),
             Check("LI acomplete calls/s @64: ours / li-llms-ds",
-                  _ratio(li.calls_per_s, anchor.calls_per_s), 2.0, False, refused=why),
+                  _ratio(li.calls_per_s, anchor.calls_per_s), 1.5, False, refused=why),
         ]  # fmt: skip
     return out
 
@@ -259,7 +259,8 @@ def render(rows: dict[str, Row], imports: dict[str, list[float]], found: list[Ch
             bw, bc, ow, oc = imports[name]
             lines.append(f"  {base:<72}{bw:9.1f}{bc:9.1f}")
             lines.append(f"  {'+ ' + ours:<72}{ow:9.1f}{oc:9.1f}")
-    lines += ["", "ours vs anchor (targets: issues 3, 6 and 11; same framework version only):"]
+    lines += ["", "ours vs anchor (targets: issue 12, imports: issues 3 and 6; same framework "
+              "version only):"]  # fmt: skip
     lines += [c.line() for c in found]
     return "\n".join(lines)
 
