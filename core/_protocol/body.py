@@ -2,7 +2,9 @@
 
 Rules of this module:
 - Bodies are compact UTF-8 JSON (``ensure_ascii=False``), encoded once, when the request is
-  built: a bad value fails at call time, before any request (streams included).
+  built: a bad value fails at call time, before any request (streams included). Local files in
+  media parts (paths, bytes) wait: they become ``oss://`` URLs before sending (uploads), and the
+  body is encoded then.
 - Never sent, always refused: NaN and infinities (``allow_nan=False``: they are not JSON),
   strings with lone surrogates (not UTF-8), keys JSON has no form for (tuples, objects), values
   of other types, and structures that contain themselves.
@@ -17,7 +19,7 @@ import json
 import math
 from typing import Any
 
-__all__ = ["encode_json"]
+__all__ = ["check_json", "encode_json"]
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _KEY_TYPES = (str, int, float, bool, type(None))
@@ -28,7 +30,19 @@ def encode_json(value: Any) -> bytes:
     try:
         return _ENCODER.encode(value).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:
-        raise _located(value, exc) from None
+        raise _located(value, exc)[0] from None
+
+
+def check_json(value: Any, pending: tuple[type, ...] = ()) -> bytes | None:
+    """``encode_json(value)``, or None when the first value JSON cannot carry is one of the
+    ``pending`` types (local files a resource replaces before sending: encoded then)."""
+    try:
+        return _ENCODER.encode(value).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        problem, culprit = _located(value, exc)
+    if pending and isinstance(culprit, pending):
+        return None
+    raise problem from None
 
 
 Where = tuple[Any, ...] | None
@@ -36,8 +50,8 @@ Where = tuple[Any, ...] | None
 value that is reported (building every path would cost the square of the nesting depth)."""
 
 
-def _located(root: Any, cause: Exception) -> Exception:
-    """The typed error for the first value under ``root`` that JSON cannot carry."""
+def _located(root: Any, cause: Exception) -> tuple[Exception, Any]:
+    """The typed error for the first value under ``root`` that JSON cannot carry, and it."""
     on_path: set[int] = set()  # containers between the root and the value being looked at
     stack: list[tuple[Any, Where, bool]] = [(root, None, False)]
     while stack:  # iterative: a body nested too deep for recursion is still named
@@ -47,15 +61,15 @@ def _located(root: Any, cause: Exception) -> Exception:
             continue
         problem = _problem(value, where, on_path)
         if problem is not None:
-            return problem
+            return problem, value
         if isinstance(value, (dict, list, tuple)):
             on_path.add(id(value))
             stack.append((value, where, True))
             items = value.items() if isinstance(value, dict) else enumerate(value)
             stack.extend((item, (where, key), False) for key, item in reversed(list(items)))
     if isinstance(cause, RecursionError):
-        return ValueError("request body: nested too deeply to encode as JSON")
-    return ValueError(f"request body: cannot be encoded as JSON ({cause})")
+        return ValueError("request body: nested too deeply to encode as JSON"), None
+    return ValueError(f"request body: cannot be encoded as JSON ({cause})"), None
 
 
 def _problem(value: Any, where: Where, on_path: set[int]) -> Exception | None:

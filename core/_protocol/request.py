@@ -6,12 +6,16 @@ import functools
 import json
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-from dashscope_core._protocol.body import encode_json
+from dashscope_core._protocol.body import check_json, encode_json
 from dashscope_core._protocol.sse import SSEDecoder, SSEEvent
 from dashscope_core.errors import APIResponseValidationError, APIStatusError, error_from_response
+
+_LOCAL_FILES = (PurePath, bytes, bytearray, memoryview)
+"""Values a resource replaces before sending (local media become ``oss://`` URLs)."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,7 @@ class RequestSpec:
     download: bool = False
     """The body is content (a file), not an API answer: redirects are followed (headers are
     re-decided per host at each hop) and a 2xx body is never read as an error."""
-    body: bytes | None = field(default=None, init=False, repr=False, compare=False)
-    """``json`` encoded (compact UTF-8), set at construction."""
+    encoded: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         given = [n for n in ("json", "content") if getattr(self, n) is not None]
@@ -58,7 +61,14 @@ class RequestSpec:
         if len(given) > 1:
             raise ValueError(f"{', '.join(given)}: a request has one body; pass one of them")
         if self.json is not None:
-            object.__setattr__(self, "body", encode_json(self.json))
+            object.__setattr__(self, "encoded", check_json(self.json, _LOCAL_FILES))
+
+    @property
+    def body(self) -> bytes | None:
+        """``json`` encoded (compact UTF-8); at construction unless it held local files."""
+        if self.encoded is None and self.json is not None:
+            object.__setattr__(self, "encoded", encode_json(self.json))
+        return self.encoded
 
     @property
     def rewindable(self) -> bool:

@@ -4,8 +4,9 @@ The flow (PROTOCOL.md "media"; recordings ``get-upload-policy-nosse``,
 ``upload-temporary-file-nosse``; the official SDK's ``OssUtils.upload``): ``GET
 /uploads?action=getPolicy&model=<model>`` gives a signed policy; the file is POSTed as a
 multipart form (``OSSAccessKeyId``, ``policy``, ``Signature``, ``key``, ``x-oss-object-acl``,
-``x-oss-forbid-overwrite``, ``success_action_status``, then ``file``) to ``upload_host``, with
-none of our headers and no API key; the result is ``oss://<key>``, readable by that model's
+``x-oss-forbid-overwrite``, ``success_action_status``, then ``file``) to ``upload_host``,
+through the client like any request (another host: none of our headers, no API key; never
+replayed once sent); the result is ``oss://<key>``, readable by that model's
 calls that send ``X-DashScope-OssResourceResolve: enable`` for 48 hours.
 
 Generation calls upload local media parts (a ``pathlib.Path``, ``bytes``, a ``file://`` URI) the
@@ -22,11 +23,8 @@ from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import httpx
-
 from dashscope_core._protocol.request import RawResponse, RequestSpec, response_parser
-from dashscope_core._transport import mapped_transport_errors
-from dashscope_core.errors import error_from_response
+from dashscope_core.errors import APIStatusError, error_from_response
 from dashscope_core.resources._base import AsyncNamespace, SyncNamespace
 from dashscope_core.resources._generation_checks import check_model
 from dashscope_core.resources._parts import MEDIA_KEYS, is_local
@@ -36,11 +34,13 @@ __all__ = [
     "AsyncUploads",
     "Uploads",
     "build_policy",
+    "build_upload",
     "form_fields",
     "local_values",
     "parse_policy",
     "plan_uploads",
     "read_local",
+    "storage_error",
     "with_urls",
 ]
 
@@ -97,11 +97,10 @@ def _check_size(policy: UploadPolicy, name: str, data: bytes) -> None:
         raise ValueError(f"file: {name} is {len(data):,} bytes; the upload limit is {limit} MB")
 
 
-def _raise_for_upload(response: httpx.Response) -> None:
-    """OSS answers errors in XML (``<Code>``, ``<Message>``, ``<RequestId>``)."""
-    if response.status_code < 300:
-        return
-    text = response.text
+def storage_error(exc: APIStatusError) -> APIStatusError:
+    """The typed error of a refused upload: OSS answers in XML (``<Code>``, ``<Message>``,
+    ``<RequestId>``), not DashScope's JSON."""
+    text = exc.body if isinstance(exc.body, str) else ""
 
     def tag(name: str) -> str | None:
         found = re.search(rf"<{name}>(.*?)</{name}>", text, re.S)
@@ -110,13 +109,16 @@ def _raise_for_upload(response: httpx.Response) -> None:
     body = {"code": tag("Code") or "UploadFailed",
             "message": tag("Message") or f"the upload failed: {text[:200]}",
             "request_id": tag("RequestId")}  # fmt: skip
-    raise error_from_response(response.status_code, None, body)
+    return error_from_response(exc.status_code, None, body)
 
 
-def _multipart(fields: dict[str, str], name: str, data: bytes) -> dict[str, Any]:
+def build_upload(url: str, fields: dict[str, str], name: str, data: bytes) -> RequestSpec:
+    """The form POST of one file to the storage host ``url``: sent with none of our headers
+    (another host), never replayed once sent (the policy forbids overwriting the object)."""
     # httpx writes data fields before files: OSS needs ``file`` last
     mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return {"data": fields, "files": {"file": (name, data, mime)}}
+    return RequestSpec("POST", url, data=fields, files={"file": (name, data, mime)},
+                       replay_safe=False)  # fmt: skip
 
 
 def local_values(body: Mapping[str, Any]) -> Iterator[tuple[Location, Any]]:
@@ -171,13 +173,13 @@ def plan_uploads(spec: RequestSpec) -> tuple[list[tuple[str, bytes]], dict[Locat
 
 def _form(
     policy: UploadPolicy, file: str | PurePath | bytes, filename: str | None
-) -> tuple[str, dict[str, Any]]:
-    """The ``oss://`` URL of an upload and the ``httpx`` arguments of its form POST."""
+) -> tuple[str, RequestSpec]:
+    """The ``oss://`` URL of an upload and its form POST."""
     name, data = read_local(Path(file) if isinstance(file, str) and "://" not in file else file)
     name = filename or name
     _check_size(policy, name, data)
     key, fields = form_fields(policy, name)
-    return f"oss://{key}", {"url": policy.upload_host, **_multipart(fields, name, data)}
+    return f"oss://{key}", build_upload(policy.upload_host, fields, name, data)
 
 
 class Uploads(SyncNamespace):
@@ -197,9 +199,10 @@ class Uploads(SyncNamespace):
     ) -> str:
         """Upload a local file (path, ``file://`` URI or bytes); its ``oss://`` URL."""
         url, form = _form(policy or self.policy(model=model), file, filename)
-        # a bare client: the storage host gets none of our headers and never the API key
-        with mapped_transport_errors(), httpx.Client(timeout=self._client._timeout) as http:
-            _raise_for_upload(http.post(**form))
+        try:
+            self._client._send(form)
+        except APIStatusError as exc:
+            raise storage_error(exc) from exc
         return url
 
     def upload_parts(self, spec: RequestSpec) -> RequestSpec:
@@ -230,9 +233,10 @@ class AsyncUploads(AsyncNamespace):
     ) -> str:
         """Upload a local file (path, ``file://`` URI or bytes); its ``oss://`` URL."""
         url, form = _form(policy or await self.policy(model=model), file, filename)
-        async with httpx.AsyncClient(timeout=self._client._timeout) as http:
-            with mapped_transport_errors():
-                _raise_for_upload(await http.post(**form))
+        try:
+            await self._client._send(form)
+        except APIStatusError as exc:
+            raise storage_error(exc) from exc
         return url
 
     async def upload_parts(self, spec: RequestSpec) -> RequestSpec:

@@ -3,7 +3,8 @@
 Lone surrogates (not UTF-8), NaN and infinities (not JSON), keys JSON has no form for (tuples),
 values of other types, structures that contain themselves, and nesting too deep to encode: a
 ``ValueError``/``TypeError`` whose message names the argument's path, raised at call time (for
-streams too, before iteration) by both clients and the framework models; nothing reaches the wire.
+streams too, before iteration; ``bytes``, which may be a local media file the call uploads first,
+when the body is sent) by both clients and the framework models; nothing reaches the wire.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def test_generation_refuses_what_json_cannot_carry(
     method = gen_ds.client.generation.call if what == "call" else gen_ds.client.generation.stream
     with pytest.raises(kind) as caught:
         made = method(model="qwen-plus", **arguments)  # a stream raises here, at call time
-        gen_ds.run(made)  # an async call when awaited
+        gen_ds.run(made) if what == "call" else gen_ds.collect(made)  # (bytes: when iterated)
     assert path in str(caught.value)
     assert gen_emu.received("generation") == []
 
