@@ -267,3 +267,31 @@ def test_whole_frames_keep_multi_line_data_and_the_last_id() -> None:
     events = decoder.feed(raw)
     assert [(e.id, e.data) for e in events] == [("1", "a"), ("2", "b\nc"), ("3", "d")]
     assert [(e.id, e.event, e.data) for e in decoder.close()] == [("4", "message", "e")]
+
+
+def _big_event(size: int) -> tuple[bytes, str]:
+    data = ("x" * 1000 + "é") * (size // 1002)
+    return b"id:1\nevent:result\n:HTTP_STATUS/200\ndata:" + data.encode() + b"\n\n", data
+
+
+@pytest.mark.parametrize(
+    "size",
+    [4 * 1024 * 1024, pytest.param(32 * 1024 * 1024, marks=pytest.mark.slow)],
+    ids=["4MB", "32MB"],
+)
+def test_one_huge_event_read_in_small_pieces(size: int) -> None:
+    # the decoder searches only new bytes and joins held ones once (linear): the figure for a
+    # 32 MB event is in bench/README.md; here, that nothing is lost or split
+    frame, data = _big_event(size)
+    decoder = SSEDecoder()
+    events = [e for i in range(0, len(frame), 16384) for e in decoder.feed(frame[i : i + 16384])]
+    events += decoder.close()
+    assert events == [SSEEvent("result", data, "1", None, 200)]
+
+
+def test_an_event_of_many_data_lines_read_in_pieces() -> None:
+    lines = [f"line {n} " + "y" * 300 for n in range(20_000)]
+    body = "".join(f"data:{line}\n" for line in lines).encode() + b"\n"
+    decoder = SSEDecoder()
+    events = [e for i in range(0, len(body), 4096) for e in decoder.feed(body[i : i + 4096])]
+    assert events == [SSEEvent("message", "\n".join(lines))]
