@@ -386,14 +386,22 @@ _BASE_HEADERS = (
 
 
 class _Builder:
-    """Builds ``httpx.Request``s: through an injected client's ``build_request`` (its headers,
-    cookies and auth apply), else directly with httpx's default headers and parsed URLs cached."""
+    """What both transports share: the injected client (if any), the per-process lock, and
+    building ``httpx.Request``s (through an injected client's ``build_request``, so its headers,
+    cookies and auth apply; else directly, with httpx's default headers and parsed URLs cached)."""
 
-    def __init__(self, injected: httpx.Client | httpx.AsyncClient | None, timeout: httpx.Timeout):
+    _client_type: type[httpx.Client] | type[httpx.AsyncClient]
+
+    def __init__(self, injected: Any, timeout: httpx.Timeout):
+        if injected is not None and not isinstance(injected, self._client_type):
+            raise TypeError(f"http_client: expected an httpx.{self._client_type.__name__}, "
+                            f"got {type(injected).__name__}")  # fmt: skip
         self.injected = injected
         self._timeout = timeout
         self._timeouts = timeout.as_dict()
         self._urls: dict[str, httpx.URL] = {}
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def build(
         self,
@@ -452,16 +460,10 @@ class SyncTransport(_Builder):
     httpx transport (``httpx.Client`` behind proxies from the environment, or the injected one)."""
 
     injected: httpx.Client | None
+    _client_type = httpx.Client
 
     def __init__(self, http_client: httpx.Client | None, timeout: httpx.Timeout) -> None:
-        if http_client is not None and not isinstance(http_client, httpx.Client):
-            raise TypeError(
-                f"http_client: expected an httpx.Client, got {type(http_client).__name__}"
-            )
         super().__init__(http_client, timeout)
-        self._timeout = timeout
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
         self._pools: dict[bool, httpx.Client | httpx.BaseTransport] = {}
         self._sockets: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -519,16 +521,10 @@ class AsyncTransport(_Builder):
     else an ``httpx.AsyncClient``; or the injected client)."""
 
     injected: httpx.AsyncClient | None
+    _client_type = httpx.AsyncClient
 
     def __init__(self, http_client: httpx.AsyncClient | None, timeout: httpx.Timeout) -> None:
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise TypeError(
-                f"http_client: expected an httpx.AsyncClient, got {type(http_client).__name__}"
-            )
         super().__init__(http_client, timeout)
-        self._timeout = timeout
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
         self._loops: dict[asyncio.AbstractEventLoop, _LoopPools] = {}
 
     def pool(self, fresh: bool = False) -> httpx.AsyncClient | httpx.AsyncBaseTransport:
