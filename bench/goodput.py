@@ -43,8 +43,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.contenders import API_KEY
-from bench.framework_contenders import MODEL, _point_sdk_at
+from bench.contenders import API_KEY, point_sdk_at
+from bench.framework_contenders import MODEL
 from bench.frameworks import BENCH_PY, ROOT, ensure_bench_venv, in_bench_venv
 
 RPM, TPM = 1800, 360_000
@@ -112,7 +112,7 @@ def _ours_llamaindex(base_url: str) -> Call:
 
 
 def _official_sdk(base_url: str) -> Call:
-    _point_sdk_at(base_url)
+    point_sdk_at(base_url)
     from dashscope.aigc.generation import AioGeneration
 
     async def call(i: int) -> str:
@@ -125,7 +125,7 @@ def _official_sdk(base_url: str) -> Call:
 
 
 def _chat_tongyi(base_url: str, limiter: bool = False) -> Call:
-    _point_sdk_at(base_url)
+    point_sdk_at(base_url)
     from langchain_community.chat_models.tongyi import ChatTongyi
     from langchain_core.rate_limiters import InMemoryRateLimiter
 
@@ -134,7 +134,7 @@ def _chat_tongyi(base_url: str, limiter: bool = False) -> Call:
 
 
 def _li_llms_dashscope(base_url: str) -> Call:
-    _point_sdk_at(base_url)
+    point_sdk_at(base_url)
     from llama_index.llms.dashscope import DashScope
 
     llm = DashScope(model_name=MODEL, api_key=API_KEY)

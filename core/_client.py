@@ -31,6 +31,7 @@ from pydantic import SecretStr
 from tenacity import AsyncRetrying, RetryCallState, Retrying
 
 from dashscope_core._protocol.config import header_safe, resolve_config
+from dashscope_core._protocol.ratelimit import RateLimit
 from dashscope_core._protocol.request import (
     EventReader,
     RawResponse,
@@ -43,6 +44,7 @@ from dashscope_core._protocol.request import (
 )
 from dashscope_core._protocol.retry import RetryPolicy
 from dashscope_core._protocol.sse import SSEEvent
+from dashscope_core._ratelimiter import Limiter, Observer, Slot, budget_scope
 from dashscope_core._transport import (
     DEFAULT_MAX_DECOMPRESSED,
     AsyncTransport,
@@ -130,10 +132,16 @@ class BaseClient:
         total_timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
         max_decompressed_size: int | None = DEFAULT_MAX_DECOMPRESSED,
+        rate_limit: RateLimit | Mapping[str, RateLimit] | None = None,
+        on_rate_limit_wait: Observer | None = None,
     ) -> None:
         self._config = resolve_config(
             api_key=api_key, base_url=base_url, region=region, workspace=workspace, env=os.environ
         )
+        scope = budget_scope(
+            self._config.api_key.get_secret_value(), self.base_url, self._config.workspace
+        )
+        self._limiter = Limiter(RateLimit.per_model(rate_limit), scope, on_rate_limit_wait)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int):
             raise TypeError(f"max_retries: expected an int, got {type(max_retries).__name__}")
         self._policy = retry_policy or RetryPolicy(max_retries=max_retries)
@@ -154,6 +162,7 @@ class BaseClient:
             "default_headers": dict(default_headers or {}), "user_agent": user_agent,
             "stream_idle_timeout": stream_idle_timeout, "total_timeout": total_timeout,
             "retry_policy": retry_policy, "max_decompressed_size": max_decompressed_size,
+            "rate_limit": rate_limit, "on_rate_limit_wait": on_rate_limit_wait,
         }  # fmt: skip
         """What a pickled copy (or the other flavour's twin) is rebuilt from."""
 
@@ -252,8 +261,9 @@ class BaseClient:
         """The wait before the second attempt; re-raises ``exc`` when it is not retried."""
         left = None if end is None else end - time.monotonic()
         delay = self._policy.first_retry_delay(
-            exc, replay_safe=spec.replay_safe, rewindable=spec.rewindable, time_left=left
-        )
+            exc, replay_safe=spec.replay_safe, rewindable=spec.rewindable,
+            limited=self._limiter.applies(spec), time_left=left,
+        )  # fmt: skip
         if delay is None:
             raise exc
         logger.debug("retrying after attempt 1: %r", exc)
@@ -263,7 +273,8 @@ class BaseClient:
         """tenacity arguments for the attempts after the first (which runs outside tenacity)."""
         return self._policy.tenacity_kwargs(
             sleep=sleep, replay_safe=spec.replay_safe, rewindable=spec.rewindable,
-            before_sleep=_log_retry, attempts_done=1, end=end, clock=time.monotonic,
+            before_sleep=_log_retry, attempts_done=1, limited=self._limiter.applies(spec),
+            end=end, clock=time.monotonic,
         )  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
@@ -314,11 +325,14 @@ class DashScope(BaseClient):
         retry_policy: RetryPolicy | None = None,
         max_decompressed_size: int | None = DEFAULT_MAX_DECOMPRESSED,
         sleep: Callable[[float], None] | None = None,
+        rate_limit: RateLimit | Mapping[str, RateLimit] | None = None,
+        on_rate_limit_wait: Observer | None = None,
     ) -> None:
         super().__init__(
             api_key, base_url, region, workspace, timeout, max_retries, default_headers,
             user_agent, stream_idle_timeout=stream_idle_timeout, total_timeout=total_timeout,
             retry_policy=retry_policy, max_decompressed_size=max_decompressed_size,
+            rate_limit=rate_limit, on_rate_limit_wait=on_rate_limit_wait,
         )  # fmt: skip
         self._transport = SyncTransport(http_client, self._timeout)
         self._sleep_given = sleep
@@ -376,10 +390,17 @@ class DashScope(BaseClient):
         return self._with_retries(spec, self._operation_end(deadline), self._send_once)
 
     def _send_once(self, spec: RequestSpec, end: float | None) -> RawResponse:
-        with mapped_transport_errors(), bounded(self._attempt_end(spec, end)):
-            response = self._exchange(spec)
-            raw = self._whole(response)
-        return check_response(raw, download=spec.download)
+        slot = self._limiter.acquire(spec)  # waits for the model's rate-limit budget
+        try:
+            with mapped_transport_errors(), bounded(self._attempt_end(spec, end)):
+                response = self._exchange(spec)
+                raw = self._whole(response)
+            check_response(raw, download=spec.download)
+        except BaseException as exc:
+            slot.done(exc)  # a 429 adapts the budget, a refusal refunds its tokens
+            raise
+        slot.done(raw)  # the usage replaces the estimated tokens
+        return raw
 
     def _whole(self, response: httpx.Response) -> RawResponse:
         """The rest of ``response``'s body, read (capped) and released."""
@@ -407,6 +428,16 @@ class DashScope(BaseClient):
 
     def _open(self, spec: RequestSpec, end: float | None, check: EventCheck) -> _SyncOpened:
         """Send and read up to the first event: everything until then is one retried attempt."""
+        slot = self._limiter.acquire(spec)
+        try:
+            return self._prime(spec, end, check, slot)
+        except BaseException as exc:
+            slot.done(exc)
+            raise
+
+    def _prime(
+        self, spec: RequestSpec, end: float | None, check: EventCheck, slot: Slot
+    ) -> _SyncOpened:
         at = self._attempt_end(spec, end)
         with mapped_transport_errors(), bounded(at):
             response = self._exchange(spec)
@@ -415,16 +446,16 @@ class DashScope(BaseClient):
             with mapped_transport_errors(), bounded(_earlier(at, self._next_event_end(None))):
                 if is_json(response.headers):
                     reader.prime_json(self._whole(response))
-                    return response, iter(()), reader
+                    return response, iter(()), reader, slot
                 chunks = body_chunks(response, self._max_decompressed)
                 for chunk in chunks:
                     if reader.prime(chunk):
-                        return response, chunks, reader
+                        return response, chunks, reader, slot
                 reader.prime_end()
         except BaseException:
             response.close()
             raise
-        return response, chunks, reader
+        return response, chunks, reader, slot
 
     def _stream(
         self, spec: RequestSpec, check: EventCheck = check_event, *, deadline: float | None = None
@@ -432,13 +463,18 @@ class DashScope(BaseClient):
         """Open (with retries) and yield checked events; nothing is replayed once an event was
         yielded. Lazy: the request is sent when iteration starts."""
         end = self._operation_end(deadline)
-        response, chunks, reader = self._with_retries(spec, end, self._open, check)
+        response, chunks, reader, slot = self._with_retries(spec, end, self._open, check)
+        last: SSEEvent | None = None
         try:
-            yield from reader.opening()
-            yield from self._rest(chunks, reader, end)
-            yield from reader.ending()
+            for last in reader.opening():
+                yield last
+            for last in self._rest(chunks, reader, end):
+                yield last
+            for last in reader.ending():
+                yield last
         finally:
             response.close()
+            slot.done(last)  # the last frame's usage is the whole call's
 
     def _rest(
         self, chunks: Iterator[bytes], reader: EventReader, end: float | None
@@ -530,8 +566,8 @@ def _earlier(first: float | None, second: float | None) -> float | None:
     return min(first, second)
 
 
-_SyncOpened = tuple[httpx.Response, Iterator[bytes], EventReader]
-_AsyncOpened = tuple[httpx.Response, AsyncIterator[bytes], EventReader]
+_SyncOpened = tuple[httpx.Response, Iterator[bytes], EventReader, Slot]
+_AsyncOpened = tuple[httpx.Response, AsyncIterator[bytes], EventReader, Slot]
 
 
 class AsyncDashScope(BaseClient):
@@ -560,11 +596,14 @@ class AsyncDashScope(BaseClient):
         retry_policy: RetryPolicy | None = None,
         max_decompressed_size: int | None = DEFAULT_MAX_DECOMPRESSED,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        rate_limit: RateLimit | Mapping[str, RateLimit] | None = None,
+        on_rate_limit_wait: Observer | None = None,
     ) -> None:
         super().__init__(
             api_key, base_url, region, workspace, timeout, max_retries, default_headers,
             user_agent, stream_idle_timeout=stream_idle_timeout, total_timeout=total_timeout,
             retry_policy=retry_policy, max_decompressed_size=max_decompressed_size,
+            rate_limit=rate_limit, on_rate_limit_wait=on_rate_limit_wait,
         )  # fmt: skip
         self._transport = AsyncTransport(http_client, self._timeout)
         self._sleep_given = sleep
@@ -627,17 +666,23 @@ class AsyncDashScope(BaseClient):
         return await self._with_retries(spec, self._operation_end(deadline), self._send_once)
 
     async def _send_once(self, spec: RequestSpec, end: float | None) -> RawResponse:
-        at = self._attempt_end(spec, end)
+        slot = await self._limiter.aacquire(spec)  # waits for the model's rate-limit budget
+        try:
+            raw = check_response(await self._attempt(spec, end), download=spec.download)
+        except BaseException as exc:
+            await slot.adone(exc)  # a 429 adapts the budget, a refusal refunds its tokens
+            raise
+        await slot.adone(raw)  # the usage replaces the estimated tokens
+        return raw
+
+    async def _attempt(self, spec: RequestSpec, end: float | None) -> RawResponse:
+        """One attempt's whole answer, within its time bound."""
         try:
             with mapped_transport_errors():
-                async with timeout_at(at):
-                    response = await self._exchange(spec)
-                    raw = await self._whole(response)
+                async with timeout_at(self._attempt_end(spec, end)):
+                    return await self._whole(await self._exchange(spec))
         except TimeoutError as exc:
-            raise self._timed_out(
-                "no complete answer", spec.timeout or self._attempt_seconds
-            ) from exc
-        return check_response(raw, download=spec.download)
+            raise self._attempt_timed_out(spec, "no complete answer") from exc
 
     async def _whole(self, response: httpx.Response) -> RawResponse:
         """The rest of ``response``'s body, read (capped) and released."""
@@ -664,6 +709,17 @@ class AsyncDashScope(BaseClient):
 
     async def _open(self, spec: RequestSpec, end: float | None, check: EventCheck) -> _AsyncOpened:
         """Send and read up to the first event: everything until then is one retried attempt."""
+        slot = await self._limiter.aacquire(spec)
+        try:
+            response, chunks, reader = await self._opening(spec, end, check)
+        except BaseException as exc:
+            await slot.adone(exc)
+            raise
+        return response, chunks, reader, slot
+
+    async def _opening(
+        self, spec: RequestSpec, end: float | None, check: EventCheck
+    ) -> tuple[httpx.Response, AsyncIterator[bytes], EventReader]:
         at = self._attempt_end(spec, end)
         try:
             with mapped_transport_errors():
@@ -678,7 +734,9 @@ class AsyncDashScope(BaseClient):
         except TimeoutError as exc:
             raise self._attempt_timed_out(spec, "no stream event") from exc
 
-    async def _prime(self, response: httpx.Response, check: EventCheck) -> _AsyncOpened:
+    async def _prime(
+        self, response: httpx.Response, check: EventCheck
+    ) -> tuple[httpx.Response, AsyncIterator[bytes], EventReader]:
         reader = EventReader(check)
         try:
             if is_json(response.headers):
@@ -701,10 +759,11 @@ class AsyncDashScope(BaseClient):
         yielded; cancelling closes the connection."""
         end = self._operation_end(deadline)
         opened: _AsyncOpened = await self._with_retries(spec, end, self._open, check)
-        response, chunks, reader = opened
+        response, chunks, reader, slot = opened
+        last: SSEEvent | None = None
         try:
-            for event in reader.opening():
-                yield event
+            for last in reader.opening():
+                yield last
             event_end = self._next_event_end(end)
             while True:
                 chunk = await self._next_chunk(chunks, event_end, "no stream event came")
@@ -712,13 +771,15 @@ class AsyncDashScope(BaseClient):
                     break
                 events = reader.events(chunk)
                 for event in events:
-                    yield reader.check(event)
+                    last = reader.check(event)
+                    yield last
                 if events:
                     event_end = self._next_event_end(end)
-            for event in reader.ending():
-                yield event
+            for last in reader.ending():
+                yield last
         finally:
             await response.aclose()
+            await slot.adone(last)  # the last frame's usage is the whole call's
 
     async def _next_chunk(
         self, chunks: AsyncIterator[bytes], at: float | None, what: str

@@ -12,6 +12,9 @@ Rules of this module:
   raises at once rather than sleeping for minutes; a missing or non-positive one falls back to
   capped exponential backoff with jitter.
 - ``max_retries=2`` means three attempts in all.
+- A request under a rate limit (``limited``) that is throttled is retried at once (the limiter
+  waits before every attempt, after adapting to the 429) and up to ``THROTTLE_RETRIES`` more
+  times than ``max_retries``: with limits at or below the account's, throttling is waited out.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
 ]
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+THROTTLE_RETRIES = 10
 
 
 def retry_after_from_headers(
@@ -91,22 +95,32 @@ class RetryPolicy:
             return after is None or after <= self.retry_after_max
         return False
 
+    def attempts(self, exc: BaseException | None, limited: bool = False) -> int:
+        """How many attempts in all a request may make when its last one raised ``exc``."""
+        extra = THROTTLE_RETRIES if limited and isinstance(exc, RateLimitError) else 0
+        return self.max_retries + 1 + extra
+
     def first_retry_delay(
         self,
         exc: BaseException,
         *,
         replay_safe: bool = True,
         rewindable: bool = True,
+        limited: bool = False,
         time_left: float | None = None,
     ) -> float | None:
         """Seconds to wait before the second attempt after ``exc``, or None: do not retry
         (also when the wait would not end ``time_left`` seconds from now)."""
-        if self.max_retries < 1:
+        if self.attempts(exc, limited) < 2:
             return None
         if not self.should_retry(exc, replay_safe=replay_safe, rewindable=rewindable):
             return None
-        delay = self.wait(1, exc)
+        delay = self._delay(1, exc, limited)
         return None if time_left is not None and delay >= time_left else delay
+
+    def _delay(self, attempt: int, exc: BaseException | None, limited: bool) -> float:
+        # a throttled request under a rate limit waits in the limiter, not here
+        return 0.0 if limited and isinstance(exc, RateLimitError) else self.wait(attempt, exc)
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter for the ``attempt``-th retry (1-based)."""
@@ -128,6 +142,7 @@ class RetryPolicy:
         rewindable: bool = True,
         before_sleep: Callable[[RetryCallState], Any] | None = None,
         attempts_done: int = 0,
+        limited: bool = False,
         end: float | None = None,
         clock: Callable[[], float] | None = None,
     ) -> dict[str, Any]:
@@ -137,17 +152,16 @@ class RetryPolicy:
         one directly, so the common success path pays nothing for the retry machinery).
         ``end``: a deadline on ``clock``; no wait is started that would end after it.
         """
-        from tenacity import retry_if_exception, stop_after_attempt
+        from tenacity import retry_if_exception
+
+        def _exc(state: RetryCallState) -> BaseException | None:
+            return state.outcome.exception() if state.outcome is not None else None
 
         def _wait(state: RetryCallState) -> float:
-            outcome = state.outcome
-            exc = outcome.exception() if outcome is not None else None
-            return self.wait(state.attempt_number + attempts_done, exc)
-
-        attempts = stop_after_attempt(self.max_retries + 1 - attempts_done)
+            return self._delay(state.attempt_number + attempts_done, _exc(state), limited)
 
         def _stop(state: RetryCallState) -> bool:
-            if attempts(state):
+            if state.attempt_number + attempts_done >= self.attempts(_exc(state), limited):
                 return True
             return end is not None and clock is not None and clock() + state.upcoming_sleep >= end
 
