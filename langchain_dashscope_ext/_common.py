@@ -124,7 +124,7 @@ class DashScopeSettings(BaseModel):
     for the model's budget instead of failing (waits fire ``RATE_LIMIT_EVENT``)."""
 
     _client: DashScope | None = PrivateAttr(default=None)
-    _async_client: AsyncDashScope | None = PrivateAttr(default=None)
+    _aclient: AsyncDashScope | None = PrivateAttr(default=None)
     _per_call: dict[tuple[Any, ...], tuple[DashScope, AsyncDashScope]] = PrivateAttr(
         default_factory=dict
     )
@@ -209,18 +209,18 @@ class DashScopeSettings(BaseModel):
     @property
     def async_client(self) -> AsyncDashScope:
         """The asynchronous core client (built on first use; serves every event loop)."""
-        if self._async_client is None:
+        if self._aclient is None:
             from dashscope_core import AsyncDashScope
 
             with _LOCK:
-                if self._async_client is None:
-                    self._async_client = AsyncDashScope(**self._client_kwargs())
-        return self._async_client
+                if self._aclient is None:
+                    self._aclient = AsyncDashScope(**self._client_kwargs())
+        return self._aclient
 
     async def aclose(self) -> None:
         """Close the running event loop's connections (other loops' close with their loops)."""
-        if self._async_client is not None:
-            await self._async_client.close()
+        if self._aclient is not None:
+            await self._aclient.close()
 
 
 class ServiceTokenCounting:

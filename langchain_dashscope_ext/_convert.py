@@ -310,7 +310,7 @@ def to_wire_tool_choice(
 ) -> str | dict[str, Any] | None:
     """The core ``tool_choice`` for LangChain's: ``"any"``/``"required"``/``True`` are the
     core's ``"required"`` (one tool and no thinking: its named choice, forced by the server;
-    otherwise the core's checked strategy, ``dashscope_core._protocol.tool_forcing``)."""
+    otherwise the core's checked strategy: auto, an instruction, the answer checked)."""
     names = _tool_names(tools)
     if tool_choice is None or tool_choice in ("auto", "none"):
         return tool_choice
