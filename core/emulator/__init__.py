@@ -13,8 +13,10 @@ Quick start::
 In-process (no socket): ``httpx.AsyncClient(transport=httpx.ASGITransport(create_app(emu)))``.
 
 OpenAI-compatible mode is served below ``/compatible-mode/v1`` (chat completions, embeddings,
-files, batches); ``batch_settings(emu)`` holds the batch timings and clock (set ``time_scale``
-to 0, or inject ``clock`` and move it, to make hours pass at once).
+files, batches); ``batch_settings(emu)`` holds the batch timings (``time_scale=0``: batches
+finish at the first look). One clock, ``emu.clock``, drives every timeline (tasks, predictions,
+batches, cache TTLs, upload expiries, rate-limit windows): ``emu.clock.advance(3600)`` makes an
+hour pass at once, ``emu.clock.source = fake`` pins it.
 From a shell: ``dashscope-emulator --port 8089`` or ``python -m dashscope_core.emulator``.
 
 Adding an endpoint (the extension point)

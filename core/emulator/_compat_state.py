@@ -3,8 +3,8 @@
 Rules of this module:
 - Everything lives on ``compat_state(emulator)`` (``emulator.namespace("compatible")``), so
   ``emulator.reset()`` forgets files, batches and changed settings.
-- ``BatchSettings.clock`` is the wall clock of files and batches: tests inject one and move it
-  to make hours pass at once (``settings(emu).clock = fake``), or set ``time_scale=0``.
+- Time is the emulator's clock (``emu.clock``): tests move it to make hours pass at once, or
+  set ``time_scale=0``. ``BatchSettings.clock``, when set, replaces it for files and batches.
 - File ids look like the service's: ``file-batch-…`` (input), ``file-batch_output-…``
   (output), ``file-batch_error-…`` (errors), ``file-fe-…`` (other purposes).
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,8 +50,8 @@ class BatchSettings:
     """Multiplies every duration (0: batches finish at the first look)."""
     page_size: int = 20
     """Default ``limit`` of the list routes."""
-    clock: Callable[[], float] = time.time
-    """Wall clock (seconds)."""
+    clock: Callable[[], float] | None = None
+    """A clock for files and batches only (seconds); None: the emulator's ``emu.clock``."""
 
 
 @dataclass
@@ -116,12 +115,13 @@ class CompatState:
 
     settings: BatchSettings
     files: FileStore
+    emulator_clock: Callable[[], float]
     batches: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> float:
-        """The clock."""
-        return self.settings.clock()
+        """The settings' clock if set, else the emulator's."""
+        return (self.settings.clock or self.emulator_clock)()
 
 
 def compat_state(emulator: Emulator) -> CompatState:
@@ -130,7 +130,7 @@ def compat_state(emulator: Emulator) -> CompatState:
     with _STATE_LOCK:
         found = ns.get("state")
         if not isinstance(found, CompatState):
-            found = CompatState(BatchSettings(), FileStore(emulator.seed))
+            found = CompatState(BatchSettings(), FileStore(emulator.seed), emulator.clock)
             ns["state"] = found
         return found
 

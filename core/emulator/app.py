@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import replace
 from typing import Any
@@ -187,7 +186,8 @@ class EmulatorApp:
         route, emu = request.route, self.emulator
         if route.auth:
             _authorize(emu, request)
-        model, admitted_at = limited_model(request.json), time.monotonic()
+        model = limited_model(request.json)
+        admitted_at = 0.0 if model is None else emu.clock()
         refused = None if model is None else emu.rate_limits.admit(model, admitted_at)
         if refused is not None:  # a refused native stream is a 200 with one error frame
             if request.sse and route.prefix == API_PREFIX:

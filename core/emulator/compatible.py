@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import json
 import struct
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -146,8 +145,8 @@ def _envelope(kind: str, request_id: str, model: str, created: int) -> dict[str,
     return {"id": f"chatcmpl-{request_id}", "object": kind, "created": created, "model": model}
 
 
-def _created() -> int:
-    return int(time.time())
+def _created(emulator: Emulator) -> int:
+    return int(emulator.clock())
 
 
 def completion(
@@ -165,7 +164,7 @@ def completion(
         choices.append({"index": choice["index"], "message": message,
                         "finish_reason": choice["finish_reason"],
                         "logprobs": choice.get("logprobs")})  # fmt: skip
-    out = _envelope("chat.completion", request.request_id, params.model, _created())
+    out = _envelope("chat.completion", request.request_id, params.model, _created(emulator))
     return {**out, "choices": choices, "usage": _usage(native["usage"]),
             "system_fingerprint": None}  # fmt: skip
 
@@ -191,8 +190,8 @@ def _delta(message: dict[str, Any], first: bool) -> dict[str, Any]:
     return delta
 
 
-def _chunks(plan: Plan, request_id: str, body: dict[str, Any]) -> Iterator[bytes]:
-    head = _envelope("chat.completion.chunk", request_id, plan.params.model, _created())
+def _chunks(plan: Plan, request_id: str, body: dict[str, Any], created: int) -> Iterator[bytes]:
+    head = _envelope("chat.completion.chunk", request_id, plan.params.model, created)
     started: set[int] = set()
     usage: dict[str, Any] = {}
     for event in stream_events(plan, request_id):
@@ -245,12 +244,12 @@ def embeddings(request_id: str, body: Any) -> dict[str, Any]:
             "id": request_id}  # fmt: skip
 
 
-def _test_answer(request_id: str, body: Any) -> dict[str, Any]:
+def _test_answer(request_id: str, body: Any, created: int) -> dict[str, Any]:
     model = body.get("model") if isinstance(body, dict) else None
     if model != TEST_MODEL:
         raise ApiError(400, "InvalidParameter", f"The ds-test endpoint only serves {TEST_MODEL}.")
     message = {"role": "assistant", "content": "This is a test result."}
-    out = _envelope("chat.completion", request_id, TEST_MODEL, _created())
+    out = _envelope("chat.completion", request_id, TEST_MODEL, created)
     return {**out, "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}  # fmt: skip
 
@@ -262,7 +261,7 @@ def execute(endpoint: str, body: Any, request: Request, emulator: Emulator, requ
     if endpoint == "/v1/embeddings":
         return embeddings(request_id, body)
     if endpoint == "/v1/chat/ds-test":
-        return _test_answer(request_id, body)
+        return _test_answer(request_id, body, _created(emulator))
     return completion(line_request, emulator, body, cache=False)
 
 
@@ -272,7 +271,7 @@ async def chat(request: Request, emulator: Emulator) -> Response:
     if isinstance(body, dict) and body.get("stream") is True:
         params = _parsed(body, request, stream=True)  # refusals: before any byte
         plan = build_plan(params, request, emulator)
-        chunks = _chunks(plan, request.request_id, body)
+        chunks = _chunks(plan, request.request_id, body, _created(emulator))
         return StreamResponse(chunks, media_type="text/event-stream;charset=UTF-8")
     return JSONResponse(completion(request, emulator, body))
 

@@ -6,13 +6,13 @@ Rules of this module:
 - Create checks its arguments at once (400 ``InvalidParameter``: unknown input file or one
   whose purpose is not ``batch``, endpoint, ``completion_window`` 24h..336h / 1d..14d,
   metadata of strings) and answers ``validating`` with zero counts, as recorded.
-- The lifecycle is a function of the clock (``_compat_state.Settings``): ``validating`` →
-  ``in_progress`` (lines run at an even pace) → ``finalizing`` → ``completed``. An input that
-  does not validate ends ``failed`` with ``errors.data[] {code, message, param, line}``
-  (``empty_file``, ``too_many_lines``, ``file_too_large``, ``invalid_json_line``,
+- The lifecycle is a function of the clock (``emu.clock``; timings in ``BatchSettings``):
+  ``validating`` → ``in_progress`` (lines run at an even pace) → ``finalizing`` → ``completed``.
+  An input that does not validate ends ``failed`` with ``errors.data[] {code, message, param,
+  line}`` (``empty_file``, ``too_many_lines``, ``file_too_large``, ``invalid_json_line``,
   ``missing_custom_id``, ``duplicate_custom_id``, ``invalid_url``, ``missing_model``,
-  ``mismatched_model``, ``model_not_found``). Past ``completion_window`` an unfinished batch
-  is ``expired``: its unrun lines go to the error file as ``batch_expired``. A cancel makes it
+  ``mismatched_model``, ``model_not_found``). Past ``completion_window`` an unfinished batch is
+  ``expired``: its unrun lines go to the error file as ``batch_expired``. A cancel makes it
   ``cancelling`` for ``finalizing`` seconds, then ``cancelled`` with the lines run so far; a
   finished batch cannot be cancelled (400).
 - Lines run through the emulator's own engines (``compatible.execute``): answers go to the

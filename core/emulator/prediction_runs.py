@@ -5,7 +5,7 @@ Rules of this module:
   ``starting`` for ``start_delay`` seconds, then ``processing`` while log lines and iterator
   tokens appear evenly over ``duration``, then ``succeeded`` / ``failed``. Nothing needs a
   background task to advance, so the same state serves the threaded server and in-process
-  ``httpx.ASGITransport`` alike, and a test may inject ``Settings.clock``.
+  ``httpx.ASGITransport`` alike; time is ``emulator.clock``, which tests move.
 - Everything lives on ``state(emulator)``, kept in ``emulator.namespace("predictions")``, so
   ``emulator.reset()`` forgets it (built-in models come back on next use).
 - Counters for the reliability suite go to ``emulator.counters``: ``predictions_created``,
@@ -18,8 +18,7 @@ import asyncio
 import base64
 import hashlib
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -61,8 +60,6 @@ class Settings:
     """Seconds of silence after which a stream sends ``: ping``."""
     sse_chunk_max: int | None = None
     """Hostile chunking: write streams in random pieces of 1..N bytes (None: whole events)."""
-    clock: Callable[[], float] = time.time
-    """Wall clock (seconds); inject a fake one to step runs without sleeping."""
 
 
 @dataclass(frozen=True)
@@ -191,8 +188,8 @@ class PredictionState:
         return "whsec_" + base64.b64encode(raw).decode()
 
     def now(self) -> float:
-        """The settings' clock."""
-        return self.settings.clock()
+        """The emulator's clock."""
+        return self.emulator.clock()
 
     def new_id(self, kind: str) -> str:
         """A 26-char lowercase base32 id like the real service's."""

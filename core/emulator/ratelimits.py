@@ -124,7 +124,7 @@ class RateLimits:
             self.tokens.clear()
 
     def admit(self, model: str, now: float) -> ApiError | None:
-        """Count a request for ``model`` at ``now`` (``time.monotonic()``), or the 429 refusing
+        """Count a request for ``model`` at ``now`` (``emulator.clock()``), or the 429 refusing
         it (counted in ``throttled``)."""
         limit = self.limit(model)
         if limit is None:

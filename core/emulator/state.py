@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -155,18 +155,39 @@ class Script:
             self._queue.clear()
 
 
+def _wall_time() -> float:
+    """Wall-clock seconds that never step back (the epoch taken once, then monotonic)."""
+    return _EPOCH + time.monotonic()
+
+
+_EPOCH = time.time() - time.monotonic()
+
+
 class Clock:
-    """Seconds for time-based state (context-cache TTLs); tests move it with ``advance``."""
+    """The emulator's one clock, in wall-clock seconds: task, prediction and batch timelines,
+    timestamps, context-cache TTLs, upload expiries and rate-limit windows all read it.
+
+    Tests move it with ``advance`` (``emu.clock.advance(301)`` expires a 5-minute cache and
+    finishes a running task) or replace its ``source`` with a fake (``emu.clock.source =
+    lambda: 1_700_000_000.0``); ``Emulator.reset()`` restores both.
+    """
 
     def __init__(self) -> None:
+        self.source: Callable[[], float] = _wall_time
+        """Where the time comes from (a fake in tests)."""
         self.offset = 0.0
+        """Seconds added by ``advance``."""
 
     def __call__(self) -> float:
-        return time.monotonic() + self.offset
+        return self.source() + self.offset
 
     def advance(self, seconds: float) -> None:
-        """Move the emulated time forward (``emu.clock.advance(301)`` expires a 5-minute cache)."""
+        """Move the emulated time forward by ``seconds``."""
         self.offset += seconds
+
+    def reset(self) -> None:
+        """Back to the real time."""
+        self.source, self.offset = _wall_time, 0.0
 
 
 class Emulator:
@@ -203,7 +224,7 @@ class Emulator:
             self.requests.clear()
             self.counters.clear()
             self.rng.seed(self.seed)
-            self.clock.offset = 0.0
+            self.clock.reset()
             self._counter = 0
             self._namespaces.clear()
         self.script.clear()

@@ -74,9 +74,11 @@ async def get_policy(request: Request, emulator: Emulator) -> Response:
     model = request.query.get("model", "")
     if not get_profile(model).known:
         raise ApiError(404, "Model.NotExist", "Model not exist.")
-    upload_dir = f"dashscope-instant/{hashlib.md5(request.api_key.encode()).hexdigest()}/" \
-                 f"{time.strftime('%Y-%m-%d')}/{request.request_id}"  # fmt: skip
-    expiry = emulator.clock() + POLICY_SECONDS
+    now = emulator.clock()
+    owner = hashlib.md5(request.api_key.encode()).hexdigest()
+    day = time.strftime("%Y-%m-%d", time.localtime(now))
+    upload_dir = f"dashscope-instant/{owner}/{day}/{request.request_id}"
+    expiry = now + POLICY_SECONDS
     document = {
         "expiration": expiry,
         "conditions": [

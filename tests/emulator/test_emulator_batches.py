@@ -30,8 +30,8 @@ class Clock:
 def clock(emu: Emulator) -> Clock:
     fake = Clock()
     knobs = batch_settings(emu)
-    knobs.clock, knobs.validating, knobs.per_line, knobs.min_running, knobs.finalizing = (
-        fake, 10, 5, 1, 20)  # fmt: skip
+    emu.clock.source = fake
+    knobs.validating, knobs.per_line, knobs.min_running, knobs.finalizing = 10, 5, 1, 20
     return fake
 
 

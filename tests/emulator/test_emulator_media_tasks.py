@@ -14,7 +14,6 @@ from emulator_helpers import covers, shape
 from dashscope_core.emulator import Emulator
 from dashscope_core.emulator.mp4 import FPS, make_mp4
 from dashscope_core.emulator.png import PNG_SIGNATURE
-from dashscope_core.emulator.predictions import settings
 
 EDIT = "/services/aigc/image2image/image-synthesis"
 VIDEO = "/services/aigc/video-generation/video-synthesis"
@@ -36,8 +35,7 @@ def _video(model: str = "wan2.2-t2v-plus", **params: Any) -> dict[str, Any]:
 
 def _finished(client: httpx.Client, emu: Emulator, submit: httpx.Response) -> dict[str, Any]:
     assert submit.status_code == 200, submit.text
-    later = settings(emu).clock() + 3600  # jump past the task's timeline
-    settings(emu).clock = lambda: later
+    emu.clock.advance(3600)  # jump past the task's timeline
     body: dict[str, Any] = client.get(f"/tasks/{submit.json()['output']['task_id']}").json()
     return body
 

@@ -34,7 +34,7 @@ class Clock:
 @pytest.fixture
 def clock(emu: Emulator) -> Iterator[Clock]:
     fake = Clock()
-    settings(emu).clock = fake
+    emu.clock.source = fake
     yield fake
 
 

@@ -124,7 +124,7 @@ def test_stream_keepalive_comments(client: httpx.Client, emu: Emulator) -> None:
     knobs = settings(emu)
     # a clock that moves 10 ms per look: the run stays quiet for its first 20 polls whatever
     # the machine's speed
-    knobs.clock = lambda: 1_700_000_000 + next(ticks) * 0.01
+    emu.clock.source = lambda: 1_700_000_000 + next(ticks) * 0.01
     knobs.keepalive, knobs.start_delay, knobs.poll_interval = 0.0, 0.2, 0.001
     _, raw = open_stream(client, "ping me")
     assert b": ping\n\n" in raw

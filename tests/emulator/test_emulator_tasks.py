@@ -15,7 +15,6 @@ import pytest
 
 from dashscope_core.emulator import Emulator, create_app
 from dashscope_core.emulator.prediction_http import after_handler_faults
-from dashscope_core.emulator.predictions import settings
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 SUBMIT = "/services/aigc/text2image/image-synthesis"
@@ -43,7 +42,7 @@ class Clock:
 @pytest.fixture
 def clock(emu: Emulator) -> Iterator[Clock]:
     fake = Clock()
-    settings(emu).clock = fake
+    emu.clock.source = fake
     yield fake
 
 
