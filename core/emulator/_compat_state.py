@@ -1,30 +1,28 @@
-"""State of the emulator's OpenAI-compatible mode: the clock and timing knobs, the file store.
+"""State of the emulator's OpenAI-compatible mode: batch timing knobs, batches, list pages.
 
 Rules of this module:
 - Everything lives on ``compat_state(emulator)`` (``emulator.namespace("compatible")``), so
-  ``emulator.reset()`` forgets files, batches and changed settings.
+  ``emulator.reset()`` forgets batches and changed settings; files are the emulator's one store
+  (``_file_store``), shared with the native file API.
 - Time is the emulator's clock (``emu.clock``): tests move it to make hours pass at once, or
   set ``time_scale=0``. ``BatchSettings.clock``, when set, replaces it for files and batches.
-- File ids look like the service's: ``file-batch-…`` (input), ``file-batch_output-…``
-  (output), ``file-batch_error-…`` (errors), ``file-fe-…`` (other purposes).
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dashscope_core.emulator._file_store import FileStore, StoredFile, file_store
 from dashscope_core.emulator.routing import COMPATIBLE_PREFIX, ApiError, Handler, Route
 from dashscope_core.emulator.state import Emulator
 
 __all__ = [
     "BatchSettings",
     "CompatState",
-    "FileStore",
-    "StoredFile",
+    "compat_file",
     "compat_state",
     "list_page",
     "route",
@@ -32,7 +30,6 @@ __all__ = [
 ]
 
 _STATE_LOCK = threading.Lock()
-_ID_TAGS = {"batch": "batch", "batch_output": "batch_output", "batch_error": "batch_error"}
 
 
 @dataclass
@@ -55,61 +52,6 @@ class BatchSettings:
 
 
 @dataclass
-class StoredFile:
-    """One uploaded or generated file."""
-
-    id: str
-    filename: str
-    purpose: str
-    content: bytes
-    created_at: int
-
-    def json(self) -> dict[str, Any]:
-        """The file object."""
-        return {"id": self.id, "object": "file", "bytes": len(self.content),
-                "filename": self.filename, "purpose": self.purpose, "status": "processed",
-                "created_at": self.created_at}  # fmt: skip
-
-
-class FileStore:
-    """Files by id, in creation order."""
-
-    def __init__(self, seed: int) -> None:
-        self._seed = seed
-        self._lock = threading.Lock()
-        self._files: dict[str, StoredFile] = {}
-        self._made = 0
-
-    def add(self, content: bytes, filename: str, purpose: str, now: float) -> StoredFile:
-        """Store a new file and return it."""
-        with self._lock:
-            self._made += 1
-            digest = hashlib.sha256(f"file:{self._seed}:{self._made}".encode()).hexdigest()[:24]
-            tag = _ID_TAGS.get(purpose, "fe")
-            stored = StoredFile(f"file-{tag}-{digest}", filename, purpose, content, int(now))
-            self._files[stored.id] = stored
-        return stored
-
-    def get(self, file_id: str) -> StoredFile:
-        """The file, or 404."""
-        found = self._files.get(file_id)
-        if found is None:
-            raise ApiError(404, "NotFound", f"The file {file_id} does not exist.")
-        return found
-
-    def delete(self, file_id: str) -> StoredFile:
-        """Forget the file (404 when unknown)."""
-        with self._lock:
-            found = self.get(file_id)
-            del self._files[file_id]
-        return found
-
-    def listed(self) -> list[StoredFile]:
-        """Every file, newest first."""
-        return list(reversed(self._files.values()))
-
-
-@dataclass
 class CompatState:
     """Settings, files and batches of one emulator."""
 
@@ -124,13 +66,21 @@ class CompatState:
         return (self.settings.clock or self.emulator_clock)()
 
 
+def compat_file(state: CompatState, file_id: str) -> StoredFile:
+    """The file, or 404 as compatible mode answers."""
+    found = state.files.find(file_id)
+    if found is None:
+        raise ApiError(404, "NotFound", f"The file {file_id} does not exist.")
+    return found
+
+
 def compat_state(emulator: Emulator) -> CompatState:
     """The compatible-mode state of ``emulator`` (created on first use)."""
     ns = emulator.namespace("compatible")
     with _STATE_LOCK:
         found = ns.get("state")
         if not isinstance(found, CompatState):
-            found = CompatState(BatchSettings(), FileStore(emulator.seed), emulator.clock)
+            found = CompatState(BatchSettings(), file_store(emulator), emulator.clock)
             ns["state"] = found
         return found
 

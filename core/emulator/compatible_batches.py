@@ -32,7 +32,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from dashscope_core.emulator._compat_state import CompatState, compat_state, list_page, route
+from dashscope_core.emulator._compat_state import (
+    CompatState,
+    compat_file,
+    compat_state,
+    list_page,
+    route,
+)
 from dashscope_core.emulator.compatible import TEST_MODEL, compatible_error, execute
 from dashscope_core.emulator.routing import (
     ApiError,
@@ -323,7 +329,7 @@ def _check_create(body: Any, state: CompatState) -> tuple[str, str, str, float, 
     file_id, endpoint = body.get("input_file_id"), body.get("endpoint")
     if not isinstance(file_id, str) or not file_id:
         raise _bad('Required parameter "input_file_id" missing.')
-    stored = state.files.get(file_id)
+    stored = compat_file(state, file_id)
     if stored.purpose != "batch":
         raise _bad(f"The file {file_id} has purpose {stored.purpose!r}; batches need 'batch'.")
     if not isinstance(endpoint, str) or endpoint not in ENDPOINTS:
@@ -340,7 +346,7 @@ async def create(request: Request, emulator: Emulator) -> Response:
     """``POST /batches``: a new batch, ``validating``."""
     state = compat_state(emulator)
     file_id, endpoint, window, seconds, metadata = _check_create(request.json, state)
-    lines, errors = _validate(state.files.get(file_id).content, endpoint)
+    lines, errors = _validate(compat_file(state, file_id).content, endpoint)
     knobs, scale, now = state.settings, state.settings.time_scale, state.now()
     running = max(knobs.min_running, knobs.per_line * len(lines)) * scale
     digest = hashlib.sha256(f"batch:{emulator.seed}:{request.request_id}".encode()).digest()

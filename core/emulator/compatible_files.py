@@ -5,7 +5,7 @@ recorded ``upload-file-compatible-nosse``, ``delete-file-compatible-nosse``,
 Rules of this module:
 - Upload is ``multipart/form-data`` with a ``file`` part and a ``purpose`` field (both
   required: 400 ``InvalidParameter`` otherwise); the answer is the file object, status
-  ``processed``. The form is parsed as the native file API parses it (``files.parse_form``).
+  ``processed``. The form is parsed as the native file API parses it (``Request.form``).
 - ``GET /files`` lists newest first (``after``, ``limit``, ``purpose``); ``GET /files/{id}``,
   ``GET /files/{id}/content`` (the bytes, streamed in chunks) and ``DELETE /files/{id}``
   answer 404 for an unknown id.
@@ -13,8 +13,7 @@ Rules of this module:
 
 from __future__ import annotations
 
-from dashscope_core.emulator._compat_state import compat_state, list_page, route
-from dashscope_core.emulator.files import parse_form
+from dashscope_core.emulator._compat_state import compat_file, compat_state, list_page, route
 from dashscope_core.emulator.routing import (
     ApiError,
     JSONResponse,
@@ -31,8 +30,7 @@ _CHUNK = 64 * 1024
 
 async def create(request: Request, emulator: Emulator) -> Response:
     """``POST /files``: store the uploaded ``file`` for ``purpose``."""
-    parts = parse_form(request.headers.get("content-type", ""), request.body)
-    form = {part.name: part for part in parts}
+    form = {part.name: part for part in request.form()}
     if "file" not in form:
         raise ApiError(400, "InvalidParameter", 'Required multipart field "file" missing.')
     purpose = form["purpose"].data.decode("utf-8", "replace").strip() if "purpose" in form else ""
@@ -54,20 +52,23 @@ async def list_files(request: Request, emulator: Emulator) -> Response:
 
 async def get(request: Request, emulator: Emulator) -> Response:
     """``GET /files/{file_id}``."""
-    return JSONResponse(compat_state(emulator).files.get(request.params["file_id"]).json())
+    return JSONResponse(compat_file(compat_state(emulator), request.params["file_id"]).json())
 
 
 async def content(request: Request, emulator: Emulator) -> Response:
     """``GET /files/{file_id}/content``: the bytes, in chunks."""
-    data = compat_state(emulator).files.get(request.params["file_id"]).content
+    data = compat_file(compat_state(emulator), request.params["file_id"]).content
     chunks = (data[i : i + _CHUNK] for i in range(0, len(data), _CHUNK))
     return StreamResponse(chunks, media_type="application/octet-stream")
 
 
 async def delete(request: Request, emulator: Emulator) -> Response:
     """``DELETE /files/{file_id}``."""
-    gone = compat_state(emulator).files.delete(request.params["file_id"])
-    return JSONResponse({"id": gone.id, "object": "file", "deleted": True})
+    state, file_id = compat_state(emulator), request.params["file_id"]
+    with state.files.lock:
+        compat_file(state, file_id)
+        state.files.delete(file_id)
+    return JSONResponse({"id": file_id, "object": "file", "deleted": True})
 
 
 ROUTES = [

@@ -12,24 +12,20 @@ SDK's ``Files``, whose message for a missing file is "File not found."):
 - ``GET /files?page_no=&page_size=`` pages newest upload first (``data {total, files, page_no,
   page_size}``); ``GET /files/{id}`` answers ``data`` with ``purpose``; ``DELETE /files/{id}``
   answers only ``request_id``. An unknown id is 400 ``InvalidParameter`` "File not found.".
-- ``file-extract`` ids read ``file-fe-<hex>``, ``batch`` ids ``file-batch-<hex>``, others are
-  uuids; ``url`` serves the bytes back without auth (like the service's signed OSS link).
+- Files live in the emulator's one store (``_file_store``: ids by purpose), shared with
+  OpenAI-compatible mode; ``url`` serves the bytes back without auth (like the service's signed
+  OSS link).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import uuid
-from dataclasses import dataclass
-from email.message import Message
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 from urllib.parse import quote
 
+from dashscope_core.emulator._file_store import StoredFile, file_store
 from dashscope_core.emulator.prediction_http import api_base
-from dashscope_core.emulator.prediction_runs import state
 from dashscope_core.emulator.routing import (
     ApiError,
     JSONResponse,
@@ -41,85 +37,36 @@ from dashscope_core.emulator.routing import (
 from dashscope_core.emulator.state import Emulator
 from dashscope_core.emulator.tasks import invalid, task_time
 
-__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "MAX_TOTAL_BYTES", "ROUTES", "parse_form"]
+__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "MAX_TOTAL_BYTES", "ROUTES"]
 
 MAX_FILES = 100
 MAX_FILE_BYTES = 300 * 1024 * 1024
 MAX_TOTAL_BYTES = 5 * 1024 * 1024 * 1024
 PURPOSES = ("fine-tune", "file-extract", "batch")
-_ID_PREFIX = {"file-extract": "file-fe-", "batch": "file-batch-"}
 _NOT_FOUND = "File not found."
 
 
-@dataclass(frozen=True)
-class FormPart:
-    """One part of a ``multipart/form-data`` body."""
-
-    name: str
-    filename: str | None
-    data: bytes
-
-
-def parse_form(content_type: str, body: bytes) -> list[FormPart]:
-    """The parts of a ``multipart/form-data`` body (the standard library's MIME parser)."""
-    if not content_type.lower().startswith("multipart/form-data"):
-        raise invalid("Content-Type: expected multipart/form-data")
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    message = BytesParser(policy=HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        raise invalid("The multipart/form-data body has no parts.")
-    parts = []
-    for part in message.iter_parts():
-        assert isinstance(part, Message)
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        parts.append(FormPart(str(name or ""), part.get_filename(), data))
-    return parts
+def _record(file: StoredFile, base: str, *, with_purpose: bool) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "id": file.number,
+        "name": file.filename,
+        "description": file.description,
+        "size": len(file.content),
+        "md5": base64.b64encode(hashlib.md5(file.content).digest()).decode(),
+        "region": "cn-beijing",
+        "file_id": file.id,
+        "url": f"{base}/outputs/{file.id}/{quote(file.filename)}",
+        "user_id": "emulator",
+        "api_key_id": "emulator",
+        "gmt_create": task_time(file.created)[:19],
+    }
+    if with_purpose:
+        info["purpose"] = file.purpose
+    return info
 
 
-@dataclass
-class _File:
-    seq: int
-    file_id: str
-    name: str
-    description: str
-    purpose: str
-    data: bytes
-    created: float
-
-    def record(self, base: str, *, with_purpose: bool) -> dict[str, Any]:
-        info: dict[str, Any] = {
-            "id": self.seq,
-            "name": self.name,
-            "description": self.description,
-            "size": len(self.data),
-            "md5": base64.b64encode(hashlib.md5(self.data).digest()).decode(),
-            "region": "cn-beijing",
-            "file_id": self.file_id,
-            "url": f"{base}/outputs/{self.file_id}/{quote(self.name)}",
-            "user_id": "emulator",
-            "api_key_id": "emulator",
-            "gmt_create": task_time(self.created)[:19],
-        }
-        if with_purpose:
-            info["purpose"] = self.purpose
-        return info
-
-
-def _store(emu: Emulator) -> dict[str, _File]:
-    files: dict[str, _File] = emu.namespace("files").setdefault("files", {})
-    return files
-
-
-def _new_id(emu: Emulator, purpose: str, seq: int) -> str:
-    digest = hashlib.sha256(f"file:{emu.seed}:{seq}".encode()).digest()
-    prefix = _ID_PREFIX.get(purpose)
-    return prefix + digest[:12].hex() if prefix else str(uuid.UUID(bytes=digest[:16], version=4))
-
-
-def _quota_failure(files: dict[str, _File], name: str, size: int) -> dict[str, str] | None:
-    used = sum(len(f.data) for f in files.values())
+def _quota_failure(files: list[StoredFile], name: str, size: int) -> dict[str, str] | None:
+    used = sum(len(f.content) for f in files)
     if len(files) >= MAX_FILES:
         message = f"Out of number, <{len(files)}> of <{MAX_FILES}> files has been uploaded."
         return {"name": name, "code": "BadRequest.TooMany", "message": message}
@@ -131,7 +78,7 @@ def _quota_failure(files: dict[str, _File], name: str, size: int) -> dict[str, s
 
 async def upload_files(request: Request, emu: Emulator) -> Response:
     """POST /files (multipart): store each file part, report each failure."""
-    parts = parse_form(request.headers.get("content-type", ""), request.body)
+    parts = request.form()
     uploads = [p for p in parts if p.name in ("files", "file") and p.filename is not None]
     if not uploads:
         raise invalid("files: at least one file part is required")
@@ -140,22 +87,19 @@ async def upload_files(request: Request, emu: Emulator) -> Response:
     purpose = purposes[0] if purposes else "fine-tune"
     if purpose not in PURPOSES:
         raise invalid(f"purpose: expected one of {', '.join(PURPOSES)}")
-    st, files = state(emu), _store(emu)
-    now = st.now()  # one upload time per request: its files list in upload order
+    store = file_store(emu)
+    now = emu.clock()  # one upload time per request: its files list in upload order
     uploaded, failed = [], []
-    with st.lock:
+    with store.lock:
         for i, part in enumerate(uploads):
             name = part.filename or "file"
-            failure = _quota_failure(files, name, len(part.data))
+            failure = _quota_failure(store.listed(), name, len(part.data))
             if failure is not None:
                 failed.append(failure)
                 continue
-            seq = 193300000 + emu.counters["files_uploaded"]
-            emu.counters["files_uploaded"] += 1
             note = notes[i] if i < len(notes) else ""
-            stored = _File(seq, _new_id(emu, purpose, seq), name, note, purpose, part.data, now)
-            files[stored.file_id] = stored
-            uploaded.append({"name": name, "file_id": stored.file_id})
+            stored = store.add(part.data, name, purpose, now, note)
+            uploaded.append({"name": name, "file_id": stored.id})
     data = {"uploaded_files": uploaded, "failed_uploads": failed}
     return JSONResponse({"data": data, "request_id": request.request_id})
 
@@ -170,16 +114,16 @@ def _page_arg(request: Request, name: str, high: int) -> int:
 async def list_files(request: Request, emu: Emulator) -> Response:
     """GET /files?page_no=&page_size=: newest upload first."""
     page_no, page_size = _page_arg(request, "page_no", 10**6), _page_arg(request, "page_size", 100)
-    ordered = sorted(_store(emu).values(), key=lambda f: (-f.created, f.seq))
+    ordered = sorted(file_store(emu).listed(), key=lambda f: (-f.created, f.number))
     start = (page_no - 1) * page_size
     base = api_base(request)
-    page = [f.record(base, with_purpose=False) for f in ordered[start : start + page_size]]
+    page = [_record(f, base, with_purpose=False) for f in ordered[start : start + page_size]]
     data = {"total": len(ordered), "files": page, "page_size": page_size, "page_no": page_no}
     return JSONResponse({"data": data, "request_id": request.request_id})
 
 
-def _known(emu: Emulator, file_id: str) -> _File:
-    found = _store(emu).get(file_id)
+def _known(emu: Emulator, file_id: str) -> StoredFile:
+    found = file_store(emu).find(file_id)
     if found is None:
         raise ApiError(400, "InvalidParameter", _NOT_FOUND)
     return found
@@ -187,25 +131,24 @@ def _known(emu: Emulator, file_id: str) -> _File:
 
 async def get_file(request: Request, emu: Emulator) -> Response:
     """GET /files/{file_id}: the file's record."""
-    info = _known(emu, request.params["file_id"]).record(api_base(request), with_purpose=True)
+    info = _record(_known(emu, request.params["file_id"]), api_base(request), with_purpose=True)
     return JSONResponse({"data": info, "request_id": request.request_id})
 
 
 async def delete_file(request: Request, emu: Emulator) -> Response:
     """DELETE /files/{file_id}: answers only ``request_id``."""
-    with state(emu).lock:
-        _known(emu, request.params["file_id"])
-        del _store(emu)[request.params["file_id"]]
+    if file_store(emu).delete(request.params["file_id"]) is None:
+        raise ApiError(400, "InvalidParameter", _NOT_FOUND)
     return JSONResponse({"request_id": request.request_id})
 
 
 async def file_content(request: Request, emu: Emulator) -> Response:
     """GET /outputs/{file_id}/{name}: an uploaded file's bytes (the record's ``url``)."""
-    found = _store(emu).get(request.params["file_id"])
-    if found is None or found.name != request.params["name"]:
+    found = file_store(emu).find(request.params["file_id"])
+    if found is None or found.filename != request.params["name"]:
         raise ApiError(404, "NotFound", "The file was not found.")
-    headers = {"content-length": str(len(found.data))}
-    return StreamResponse([found.data], headers=headers, media_type="application/octet-stream")
+    headers = {"content-length": str(len(found.content))}
+    return StreamResponse([found.content], headers=headers, media_type="application/octet-stream")
 
 
 ROUTES: list[Route] = [

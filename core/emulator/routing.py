@@ -13,6 +13,9 @@ import json
 import re
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
@@ -24,6 +27,7 @@ __all__ = [
     "SSE_MEDIA_TYPE",
     "AbortConnection",
     "ApiError",
+    "FormPart",
     "Handler",
     "JSONResponse",
     "Request",
@@ -58,6 +62,15 @@ class ApiError(Exception):
 
 
 @dataclass(frozen=True)
+class FormPart:
+    """One part of a ``multipart/form-data`` body."""
+
+    name: str
+    filename: str | None
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Request:
     """A parsed request as handlers see it."""
 
@@ -84,6 +97,25 @@ class Request:
         auth = self.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
         return token.strip() if scheme.lower() == "bearer" else ""
+
+    def form(self) -> list[FormPart]:
+        """The parts of a ``multipart/form-data`` body (the standard library's MIME parser);
+        400 ``InvalidParameter`` for another body."""
+        content_type = self.headers.get("content-type", "")
+        if not content_type.lower().startswith("multipart/form-data"):
+            raise ApiError(400, "InvalidParameter", "Content-Type: expected multipart/form-data")
+        head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+        message = BytesParser(policy=HTTP).parsebytes(head + self.body)
+        if not message.is_multipart():
+            raise ApiError(400, "InvalidParameter", "The multipart/form-data body has no parts.")
+        parts = []
+        for part in message.iter_parts():
+            assert isinstance(part, Message)
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+            parts.append(FormPart(str(name or ""), part.get_filename(), data))
+        return parts
 
 
 @dataclass

@@ -24,8 +24,6 @@ import hashlib
 import hmac
 import json
 import time
-from email.parser import BytesParser
-from email.policy import HTTP
 from xml.sax.saxutils import escape
 
 from dashscope_core.emulator.routing import (
@@ -109,21 +107,17 @@ def _oss_error(status: int, code: str, message: str, request_id: str) -> StreamR
 
 
 def _form(request: Request) -> tuple[dict[str, str], bytes | None]:
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
+    try:
+        parts = request.form()
+    except ApiError:  # not a form: every field is missing (answered below, as OSS does)
         return {}, None
-    head = f"Content-Type: {content_type}\r\n\r\n".encode()
-    message = BytesParser(policy=HTTP).parsebytes(head + request.body)
     fields: dict[str, str] = {}
     file: bytes | None = None
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        payload = payload if isinstance(payload, bytes) else b""
-        if name == "file":
-            file = payload
-        elif isinstance(name, str):
-            fields[name] = payload.decode()
+    for part in parts:
+        if part.name == "file":
+            file = part.data
+        elif part.name:
+            fields[part.name] = part.data.decode()
     return fields, file
 
 

@@ -109,3 +109,20 @@ def test_file_api_needs_the_key(server: ServerHandle, emu: Emulator) -> None:
 def test_bad_paging(client: httpx.Client) -> None:
     response = client.get("/files", params={"page_size": 0})
     assert response.status_code == 400 and "page_size" in response.json()["message"]
+
+
+def test_one_store_behind_both_file_apis(client: httpx.Client, server: ServerHandle) -> None:
+    (native,) = _upload(client, "in.jsonl", purpose="batch")["data"]["uploaded_files"]
+    compat = httpx.Client(base_url=f"{server.origin}/compatible-mode/v1",
+                          headers=client.headers)  # fmt: skip
+    with compat:
+        seen = compat.get(f"/files/{native['file_id']}").json()
+        assert (seen["filename"], seen["purpose"], seen["bytes"]) == ("in.jsonl", "batch",
+                                                                     len(DATA))  # fmt: skip
+        assert compat.get(f"/files/{native['file_id']}/content").content == DATA
+        made = compat.post("/files", files={"file": ("c.jsonl", b"{}")},
+                           data={"purpose": "batch"}).json()  # fmt: skip
+        listed = [f["file_id"] for f in client.get("/files").json()["data"]["files"]]
+        assert listed == [made["id"], native["file_id"]]  # newest first
+        assert compat.delete(f"/files/{made['id']}").json()["deleted"] is True
+    assert client.get(f"/files/{made['id']}").json()["message"] == "File not found."
