@@ -519,6 +519,7 @@ _add(
     "text-embedding-async-v1 text-embedding-async-v2",
     "[embed] batch embedding task; [rec:batch-text-embedding-nosse]",
     kind="embedding",
+    task="batch_embedding",
     context_window=2 * _K,
     max_output_tokens=1,
     dimensions=(1536,),
@@ -574,19 +575,44 @@ _IMAGE = {"kind": "image", "context_window": 800, "max_output_tokens": 1, "image
 _VIDEO = {"kind": "video", "context_window": 800, "max_output_tokens": 1, "image_inputs": True}
 _add(
     "wanx-v1 wanx2.0-t2i-turbo wanx2.1-t2i-turbo wanx2.1-t2i-plus wan2.2-t2i-flash "
-    "wan2.2-t2i-plus wan2.5-t2i-preview wanx2.1-imageedit wan2.5-i2i-preview "
+    "wan2.2-t2i-plus wan2.5-t2i-preview "
     "wanx-style-repaint-v1 wanx-background-generation-v2 qwen-mt-image wan2.6-t2i* wan2.6-image* "
     "flux-schnell flux-dev flux-merged stable-diffusion-*",
-    "[wan] text-to-image and image editing; [rec:image-synthesis-nosse] (wanx-v1); "
+    "[wan] text-to-image; [rec:image-synthesis-nosse] (wanx-v1); "
     "[sdk] dashscope 2.0.2 examples (wan2.6); Model Studio FLUX and Stable Diffusion text-to-image",
+    task="text2image",
     **_IMAGE,
 )
 _add(
-    "wanx2.1-t2v-turbo wanx2.1-t2v-plus wan2.1-t2v-* wan2.2-t2v-* wan2.5-t2v-* "
-    "wanx2.1-i2v-turbo wanx2.1-i2v-plus wan2.1-i2v-* wan2.2-i2v-* wan2.5-i2v-* "
-    "wanx2.1-kf2v-plus wan2.1-kf2v-* wan2.2-kf2v-* wanx2.1-vace-plus "
-    "wan2.6-t2v* wan2.6-i2v* wan2.6-r2v* wan2.7-t2v* wan2.7-i2v* wan2.7-r2v*",
-    "[wan] video synthesis; [sdk] dashscope 2.0.2 examples (wan2.6, wan2.7)",
+    "wanx2.1-imageedit",
+    "[wan] general image editing (image2image route; the SDK sends *imageedit* models there)",
+    task="image_edit",
+    **_IMAGE,
+)
+_add(
+    "wan2.5-i2i-preview",
+    "[wan] image-to-image from reference images (image2image route; the SDK sends wan2.5-i2i*)",
+    task="image2image",
+    **_IMAGE,
+)
+_add(
+    "wanx2.1-t2v-turbo wanx2.1-t2v-plus wan2.1-t2v-* wan2.2-t2v-* wan2.5-t2v-* wanx2.1-vace-plus "
+    "wan2.6-t2v* wan2.6-r2v* wan2.7-t2v* wan2.7-r2v*",
+    "[wan] text-to-video (reference and VACE video too); [sdk] dashscope 2.0.2 examples",
+    task="text2video",
+    **_VIDEO,
+)
+_add(
+    "wanx2.1-i2v-turbo wanx2.1-i2v-plus wan2.1-i2v-* wan2.2-i2v-* wan2.5-i2v-* wan2.6-i2v* "
+    "wan2.7-i2v*",
+    "[wan] image-to-video from a first frame; [sdk] dashscope 2.0.2 examples (wan2.6, wan2.7)",
+    task="image2video",
+    **_VIDEO,
+)
+_add(
+    "wanx2.1-kf2v-plus wan2.1-kf2v-* wan2.2-kf2v-*",
+    "[wan] first-and-last-frame video (image2video route; the SDK sends *kf2v* models there)",
+    task="keyframes2video",
     **_VIDEO,
 )
 

@@ -34,8 +34,14 @@ __all__ = [
 Endpoint = Literal["text", "multimodal"]
 Thinking = Literal["none", "off_by_default", "on_by_default", "always"]
 Kind = Literal["chat", "embedding", "rerank", "image", "video"]
+Task = Literal[
+    "text2image", "image_edit", "image2image", "text2video", "image2video", "keyframes2video",
+    "batch_embedding",
+]  # fmt: skip
 _THINKING = ("none", "off_by_default", "on_by_default", "always")
 _KINDS = ("chat", "embedding", "rerank", "image", "video")
+_TASKS = ("text2image", "image_edit", "image2image", "text2video", "image2video",
+          "keyframes2video", "batch_embedding")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,11 @@ class ModelProfile:
     max_request_tokens: int | None = None
     """Rerank: tokens one request takes, counted as ``query tokens × documents + document
     tokens`` (``context_window`` is the per-query / per-document limit, longer ones truncated)."""
+    task: Task | None = None
+    """The async task (``X-DashScope-Async``) the model runs, which decides its route and
+    required inputs: ``text2image``, ``image_edit`` (``function`` + ``base_image_url``),
+    ``image2image`` (``images``), ``text2video``, ``image2video`` (``img_url``),
+    ``keyframes2video`` (``first_frame_url``), ``batch_embedding`` (``input.url``)."""
     source: str = ""
     """Where the values come from (model card, API reference page, recording)."""
 
@@ -130,6 +141,8 @@ def _check_fields(fields: Mapping[str, Any]) -> None:
         raise ValueError(f"endpoint: expected 'text' or 'multimodal', got {fields['endpoint']!r}")
     if "kind" in fields and fields["kind"] not in _KINDS:
         raise ValueError(f"kind: expected one of {_KINDS}, got {fields['kind']!r}")
+    if fields.get("task") is not None and fields["task"] not in _TASKS:
+        raise ValueError(f"task: expected None or one of {_TASKS}, got {fields['task']!r}")
 
 
 def register_profile(pattern: str, *, based_on: str | None = None, **fields: Any) -> ModelProfile:

@@ -1,8 +1,9 @@
 """Batch text embedding: the async-task form of the embeddings endpoint.
 
 Rules of this module (DashScope "text embedding batch API": ``POST`` the embeddings path with
-``X-DashScope-Async: enable``, model ``text-embedding-async-v1``/``-v2``, ``input.url`` a text
-file with one text per line; the task's ``output.url`` is the result file):
+``X-DashScope-Async: enable``, a ``batch_embedding`` model of the profile table
+(``text-embedding-async-v1``/``-v2``), ``input.url`` a text file with one text per line; the
+task's ``output.url`` is the result file):
 - The emulator never downloads: a ``data:`` URL (base64 or percent-encoded) gives its lines;
   any other http(s) URL counts as a file of one line, the URL itself.
 - The task follows the async-task timeline of ``tasks.py`` (PENDING, RUNNING, SUCCEEDED); once
@@ -31,10 +32,10 @@ from dashscope_core.emulator.routing import (
 )
 from dashscope_core.emulator.state import Emulator
 from dashscope_core.emulator.tasks import Task, add_task
+from dashscope_core.profiles import get_profile
 
-__all__ = ["BATCH_MODELS", "RESULT_ROUTE", "is_batch", "submit_batch"]
+__all__ = ["RESULT_ROUTE", "is_batch", "submit_batch"]
 
-BATCH_MODELS = ("text-embedding-async-v1", "text-embedding-async-v2")
 DIMENSION = 1536
 _NAMESPACE = "embeddings_batch"
 
@@ -76,7 +77,7 @@ def _check(body: Any) -> tuple[str, list[str]]:
     if not isinstance(body, dict) or not isinstance(body.get("input"), dict):
         raise ApiError(400, "BadRequest.EmptyInput", 'Required parameter "input" missing.')
     model = body.get("model")
-    if model not in BATCH_MODELS:
+    if not isinstance(model, str) or get_profile(model).task != "batch_embedding":
         raise ApiError(400, "InvalidParameter", f"Model {model!r} does not support async calls.")
     url = body["input"].get("url")
     if not isinstance(url, str) or not url:

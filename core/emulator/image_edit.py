@@ -3,13 +3,14 @@
 Rules of this module (the service's "general image editing" API reference; cnblogs'
 ``image2image-synthesis-translation-nosse`` for the submit reply; the official SDK's
 ``ImageSynthesis``, which sends ``*imageedit*`` and ``wan2.5-i2i*`` models here):
-- ``wanx2.1-imageedit``: ``input.function`` (one of ``FUNCTIONS``), ``input.prompt`` and
-  ``input.base_image_url`` are required; ``description_edit_with_mask`` also needs
-  ``input.mask_image_url``. Parameters: ``n`` 1..4 (default 1), ``seed`` 0..2147483647,
-  ``strength`` 0..1, ``top_scale``/``bottom_scale``/``left_scale``/``right_scale`` 1..2,
-  ``upscale_factor`` 1..4, ``is_sketch`` and ``watermark`` booleans.
-- ``wan2.5-i2i-*``: ``input.prompt`` and ``input.images`` (1 to 3 image URLs) are required;
-  ``n`` 1..4 (default 4), ``size`` ``width*height``.
+- ``image_edit`` models (profile ``task``; ``wanx2.1-imageedit``): ``input.function`` (one of
+  ``FUNCTIONS``), ``input.prompt`` and ``input.base_image_url`` are required;
+  ``description_edit_with_mask`` also needs ``input.mask_image_url``. Parameters: ``n`` 1..4
+  (default 1), ``seed`` 0..2147483647, ``strength`` 0..1,
+  ``top_scale``/``bottom_scale``/``left_scale``/``right_scale`` 1..2, ``upscale_factor`` 1..4,
+  ``is_sketch`` and ``watermark`` booleans.
+- ``image2image`` models (``wan2.5-i2i-preview``): ``input.prompt`` and ``input.images`` (1 to 3
+  image URLs) are required; ``n`` 1..4 (default 4), ``size`` ``width*height``.
 - Image URLs are never fetched: any http(s), oss or ``data:image/...`` URL is accepted.
 - The task ends like text-to-image: ``output.results[].url`` PNGs, ``usage.image_count``.
 """
@@ -29,6 +30,7 @@ from dashscope_core.emulator.tasks import (
     output_name,
     task_body,
 )
+from dashscope_core.profiles import get_profile
 
 __all__ = ["FUNCTIONS", "PATH", "ROUTES", "check_image_url"]
 
@@ -87,7 +89,7 @@ async def submit_image_edit(request: Request, emu: Emulator) -> Response:
     """POST /services/aigc/image2image/image-synthesis (``X-DashScope-Async: enable``)."""
     body = task_body(request)
     check_model(body.model, "image2image")
-    n = _check_imageedit(body) if "imageedit" in body.model else _check_i2i(body)
+    n = _check_imageedit(body) if get_profile(body.model).task == "image_edit" else _check_i2i(body)
     body.integer("seed", 0, 0, _SEED_MAX)
     body.flag("watermark")
     key = (body.model, body.input, body.parameters.get("seed"))

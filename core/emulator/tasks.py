@@ -247,16 +247,17 @@ def check_model(model: str, *families: str) -> None:
         raise invalid("url error, please check url!")
 
 
+_FAMILIES = {"text2image": "text2image", "image_edit": "image2image",
+             "image2image": "image2image", "text2video": "video", "image2video": "video",
+             "keyframes2video": "image2video"}  # fmt: skip
+"""The submit route of each synthesis task of the profile table."""
+
+
 def task_family(model: str) -> str | None:
     """Which submit route serves ``model``: "image2image", "video", "image2video",
     "text2image", or None (not an image or video model of the profile table)."""
-    kind = get_profile(model).kind
-    if kind == "video":
-        return "image2video" if "kf2v" in model else "video"
-    if kind != "image":
-        return None
-    # the table knows the kind; which image route a model takes is this route table's detail
-    return "image2image" if "imageedit" in model or "-i2i" in model else "text2image"
+    task = get_profile(model).task
+    return None if task is None else _FAMILIES.get(task)
 
 
 def output_name(*parts: object) -> str:

@@ -3,10 +3,11 @@
 Rules of this module (the service's Wan video API references; the official SDK's
 ``VideoSynthesis``, which sends ``*kf2v*`` models to ``/services/aigc/image2video/...`` and the
 rest to ``/services/aigc/video-generation/...``):
-- Text-to-video (``*t2v*``) needs ``input.prompt``; image-to-video (``*i2v*``) needs
-  ``input.img_url`` (or a ``first_frame`` item in ``input.media``); keyframes (``*kf2v*``) need
-  ``input.first_frame_url``. Prompts hold at most 800 characters. Keyframe models are also
-  accepted on the video-generation route (the 2.x SDK sends every model there).
+- The model's profile ``task`` decides its inputs: ``text2video`` needs ``input.prompt``;
+  ``image2video`` needs ``input.img_url`` (or a ``first_frame`` item in ``input.media``);
+  ``keyframes2video`` needs ``input.first_frame_url``. Prompts hold at most 800 characters.
+  Keyframe models are also accepted on the video-generation route (the 2.x SDK sends every model
+  there).
 - Parameters: ``size`` ``width*height`` (default 1280*720), ``resolution`` 480P/720P/1080P,
   ``duration`` whole seconds 1..15 (default 5), ``seed`` 0..2147483647, ``prompt_extend`` and
   ``watermark`` booleans.
@@ -31,6 +32,7 @@ from dashscope_core.emulator.tasks import (
     output_name,
     task_body,
 )
+from dashscope_core.profiles import get_profile
 
 __all__ = ["KEYFRAMES_PATH", "PATH", "ROUTES"]
 
@@ -51,14 +53,14 @@ def _first_frame(body: TaskBody) -> Any:
 
 def _check_inputs(body: TaskBody) -> str:
     """The prompt ("" when optional and absent), after the model's required inputs."""
-    model = body.model
-    if "kf2v" in model:
+    task = get_profile(body.model).task
+    if task == "keyframes2video":
         check_image_url(body.input.get("first_frame_url"), "input.first_frame_url")
         if body.input.get("last_frame_url") is not None:
             check_image_url(body.input.get("last_frame_url"), "input.last_frame_url")
-    elif "i2v" in model or "img2video" in model:
+    elif task == "image2video":
         check_image_url(_first_frame(body), "input.img_url")
-    prompt_required = not any(tag in model for tag in ("i2v", "kf2v", "img2video"))
+    prompt_required = task == "text2video"
     return body.text("prompt", required=prompt_required, limit=800) or ""
 
 

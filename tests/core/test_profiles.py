@@ -70,6 +70,27 @@ def test_non_chat_models(model: str, kind: str, dimensions: tuple[int, ...], inp
     assert (profile.kind, profile.dimensions, profile.max_inputs) == (kind, dimensions, inputs)
 
 
+@pytest.mark.parametrize(
+    ("model", "task"),
+    [("wanx-v1", "text2image"), ("wan2.6-t2i-plus", "text2image"),
+     ("wanx2.1-imageedit", "image_edit"), ("wan2.5-i2i-preview", "image2image"),
+     ("wan2.2-t2v-plus", "text2video"), ("wanx2.1-vace-plus", "text2video"),
+     ("wan2.6-r2v-flash", "text2video"), ("wan2.5-i2v-preview", "image2video"),
+     ("wan2.7-i2v-plus", "image2video"), ("wan2.2-kf2v-flash", "keyframes2video"),
+     ("text-embedding-async-v2", "batch_embedding"), ("text-embedding-v4", None),
+     ("qwen-plus", None), ("not-a-model", None)],
+)  # fmt: skip
+def test_async_task_of_each_model(model: str, task: str | None) -> None:
+    assert get_profile(model).task == task
+
+
+def test_every_synthesis_model_names_its_task() -> None:
+    from dashscope_core._profile_data import PROFILES
+
+    synthesis = [p for p in PROFILES.values() if p.kind in ("image", "video")]
+    assert synthesis and all(p.task is not None for p in synthesis)
+
+
 @pytest.mark.parametrize("name", ["qwen-plsu", "gpt-4o", "", "  ", None, 42, "gte-rerank"])
 def test_unknown_names_get_a_conservative_profile(name: Any) -> None:
     profile = get_profile(name)
@@ -120,6 +141,7 @@ def test_register_profile(registry: None) -> None:
      ({"thinking": "sometimes"}, ValueError, "thinking"),
      ({"endpoint": "vision"}, ValueError, "endpoint"),
      ({"kind": "llm"}, ValueError, "kind"),
+     ({"task": "text2music"}, ValueError, "task"),
      ({"context_windw": 5}, TypeError, "context_windw"),
      ({"based_on": "not-a-model"}, ValueError, "based_on")],
 )  # fmt: skip
