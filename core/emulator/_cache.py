@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from dashscope_core.emulator._text import count_tokens, stable_hash
+from dashscope_core.emulator._text import MESSAGE_OVERHEAD, count_tokens, stable_hash
 from dashscope_core.emulator.routing import ApiError
 from dashscope_core.emulator.state import Emulator
 
@@ -29,7 +29,6 @@ TTL = 300.0
 MIN_TOKENS = 1024
 MAX_MARKERS = 4
 LOOKBACK = 20
-MESSAGE_OVERHEAD = 3  # per message, as the emulator counts input tokens (_genplan)
 
 
 @dataclass(frozen=True)

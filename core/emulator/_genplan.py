@@ -236,7 +236,7 @@ def _limit(choice: Choice, params: GenParams) -> Choice:
 
 
 def _input_tokens(params: GenParams) -> int:
-    tokens = sum(tx.count_tokens(tx.content_text(m.get("content"))) + 3 for m in params.messages)
+    tokens = tx.message_tokens(params.messages)
     if params.tools:
         tokens += tx.count_tokens(json.dumps(params.tools, ensure_ascii=False))
     return tokens
@@ -250,7 +250,7 @@ def _cached_tokens(params: GenParams, emulator: Emulator) -> int:
         prefix = params.messages[:size]
         digest = tx.stable_hash(params.model, json.dumps(prefix, sort_keys=True))
         if digest in seen:
-            cached = sum(tx.count_tokens(tx.content_text(m.get("content"))) + 3 for m in prefix)
+            cached = tx.message_tokens(prefix)
         seen.add(digest)
     return cached
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = [
+    "MESSAGE_OVERHEAD",
     "answer_text",
     "apply_stop",
     "content_text",
     "count_tokens",
     "fragments",
     "is_cjk",
+    "message_tokens",
     "reasoning_text",
     "split_anywhere",
     "stable_hash",
@@ -61,6 +63,15 @@ def units(text: str) -> list[str]:
 def count_tokens(text: str) -> int:
     """Number of token units in ``text``."""
     return sum(1 for u in units(text) if u.strip())
+
+
+MESSAGE_OVERHEAD = 3
+"""Input tokens a message costs besides its text (its role and separators)."""
+
+
+def message_tokens(messages: Iterable[Any]) -> int:
+    """The input tokens of ``messages``: their text plus ``MESSAGE_OVERHEAD`` each."""
+    return sum(count_tokens(content_text(m.get("content"))) + MESSAGE_OVERHEAD for m in messages)
 
 
 def is_cjk(text: str) -> bool:
