@@ -1,7 +1,7 @@
 """State of the emulator's OpenAI-compatible mode: batch timing knobs, batches, list pages.
 
 Rules of this module:
-- Everything lives on ``compat_state(emulator)`` (``emulator.namespace("compatible")``), so
+- Everything lives on ``compat_state(emulator)`` (``emulator.get_or_create``), so
   ``emulator.reset()`` forgets batches and changed settings; files are the emulator's one store
   (``_file_store``), shared with the native file API.
 - Time is the emulator's clock (``emu.clock``): tests move it to make hours pass at once, or
@@ -28,8 +28,6 @@ __all__ = [
     "route",
     "settings",
 ]
-
-_STATE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -76,13 +74,9 @@ def compat_file(state: CompatState, file_id: str) -> StoredFile:
 
 def compat_state(emulator: Emulator) -> CompatState:
     """The compatible-mode state of ``emulator`` (created on first use)."""
-    ns = emulator.namespace("compatible")
-    with _STATE_LOCK:
-        found = ns.get("state")
-        if not isinstance(found, CompatState):
-            found = CompatState(BatchSettings(), file_store(emulator), emulator.clock)
-            ns["state"] = found
-        return found
+    return emulator.get_or_create(
+        "compatible", lambda: CompatState(BatchSettings(), file_store(emulator), emulator.clock)
+    )
 
 
 def settings(emulator: Emulator) -> BatchSettings:

@@ -7,7 +7,7 @@ Rules of this module:
 - Ids follow the purpose: ``file-batch-…`` (batch input), ``file-batch_output-…`` and
   ``file-batch_error-…`` (results), ``file-fe-…`` (file-extract), a uuid otherwise (fine-tune:
   recorded ``upload-file-nosse``); they derive from the emulator's seed and an upload counter.
-- The store lives in ``emulator.namespace("files")``: ``emulator.reset()`` forgets it. Each API
+- The store is made by ``emulator.get_or_create``: ``emulator.reset()`` forgets it. Each API
   renders its own records and errors (native: 400 "File not found."; compatible: 404).
 """
 
@@ -26,7 +26,6 @@ __all__ = ["FileStore", "StoredFile", "file_store"]
 _PREFIX = {"file-extract": "file-fe-", "batch": "file-batch-",
            "batch_output": "file-batch_output-", "batch_error": "file-batch_error-"}  # fmt: skip
 _FIRST_NUMBER = 193_300_000  # numeric ids of the native API look like the recorded ones
-_CREATE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -92,9 +91,4 @@ class FileStore:
 
 def file_store(emulator: Emulator) -> FileStore:
     """The file store of ``emulator`` (created on first use)."""
-    ns = emulator.namespace("files")
-    with _CREATE_LOCK:
-        found = ns.get("store")
-        if not isinstance(found, FileStore):
-            found = ns["store"] = FileStore(emulator.seed)
-        return found
+    return emulator.get_or_create("files", lambda: FileStore(emulator.seed))

@@ -56,13 +56,13 @@ _RAG_KEYS = frozenset({"pipeline_ids", "file_ids", "tags", "metadata_filter",
 
 def registry(emulator: Emulator) -> AppRegistry:
     """The app registry of ``emulator`` (created with the demo app on first use)."""
-    space = emulator.namespace("apps")
-    found = space.get("registry")
-    if not isinstance(found, AppRegistry):
-        found = AppRegistry()
-        found.load(DEMO_APP)
-        space["registry"] = found
-    return found
+
+    def make() -> AppRegistry:
+        made = AppRegistry()
+        made.load(DEMO_APP)
+        return made
+
+    return emulator.get_or_create("apps.registry", make)
 
 
 def _sessions(emulator: Emulator) -> dict[str, list[dict[str, str]]]:

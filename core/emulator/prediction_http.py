@@ -38,7 +38,6 @@ __all__ = [
 PROBLEM_TYPE = "application/problem+json"
 AFTER_HANDLER_KINDS = ("error_after_handler", "drop_after_handler")
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait(?:\s*=\s*([^,;\s]*))?(?:$|[,;\s])", re.I)
-_FAULTS_LOCK = threading.Lock()
 
 
 class Problem(Exception):
@@ -180,10 +179,4 @@ class AfterHandlerFaults:
 
 def after_handler_faults(emulator: Emulator) -> AfterHandlerFaults:
     """The after-handler fault queue of ``emulator`` (forgotten by ``emulator.reset()``)."""
-    ns = emulator.namespace("predictions")
-    with _FAULTS_LOCK:
-        found = ns.get("after_faults")
-        if not isinstance(found, AfterHandlerFaults):
-            found = AfterHandlerFaults()
-            ns["after_faults"] = found
-        return found
+    return emulator.get_or_create("predictions.after_faults", AfterHandlerFaults)

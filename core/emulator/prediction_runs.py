@@ -6,8 +6,8 @@ Rules of this module:
   tokens appear evenly over ``duration``, then ``succeeded`` / ``failed``. Nothing needs a
   background task to advance, so the same state serves the threaded server and in-process
   ``httpx.ASGITransport`` alike; time is ``emulator.clock``, which tests move.
-- Everything lives on ``state(emulator)``, kept in ``emulator.namespace("predictions")``, so
-  ``emulator.reset()`` forgets it (built-in models come back on next use).
+- Everything lives on ``state(emulator)`` (``emulator.get_or_create``), so ``emulator.reset()``
+  forgets it (built-in models come back on next use).
 - Counters for the reliability suite go to ``emulator.counters``: ``predictions_created``,
   ``trainings_created`` (exact: incremented only when a run is really stored).
 """
@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
-_STATE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -213,10 +212,4 @@ class PredictionState:
 
 def state(emulator: Emulator) -> PredictionState:
     """The prediction API state of ``emulator`` (created on first use)."""
-    ns = emulator.namespace("predictions")
-    with _STATE_LOCK:
-        found = ns.get("state")
-        if not isinstance(found, PredictionState):
-            found = PredictionState(emulator)
-            ns["state"] = found
-        return found
+    return emulator.get_or_create("predictions", lambda: PredictionState(emulator))

@@ -17,7 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dashscope_core.emulator.faults import Faults
 from dashscope_core.emulator.ratelimits import RateLimits
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["Clock", "Emulator", "ReceivedRequest", "Script", "Scripted"]
 
 _INVALID_PREFIXES = ("invalid", "sk-invalid")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,8 @@ class Emulator:
         self.clock = Clock()
         self._counter = 0
         self._namespaces: dict[str, dict[str, Any]] = {}
+        self._objects: dict[str, Any] = {}
+        self._objects_lock = threading.RLock()  # a maker may ask for another object
 
     def reset(self) -> None:
         """Forget scripts, faults, received requests, counters and endpoint state."""
@@ -227,6 +230,8 @@ class Emulator:
             self.clock.reset()
             self._counter = 0
             self._namespaces.clear()
+        with self._objects_lock:
+            self._objects.clear()
         self.script.clear()
         self.faults.reset(seed=self.seed)
         self.rate_limits.reset()
@@ -260,6 +265,15 @@ class Emulator:
         """A dict an endpoint module may keep state in (sessions, tasks...); cleared by reset."""
         with self._lock:
             return self._namespaces.setdefault(name, {})
+
+    def get_or_create(self, name: str, make: Callable[[], T]) -> T:
+        """The endpoint state object ``name``, made by ``make`` on first use (once, even
+        under concurrent requests); forgotten by ``reset``."""
+        with self._objects_lock:
+            if name not in self._objects:
+                self._objects[name] = make()
+            found: T = self._objects[name]
+            return found
 
     @property
     def apps(self) -> AppRegistry:

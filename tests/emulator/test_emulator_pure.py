@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 
 import httpx
@@ -78,3 +79,26 @@ async def test_custom_stream_route_raw_bytes_and_no_auth() -> None:
     events = decode(response.content)
     assert [(e.id, e.event, e.data) for e in events] == [("1", "result", '{"n":1}'),
                                                          ("x", "output", "plain text")]  # fmt: skip
+
+
+def test_get_or_create_makes_each_state_object_once_until_reset() -> None:
+    emu, made = Emulator(), []
+    barrier = threading.Barrier(8)
+
+    def make() -> object:
+        made.append(1)
+        return object()
+
+    def ask() -> None:
+        barrier.wait()
+        found.append(emu.get_or_create("x", make))
+
+    found: list[object] = []
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1 and all(f is found[0] for f in found)
+    emu.reset()
+    assert emu.get_or_create("x", make) is not found[0] and len(made) == 2
