@@ -21,8 +21,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from _loopback import QuietHandler, api_url, serve
 
 _SAYS = re.compile(r"my favou?rite colou?r is (\w+)", re.IGNORECASE)
 _ASKS = re.compile(r"what is my favou?rite colou?r", re.IGNORECASE)
@@ -76,11 +77,8 @@ def _frames(session_id: str, text: str, incremental: bool) -> Iterator[bytes]:
         yield f"id:{i}\nevent:result\n:HTTP_STATUS/200\ndata:{data}\n\n".encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server_state: SessionServer
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -110,14 +108,6 @@ class _Handler(BaseHTTPRequestHandler):
 def session_server() -> Iterator[SessionServer]:
     """Serve a fresh ``SessionServer`` on a free loopback port in a background thread."""
     state = SessionServer()
-    handler = type("Handler", (_Handler,), {"server_state": state})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/api/v1"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(type("Handler", (_Handler,), {"server_state": state})) as httpd:
+        state.base_url = api_url(httpd)
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()

@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import httpx
+from _loopback import QuietHandler, api_url, serve
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 _HOP = {"transfer-encoding", "content-length", "connection", "content-encoding"}
@@ -86,12 +86,23 @@ class Replay:
         self.acts.extend(acts)
 
 
-def _handler(state: Replay) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _Aborted(Exception):
+    """An ``Act`` drops the connection here."""
 
-        def log_message(self, *args: Any) -> None:
-            return None
+
+def _paced(act: Act) -> Iterator[bytes]:
+    """The pieces of ``act``, stalling and aborting where it says."""
+    for i, piece in enumerate(act.pieces):
+        if i == act.abort_after:
+            raise _Aborted
+        if i == act.stall_after:
+            time.sleep(act.stall)
+        yield piece
+
+
+def _handler(state: Replay) -> type[BaseHTTPRequestHandler]:
+    class Handler(QuietHandler):
+        protocol_version = "HTTP/1.1"
 
         def _answer(self) -> None:
             length = int(self.headers.get("content-length") or 0)
@@ -115,21 +126,11 @@ def _handler(state: Replay) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
 
         def _send(self, act: Act) -> None:
-            self.send_response(act.status)
-            for key, value in act.headers:
-                self.send_header(key, value)
-            self.send_header("transfer-encoding", "chunked")
-            self.end_headers()
-            for i, piece in enumerate(act.pieces):
-                if i == act.abort_after:
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                if i == act.stall_after:
-                    time.sleep(act.stall)
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            try:
+                self.send_chunked(act.status, act.headers, _paced(act))
+            except _Aborted:  # the body is never ended
                 self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
+                self.close_connection = True
 
         do_GET = do_POST = do_DELETE = _answer
 
@@ -140,13 +141,6 @@ def _handler(state: Replay) -> type[BaseHTTPRequestHandler]:
 def replay_server() -> Iterator[Replay]:
     """Serve a ``Replay`` on a free loopback port (``base_url`` ends in ``/api/v1``)."""
     state = Replay()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}/api/v1"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(_handler(state)) as server:
+        state.base_url = api_url(server)
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()

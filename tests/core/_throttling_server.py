@@ -16,8 +16,10 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from _loopback import QuietHandler, api_url, serving
 
 REPLY = "the answer is twelve tokens long and it is the same every time"
 OUTPUT_TOKENS = len(REPLY.split())
@@ -37,7 +39,7 @@ class ThrottlingServer(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/api/v1"
+        return api_url(self)
 
     def admit(self, tokens: int) -> str | None:
         """The refusing code, or None (and the request is counted)."""
@@ -59,11 +61,8 @@ class ThrottlingServer(ThreadingHTTPServer):
             return code
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: ThrottlingServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -101,12 +100,5 @@ def _frame(data: dict[str, Any], event: str, status: int) -> str:
 @contextmanager
 def throttling_server(rpm: float, tpm: float | None = None) -> Iterator[ThrottlingServer]:
     """Serve from a thread for the block."""
-    server = ThrottlingServer(rpm, tpm)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ThrottlingServer(rpm, tpm)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

@@ -8,15 +8,15 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _loopback import QuietHandler, api_url, serve
 
 from dashscope_core import AsyncDashScope, DashScope, accumulate_app
 from dashscope_core.errors import IncompleteStreamError, RateLimitError
@@ -52,11 +52,8 @@ class Replay:
 
 
 def _handler(state: Replay) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            return None
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -64,20 +61,13 @@ def _handler(state: Replay) -> type[BaseHTTPRequestHandler]:
             state.received.append({"path": self.path, "json": body, "headers": headers})
             reply = state.replies.pop(0)
             payload = gzip.compress(reply.body) if reply.gzip else reply.body
-            self.send_response(reply.status)
             kind = "text/event-stream;charset=UTF-8" if reply.sse else "application/json"
-            self.send_header("Content-Type", kind)
-            self.send_header("x-request-id", "replay-request-id")
+            headers = [("Content-Type", kind), ("x-request-id", "replay-request-id")]
             if reply.gzip:
-                self.send_header("Content-Encoding", "gzip")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
+                headers.append(("Content-Encoding", "gzip"))
             step = reply.split or len(payload) or 1
-            for i in range(0, len(payload), step):
-                piece = payload[i : i + step]
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
+            pieces = [payload[i : i + step] for i in range(0, len(payload), step)]
+            self.send_chunked(reply.status, headers, pieces)
 
     return Handler
 
@@ -85,13 +75,9 @@ def _handler(state: Replay) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture(scope="module")
 def server() -> Iterator[Replay]:
     state = Replay()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/api/v1"
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(_handler(state)) as httpd:
+        state.base_url = api_url(httpd)
+        yield state
 
 
 @pytest.fixture

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 import pytest
 from _gen_client import GenClient
+from _loopback import QuietHandler, api_url, serve
 
 from dashscope_core import AsyncDashScope, DashScope, UploadPolicy, accumulate
 from dashscope_core.emulator import Emulator
@@ -213,7 +212,7 @@ def test_recorded_upload_policy(mode: str) -> None:
     assert policy.upload_dir.startswith("dashscope-instant/52afe077")
 
 
-class _Storage(BaseHTTPRequestHandler):
+class _Storage(QuietHandler):
     """A loopback storage host that records the form POST it gets."""
 
     seen: ClassVar[list[tuple[dict[str, str], bytes]]] = []
@@ -225,9 +224,6 @@ class _Storage(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return None
 
 
 def _fields(body: bytes, boundary: bytes) -> list[tuple[str, bytes]]:
@@ -249,12 +245,8 @@ def test_recorded_temporary_upload_form(mode: str) -> None:
                 if n != "file"]  # fmt: skip
     data = json.loads(load("get-upload-policy-nosse.response.body.txt"))["data"]
     _Storage.seen = []
-    server = HTTPServer(("127.0.0.1", 0), _Storage)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        policy = UploadPolicy.model_validate(
-            {**data, "upload_host": f"http://127.0.0.1:{server.server_port}/"}
-        )
+    with serve(_Storage) as server:
+        policy = UploadPolicy.model_validate({**data, "upload_host": api_url(server, "/")})
         # the client's own pools: the form goes to the storage host like any request
         client = (DashScope if mode == "sync" else AsyncDashScope)(
             api_key="sk-recorded", base_url=BASE, max_retries=0
@@ -265,8 +257,6 @@ def test_recorded_temporary_upload_form(mode: str) -> None:
                 model="qwen-vl-plus", file=b"jpeg bytes", filename="Lenna.jpg", policy=policy
             ),
         )
-    finally:
-        server.shutdown()
     [(headers, body)] = _Storage.seen
     got = _fields(body, headers["content-type"].split("boundary=")[1].encode())
     names = [n for n, _ in got]

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _loopback import QuietHandler, api_url, serving
 
 from dashscope_core import AsyncDashScope, DashScope
 from dashscope_core.errors import TaskFailedError
@@ -55,15 +55,12 @@ class Replay(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/api/v1"
+        return api_url(self)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
     server: Replay
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
     def _answer(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -71,21 +68,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.seen.append((self.command, self.path, headers, body))
         answer = self.server.answers.pop(0)
         payload = gzip.compress(answer.body) if answer.gzip else answer.body
-        self.send_response(answer.status)
-        self.send_header("content-type", "application/json;charset=UTF-8")
-        for name, value in answer.headers:
-            self.send_header(name, value)
+        headers = [("content-type", "application/json;charset=UTF-8"), *answer.headers]
         if answer.gzip:
-            self.send_header("content-encoding", "gzip")
+            headers.append(("content-encoding", "gzip"))
         if answer.chunk:
-            self.send_header("transfer-encoding", "chunked")
-            self.end_headers()
-            for i in range(0, len(payload), answer.chunk):
-                piece = payload[i : i + answer.chunk]
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
+            step = answer.chunk
+            pieces = [payload[i : i + step] for i in range(0, len(payload), step)]
+            self.send_chunked(answer.status, headers, pieces)
         else:
+            self.send_response(answer.status)
+            for name, value in headers:
+                self.send_header(name, value)
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -95,12 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def replay() -> Iterator[Replay]:
-    server = Replay()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(Replay()) as server:
+        yield server
 
 
 def _generate(mode: str, replay: Replay, sleeps: list[float], **options: Any) -> Any:

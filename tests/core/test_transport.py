@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from _loopback import QuietHandler, serving
 from _replay_server import Act, Replay, json_act, recorded_act, recorded_text, replay_server
 
 from dashscope_core import AsyncDashScope, DashScope, accumulate
@@ -205,21 +206,10 @@ class Counting(ThreadingHTTPServer):
         return super().get_request()
 
 
-def serving(srv: _S) -> Iterator[_S]:
-    """Serve ``srv`` on a thread until the test is done (a fixture body)."""
-    threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     """HTTP/1.1 keep-alive, quiet; reads the request body first."""
 
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:
-        return None
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -262,7 +252,8 @@ class _CountingHandler(_Handler):
 
 @pytest.fixture
 def counting() -> Iterator[Counting]:
-    yield from serving(Counting())
+    with serving(Counting()) as srv:
+        yield srv
 
 
 def test_keep_alive_reuses_one_connection_and_close_releases_it(counting: Counting) -> None:
@@ -321,7 +312,8 @@ class _RawHandler(_Handler):
 @pytest.fixture
 def raw_server(request: pytest.FixtureRequest) -> Iterator[_Raw]:
     reply, hang_up = request.param
-    yield from serving(_Raw(reply, hang_up=hang_up))
+    with serving(_Raw(reply, hang_up=hang_up)) as srv:
+        yield srv
 
 
 _OK = b'{"output":{"text":"ok"},"request_id":"r"}'
@@ -399,7 +391,8 @@ def tls_server() -> Iterator[Counting]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(TLS / "localhost.crt", TLS / "localhost.key")
     srv.socket = context.wrap_socket(srv.socket, server_side=True)
-    yield from serving(srv)
+    with serving(srv):
+        yield srv
 
 
 def test_tls_verifies_the_certificate_and_honours_ssl_cert_file(

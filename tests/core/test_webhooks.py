@@ -68,41 +68,37 @@ def test_bad_secret_and_body_types() -> None:
 
 
 def test_emulator_deliveries_validate() -> None:
-    import http.server
     import queue
-    import threading
+
+    from _loopback import QuietHandler, api_url, serve
 
     from dashscope_core import DashScope
-    from dashscope_core.emulator import Emulator, serve
+    from dashscope_core.emulator import Emulator
+    from dashscope_core.emulator import serve as emulated
     from dashscope_core.emulator.prediction_runs import state
 
     received: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
 
-    class Hook(http.server.BaseHTTPRequestHandler):
+    class Hook(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.put((dict(self.headers.items()), body))
             self.send_response(204)
             self.end_headers()
 
-        def log_message(self, *args: object) -> None:
-            return None
-
-    hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
-    try:
-        with serve(Emulator(seed=3)) as server, DashScope("sk-x", base_url=server.base_url) as ds:
-            url = f"http://127.0.0.1:{hook.server_port}/hook"
-            created = ds.predictions.create(
-                model="emulator/hello-world",
-                input={"text": "w"},
-                webhook=url,
-                webhook_events_filter=["completed"],
-            )
-            headers, body = received.get(timeout=10)
-            secret = state(server.emulator).webhook_secret
-            assert validate_webhook(headers, body, secret)
-            assert not validate_webhook(headers, body + b" ", secret)
-            assert created.id.encode() in body
-    finally:
-        hook.shutdown()
+    with (
+        serve(Hook) as hook,
+        emulated(Emulator(seed=3)) as server,
+        DashScope("sk-x", base_url=server.base_url) as ds,
+    ):
+        created = ds.predictions.create(
+            model="emulator/hello-world",
+            input={"text": "w"},
+            webhook=api_url(hook, "/hook"),
+            webhook_events_filter=["completed"],
+        )
+        headers, body = received.get(timeout=10)
+        secret = state(server.emulator).webhook_secret
+        assert validate_webhook(headers, body, secret)
+        assert not validate_webhook(headers, body + b" ", secret)
+        assert created.id.encode() in body

@@ -7,13 +7,12 @@ import hashlib
 import hmac
 import json
 import queue
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
+from _loopback import QuietHandler, api_url, serve
 
 from dashscope_core._protocol.sse import SSEDecoder, SSEEvent
 from dashscope_core.emulator import Emulator, create_app
@@ -157,23 +156,18 @@ class Receiver:
     """A tiny loopback HTTP server recording the webhooks it gets."""
 
     def __init__(self) -> None:
+        self.url = ""
         self.received: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
         received = self.received
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 received.put(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(204)
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
+        self.handler = Handler
 
     def until_completed(self) -> list[tuple[dict[str, str], bytes]]:
         got = []
@@ -187,9 +181,9 @@ class Receiver:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     hook = Receiver()
-    yield hook
-    hook.server.shutdown()
-    hook.server.server_close()
+    with serve(hook.handler) as server:
+        hook.url = api_url(server, "/hook")
+        yield hook
 
 
 def _valid(secret: str, headers: dict[str, str], body: bytes) -> bool:

@@ -19,9 +19,10 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from _loopback import QuietHandler, api_url, serve
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 _HOP_HEADERS = {"transfer-encoding", "content-length", "connection"}
@@ -111,7 +112,7 @@ def _recorded_answer(request: Received) -> Reply:
     return recorded("single-generation-message-nosse")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
     state: ReplayState
 
@@ -122,32 +123,15 @@ class _Handler(BaseHTTPRequestHandler):
         body = reply.body
         if reply.headers.get("content-encoding") == "gzip":
             body = gzip.compress(body)
-        self.send_response(reply.status)
-        for key, value in reply.headers.items():
-            self.send_header(key, value)
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
-        for i in range(0, len(body), reply.chunk):
-            piece = body[i : i + reply.chunk]
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        step = reply.chunk
+        pieces = [body[i : i + step] for i in range(0, len(body), step)]
+        self.send_chunked(reply.status, reply.headers.items(), pieces)
 
 
 @contextmanager
 def replay_server() -> Iterator[ReplayState]:
     """Serve a fresh ``ReplayState`` on a free loopback port (``base_url`` ends in /api/v1)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    state = ReplayState(f"http://127.0.0.1:{server.server_address[1]}/api/v1")
-    server.RequestHandlerClass = type("Handler", (_Handler,), {"state": state})
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(_Handler) as server:
+        state = ReplayState(api_url(server))
+        server.RequestHandlerClass = type("Handler", (_Handler,), {"state": state})
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()

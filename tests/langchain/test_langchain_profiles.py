@@ -4,12 +4,11 @@ loopback server that refuses non-streaming thinking calls exactly like productio
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from _loopback import QuietHandler, api_url, serve
 from langchain_core.messages import AIMessage, HumanMessage
 from pydantic import BaseModel
 
@@ -69,7 +68,7 @@ def test_thinking_only_models_do_not_claim_native_structured_output() -> None:
 NON_STREAMING = "parameter.enable_thinking must be set to false for non-streaming calls"
 
 
-class _Production(BaseHTTPRequestHandler):
+class _Production(QuietHandler):
     """Refuses a non-streaming call with thinking on (qwen3-32b thinks by default) like
     production (PROTOCOL.md); streams thinking as reasoning then content frames."""
 
@@ -108,18 +107,11 @@ class _Production(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(raw)
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture(scope="module")
 def production() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Production)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/api/v1"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(_Production) as httpd:
+        yield api_url(httpd)
 
 
 @pytest.mark.parametrize("how", ["invoke", "ainvoke", "stream", "astream"])

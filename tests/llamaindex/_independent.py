@@ -23,10 +23,12 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from _loopback import QuietHandler, api_url, serve
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 GENERATION = "/api/v1/services/aigc/text-generation/generation"
@@ -253,7 +255,7 @@ def _embeddings(request: Received) -> Reply:
     return Reply(200, _json_headers(request_id), [json.dumps(body).encode()])
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
     state: IndependentDashScope
 
@@ -264,26 +266,13 @@ class _Handler(BaseHTTPRequestHandler):
         request = Received(self.path, headers, json.loads(raw or b"{}"))
         reply = self.state.respond(request)
         time.sleep(reply.delay)
-        self.send_response(reply.status)
-        for key, value in reply.headers.items():
-            self.send_header(key, value)
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
-        for chunk in reply.chunks:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: pytest shows failures, not access logs."""
+        self.send_chunked(reply.status, reply.headers.items(), reply.chunks)
 
 
-def start() -> tuple[IndependentDashScope, ThreadingHTTPServer]:
+@contextmanager
+def serve_independent() -> Iterator[IndependentDashScope]:
     """Serve a fresh state on a free loopback port (``state.base_url`` ends in ``/api/v1``)."""
     state = IndependentDashScope()
-    handler = type("Handler", (_Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}/api/v1"
-    return state, server
+    with serve(type("Handler", (_Handler,), {"state": state})) as server:
+        state.base_url = api_url(server)
+        yield state

@@ -11,7 +11,7 @@ from dashscope_core.emulator import Emulator, ServerHandle
 from llamaindex_dashscope_ext import DashScopeEmbedding, DashScopeLLM
 
 from ._calls import Calls
-from ._independent import IndependentDashScope, start
+from ._independent import IndependentDashScope, serve_independent
 
 FAKE_KEY = "sk-test-llamaindex-0123456789"
 
@@ -58,10 +58,8 @@ def calls(mode: str, llm: DashScopeLLM) -> Calls:
 @pytest.fixture(scope="session")
 def independent_server() -> Iterator[IndependentDashScope]:
     """The independent stdlib DashScope server of ``_independent`` (not our emulator)."""
-    state, http = start()
-    yield state
-    http.shutdown()
-    http.server_close()
+    with serve_independent() as state:
+        yield state
 
 
 @pytest.fixture

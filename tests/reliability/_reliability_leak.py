@@ -4,12 +4,11 @@ a second loopback HTTP server (file downloads, webhook targets) that records req
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from _loopback import QuietHandler, api_url, serve
 from langchain_core.callbacks import BaseCallbackHandler as LCHandler
 from llama_index.core.callbacks.base_handler import BaseCallbackHandler as LIHandler
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
@@ -143,7 +142,7 @@ def other_server() -> Iterator[tuple[str, list[dict[str, str]]]]:
     records each request's headers. Yields ``(origin, recorded headers)``."""
     seen: list[dict[str, str]] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             self.rfile.read(length)
@@ -158,14 +157,5 @@ def other_server() -> Iterator[tuple[str, list[dict[str, str]]]]:
 
         do_GET = do_POST = _answer  # http.server's method naming
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as server:
+        yield api_url(server, ""), seen
