@@ -8,26 +8,26 @@ from typing import Any
 
 import pytest
 from _app_session_server import SessionServer
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from _langchain_helpers import MODES, ask
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+)
 
 from dashscope_core.emulator import Emulator, ServerHandle
 from langchain_dashscope_ext import ChatDashScopeApp
 
 KEY = "sk-test-app-sessions"
-MODES = ["invoke", "ainvoke", "stream", "astream"]
 
 
 async def _ask(app: ChatDashScopeApp, mode: str, messages: Any, **kw: Any) -> AIMessage:
-    if mode == "invoke":
-        return app.invoke(messages, **kw)
-    if mode == "ainvoke":
-        return await app.ainvoke(messages, **kw)
-    chunks = list(app.stream(messages, **kw)) if mode == "stream" else [
-        c async for c in app.astream(messages, **kw)]  # fmt: skip
-    full: Any = chunks[0]
-    for chunk in chunks[1:]:
-        full = full + chunk
-    return AIMessage(content=full.content, response_metadata=full.response_metadata)
+    full = await ask(app, mode, messages, **kw)
+    if isinstance(full, AIMessageChunk):  # streamed: as a plain message for the next turn
+        return AIMessage(content=full.content, response_metadata=full.response_metadata)
+    return full  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _langchain_helpers import joined
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from dashscope_core._protocol.sse import SSEDecoder
@@ -66,9 +67,7 @@ def test_recorded_stream_usage_only_on_last_chunk() -> None:
     converter = _convert.ChunkConverter("qwen-plus")
     chunks = [converter.feed(f).message for f in frames]
     assert all(c.usage_metadata is None for c in chunks[:-1])
-    total: Any = chunks[0]
-    for chunk in chunks[1:]:
-        total = total + chunk
+    total = joined(chunks)
     assert total.usage_metadata["output_tokens"] == 53  # cumulative on the wire, not summed
     assert total.usage_metadata["input_token_details"] == {"cache_read": 0}
     assert total.text.startswith("目前杭州和上海的天气") and chunks[-1].chunk_position == "last"
@@ -94,9 +93,7 @@ def test_parallel_tool_call_fragments_merge_by_index() -> None:
     chunks = [converter.feed(p).message for p in parts]
     assert chunks[2].tool_call_chunks[0]["id"] is None  # "" fragments become None
     assert chunks[2].tool_call_chunks[0]["name"] is None  # the name is sent once per index
-    total: Any = chunks[0]
-    for chunk in chunks[1:]:
-        total = total + chunk
+    total = joined(chunks)
     assert [(c["id"], c["args"]) for c in total.tool_calls] == [
         ("call_a", {"city": "A"}),
         ("call_b", {"city": "B"}),

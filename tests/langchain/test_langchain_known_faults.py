@@ -14,9 +14,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypedDict
 
 import pytest
+from _langchain_helpers import add, get_weather, joined
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
-from langchain_core.tools import tool
 from pydantic import BaseModel
 
 from dashscope_core.emulator._serve import ServerHandle
@@ -25,18 +25,6 @@ from dashscope_core.errors import APITimeoutError
 from langchain_dashscope_ext import ChatDashScope, DashScopeEmbeddings, DashScopeLLM
 
 KEY = "sk-known-faults"
-
-
-@tool
-def get_weather(city: str) -> str:
-    """Get the weather for a city."""
-    return "sunny"
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers."""
-    return a + b
 
 
 class Person(BaseModel):
@@ -48,13 +36,6 @@ class Person(BaseModel):
 
 def chat(server: ServerHandle, **kw: Any) -> ChatDashScope:
     return ChatDashScope(api_key=KEY, base_url=server.base_url, **kw)
-
-
-def _join(chunks: list[Any]) -> Any:
-    full = chunks[0]
-    for chunk in chunks[1:]:
-        full = full + chunk
-    return full
 
 
 # ------------------------------------------------------------------------ real async
@@ -118,7 +99,7 @@ def test_sampling_parameters_and_stop_reach_the_wire(
     if mode == "invoke":
         message = model.invoke("one two three four five six", stop=["six"], **overrides)
     else:
-        message = _join(list(model.stream("one two three four five six", stop=["six"],
+        message = joined(list(model.stream("one two three four five six", stop=["six"],
                                           **overrides)))  # fmt: skip
     params = emu.received("generation")[0].json["parameters"]
     assert params["temperature"] == 0.7 and params["top_p"] == 0.9
@@ -146,7 +127,7 @@ async def test_stream_without_streaming_flag_streams_with_usage_on_the_last_chun
     assert len(chunks) > 3
     assert emu.received("generation")[0].headers["x-dashscope-sse"] == "enable"
     assert [c.usage_metadata is not None for c in chunks] == [False] * (len(chunks) - 1) + [True]
-    full = _join(chunks)
+    full = joined(chunks)
     assert full.usage_metadata["total_tokens"] == (
         full.usage_metadata["input_tokens"] + full.usage_metadata["output_tokens"]
     )
@@ -170,7 +151,7 @@ async def test_parallel_tool_calls_stream_by_index(
     pieces = [tc for c in chunks for tc in c.tool_call_chunks]
     assert {p["index"] for p in pieces} == {0, 1, 2}
     assert [p["name"] for p in pieces if p["name"]] == ["get_weather", "get_weather", "add"]
-    full = _join(chunks)
+    full = joined(chunks)
     assert [(c["name"], c["args"]) for c in full.tool_calls] == [
         ("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"}),
         ("add", {"a": 2, "b": 3}),
@@ -316,7 +297,7 @@ def test_logprobs_when_asked_cover_every_token(
     if mode == "invoke":
         message = model.invoke("Tell me about the sea")
     else:
-        message = _join(list(model.stream("Tell me about the sea")))
+        message = joined(list(model.stream("Tell me about the sea")))
     tokens = message.response_metadata["logprobs"]["content"]
     assert "".join(t["token"] for t in tokens) == message.text  # none dropped while streaming
     params = emu.received("generation")[0].json["parameters"]

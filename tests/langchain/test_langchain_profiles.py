@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _langchain_helpers import ask
 from _loopback import QuietHandler, api_url, serve
 from langchain_core.messages import AIMessage, HumanMessage
 from pydantic import BaseModel
@@ -117,16 +118,7 @@ def production() -> Iterator[str]:
 @pytest.mark.parametrize("how", ["invoke", "ainvoke", "stream", "astream"])
 async def test_thinking_models_work_against_production_rules(production: str, how: str) -> None:
     chat = _chat(production, model="qwen3-32b")
-    if how == "invoke":
-        message = chat.invoke("Why is the sky blue?")
-    elif how == "ainvoke":
-        message = await chat.ainvoke("Why is the sky blue?")
-    elif how == "stream":
-        chunks = list(chat.stream("Why is the sky blue?"))
-        message = sum(chunks[1:], start=chunks[0])
-    else:
-        chunks = [c async for c in chat.astream("Why is the sky blue?")]
-        message = sum(chunks[1:], start=chunks[0])
+    message = await ask(chat, how, "Why is the sky blue?")
     assert isinstance(message, AIMessage) and message.content == "Blue light."
     assert message.additional_kwargs["reasoning_content"] == "think harder"
     assert message.usage_metadata is not None and message.usage_metadata["output_tokens"] == 8

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _langchain_helpers import joined
 from _langchain_replay import ReplayState, load, recorded, recorded_request, replay_server
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
@@ -77,13 +78,6 @@ def qwen_max(srv: ReplayState, **kw: Any) -> ChatDashScope:
                          **kw)  # fmt: skip
 
 
-def _join(chunks: list[Any]) -> Any:
-    full = chunks[0]
-    for chunk in chunks[1:]:
-        full = full + chunk
-    return full
-
-
 # ----------------------------------------------------------------------- ChatDashScope
 
 
@@ -120,7 +114,7 @@ async def test_stream_replays_the_recorded_sse(srv: ReplayState, chunk: int, mod
     assert [c.content for c in chunks] == [f["output"]["choices"][0]["message"]["content"]
                                            for f in frames]  # fmt: skip
     assert [c.usage_metadata for c in chunks[:-1]] == [None] * (len(frames) - 1)
-    full = _join(chunks)
+    full = joined(chunks)
     assert full.usage_metadata == {"input_tokens": 8, "output_tokens": 40, "total_tokens": 48}
     assert full.response_metadata["finish_reason"] == "stop"
     assert full.response_metadata["request_id"] == frames[-1]["request_id"]
@@ -160,7 +154,7 @@ def test_parallel_tool_history_matches_the_recorded_request(srv: ReplayState) ->
     ]
     model = ChatDashScope(model="qwen-plus", api_key=KEY, base_url=srv.base_url, seed=6999)
     bound = model.bind_tools(sent["parameters"]["tools"], parallel_tool_calls=True)
-    full = _join(list(bound.stream(history)))
+    full = joined(list(bound.stream(history)))
     assert _sent(srv) == sent
     assert full.text.startswith("目前杭州和上海的天气情况如下") and full.text.endswith("下雨。")
     assert full.usage_metadata["input_token_details"] == {"cache_read": 0}
@@ -201,7 +195,7 @@ def test_crlf_framing_gives_the_same_chunks(srv: ReplayState) -> None:
     srv.queue.append(recorded(name, body=_sse(name).replace(b"\n", b"\r\n"), chunk=4))
     chunks = list(qwen_max(srv).stream("请问 1+1 是多少？"))
     assert len(chunks) == len(_frames(name))
-    assert _join(chunks).usage_metadata["output_tokens"] == 40
+    assert joined(chunks).usage_metadata["output_tokens"] == 40
 
 
 @pytest.mark.parametrize("mode", ["stream", "invoke"])

@@ -11,38 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _langchain_helpers import MODES, Tokens, add, ask, get_weather
 from langchain.agents import create_agent
 from langchain.agents.structured_output import ToolStrategy
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage
-from langchain_core.tools import tool
 from pydantic import BaseModel
 
 from dashscope_core.emulator import Emulator, ServerHandle
 from langchain_dashscope_ext import ChatDashScope, ToolChoiceNotHonoredError
 
 KEY = "sk-test-forcing"
-MODES = ["invoke", "ainvoke", "stream", "astream"]
-
-
-@tool
-def get_weather(city: str) -> str:
-    """Get the weather for a city."""
-    return f"{city}: sunny, 21 C"
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers."""
-    return a + b
-
-
-class Tokens(BaseCallbackHandler):
-    def __init__(self) -> None:
-        self.tokens: list[str] = []
-
-    def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
-        self.tokens.append(token)
 
 
 def chat(server: ServerHandle) -> ChatDashScope:
@@ -50,17 +28,8 @@ def chat(server: ServerHandle) -> ChatDashScope:
 
 
 async def _ask(bound: Any, mode: str, text: str, tokens: Tokens) -> AIMessage:
-    config = {"callbacks": [tokens]}
-    if mode == "invoke":
-        return bound.invoke(text, config=config)  # type: ignore[no-any-return]
-    if mode == "ainvoke":
-        return await bound.ainvoke(text, config=config)  # type: ignore[no-any-return]
-    chunks = list(bound.stream(text, config=config)) if mode == "stream" else [
-        c async for c in bound.astream(text, config=config)]  # fmt: skip
-    full = chunks[0]
-    for chunk in chunks[1:]:
-        full = full + chunk
-    return full  # type: ignore[no-any-return]
+    message: AIMessage = await ask(bound, mode, text, config={"callbacks": [tokens]})
+    return message
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -76,17 +45,21 @@ async def test_any_recovers_in_every_mode(server: ServerHandle, emu: Emulator, m
     assert len(emu.received("generation")) == 2
 
 
+@pytest.mark.parametrize("choice", ["any", "required"])
 @pytest.mark.parametrize("mode", MODES)
-async def test_any_raises_after_two_text_answers(
-    server: ServerHandle, emu: Emulator, mode: str
+async def test_any_asks_twice_then_raises(
+    server: ServerHandle, emu: Emulator, mode: str, choice: str
 ) -> None:
     emu.script.generation(text="Hello!")
     emu.script.generation(text="Hello again!")
     tokens = Tokens()
-    bound = chat(server).bind_tools([get_weather, add], tool_choice="required")
+    bound = chat(server).bind_tools([get_weather, add], tool_choice=choice)
     with pytest.raises(ToolChoiceNotHonoredError, match="without calling one of the tools"):
         await _ask(bound, mode, "Hi", tokens)
     assert tokens.tokens == []
+    sent = emu.received("generation")
+    assert len(sent) == 2 and all(r.json["parameters"]["tool_choice"] == "auto" for r in sent)
+    assert "must answer by calling" in sent[0].json["input"]["messages"][0]["content"]
 
 
 class Forecast(BaseModel):

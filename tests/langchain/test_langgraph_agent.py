@@ -5,25 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _langchain_helpers import add, get_weather
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 from langgraph.prebuilt import create_react_agent  # langchain.agents is not installed
 
 from dashscope_core.emulator._serve import ServerHandle
 from dashscope_core.emulator.state import Emulator
 from langchain_dashscope_ext import ChatDashScope
-
-
-@tool
-def get_weather(city: str) -> str:
-    """Get the current weather for a city."""
-    return f"{city}: sunny, 21 C"
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers."""
-    return a + b
 
 
 def _agent(server: ServerHandle) -> Any:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from llama_index.core import Settings
+from llama_index.core.bridge.pydantic import Field
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.instrumentation.events import BaseEvent
 
 from dashscope_core.emulator import Emulator, ServerHandle
 from llamaindex_dashscope_ext import DashScopeEmbedding, DashScopeLLM
@@ -41,6 +46,40 @@ def li_settings(llm: DashScopeLLM, embed_model: DashScopeEmbedding) -> Iterator[
     Settings.llm, Settings.embed_model = llm, embed_model
     yield
     Settings._llm, Settings._embed_model = old_llm, old_embed
+
+
+class Events(BaseEventHandler):
+    """Every instrumentation event the root dispatcher sees, in order."""
+
+    seen: list[BaseEvent] = Field(default_factory=list)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RecordedEvents"
+
+    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
+        self.seen.append(event)
+
+    @property
+    def names(self) -> list[str]:
+        """The events' class names."""
+        return [e.class_name() for e in self.seen]
+
+    def of(self, *kinds: type[BaseEvent]) -> list[Any]:
+        """The events of these classes."""
+        return [e for e in self.seen if isinstance(e, kinds)]
+
+
+@pytest.fixture
+def events() -> Iterator[Events]:
+    """An ``Events`` recorder on the root dispatcher (spans and events propagate up to it)."""
+    dispatcher = get_dispatcher()
+    handler = Events()
+    dispatcher.add_event_handler(handler)
+    try:
+        yield handler
+    finally:
+        dispatcher.event_handlers.remove(handler)
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from llama_index.core.base.llms.types import ChatMessage
-from llama_index.core.bridge.pydantic import Field
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 
 from dashscope_core.emulator import Emulator, ServerHandle
 from dashscope_core.errors import APITimeoutError
 from llamaindex_dashscope_ext import DashScopeEmbedding, DashScopeLLM
 
+from .conftest import Events
+
 SECRET = "sk-li-alias-secret-777"
 HELLO = [ChatMessage(role="user", content="Hello")]
-
-
-class Events(BaseEventHandler):
-    """Every instrumentation event, dumped (what observability backends store)."""
-
-    seen: list[Any] = Field(default_factory=list)
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "Events"
-
-    def handle(self, event: Any, **kwargs: Any) -> None:
-        self.seen.append(event.model_dump(mode="json"))
 
 
 def test_model_name_is_the_model(li_server: ServerHandle, emu: Emulator) -> None:
@@ -46,16 +31,12 @@ def test_model_name_is_the_model(li_server: ServerHandle, emu: Emulator) -> None
     assert emu.received("embeddings")[-1].json["model"] == "text-embedding-v3"
 
 
-def test_dashscope_api_key_is_the_secret_key(li_server: ServerHandle, emu: Emulator) -> None:
-    handler = Events()
-    dispatcher = get_dispatcher()
-    dispatcher.add_event_handler(handler)
-    try:
-        llm = DashScopeLLM(dashscope_api_key=SECRET, base_url=li_server.base_url)
-        llm.chat(HELLO)
-        list(llm.stream_complete("Hello"))
-    finally:
-        dispatcher.event_handlers.remove(handler)
+def test_dashscope_api_key_is_the_secret_key(
+    li_server: ServerHandle, emu: Emulator, events: Events
+) -> None:
+    llm = DashScopeLLM(dashscope_api_key=SECRET, base_url=li_server.base_url)
+    llm.chat(HELLO)
+    list(llm.stream_complete("Hello"))
     assert {r.headers["authorization"] for r in emu.received()} == {f"Bearer {SECRET}"}
     bodies = [json.dumps(r.json) for r in emu.received()]
     shown = [
@@ -63,11 +44,11 @@ def test_dashscope_api_key_is_the_secret_key(li_server: ServerHandle, emu: Emula
         str(llm),
         llm.to_json(),
         json.dumps(llm.to_dict()),
-        json.dumps(handler.seen),
+        json.dumps([e.model_dump(mode="json") for e in events.seen]),
     ]
     for text in [*shown, *bodies]:
         assert SECRET not in text
-    assert handler.seen  # the handler did see the calls
+    assert events.seen  # the handler did see the calls
 
 
 async def test_a_per_call_timeout_is_the_calls_client_timeout(

@@ -10,8 +10,6 @@ import pytest
 from llama_index.core.callbacks import CallbackManager, CBEventType, TokenCountingHandler
 from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
-from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.span_handlers import SimpleSpanHandler
 from llama_index.core.llms import ChatMessage
 from llama_index.core.prompts import PromptTemplate
@@ -22,7 +20,7 @@ from dashscope_core.emulator import Emulator, ServerHandle
 from llamaindex_dashscope_ext import DashScopeLLM
 
 from ._calls import Calls
-from .conftest import FAKE_KEY
+from .conftest import FAKE_KEY, Events
 
 USER = [ChatMessage(role="user", content="Name three rivers")]
 
@@ -56,19 +54,6 @@ class Recorder(BaseCallbackHandler):
         """Unused."""
 
 
-class EventNames(BaseEventHandler):
-    """Collects instrumentation event class names."""
-
-    names: list[str] = Field(default_factory=list)
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "EventNames"
-
-    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
-        self.names.append(event.class_name())
-
-
 @pytest.fixture
 def spans() -> Iterator[SimpleSpanHandler]:
     dispatcher = get_dispatcher()  # the root dispatcher: spans propagate up to it
@@ -96,15 +81,6 @@ class SpanArguments(SimpleSpanHandler):
         return super().new_span(id_, bound_args, instance, parent_span_id, tags, **kwargs)
 
 
-@pytest.fixture
-def events() -> Iterator[EventNames]:
-    dispatcher = get_dispatcher()
-    handler = EventNames(names=[])
-    dispatcher.add_event_handler(handler)
-    yield handler
-    dispatcher.event_handlers.remove(handler)
-
-
 def _llm(server: ServerHandle, *handlers: BaseCallbackHandler) -> DashScopeLLM:
     manager = CallbackManager(list(handlers))
     return DashScopeLLM(
@@ -116,7 +92,7 @@ def _llm(server: ServerHandle, *handlers: BaseCallbackHandler) -> DashScopeLLM:
 async def test_callbacks_and_events(
     li_server: ServerHandle,
     emu: Emulator,
-    events: EventNames,
+    events: Events,
     spans: SimpleSpanHandler,
     mode: str,
     method: str,
@@ -167,7 +143,7 @@ async def test_error_reaches_callbacks(li_server: ServerHandle, emu: Emulator, m
 
 @pytest.mark.parametrize("program_mode", ["default", "function"])
 async def test_structured_predict_events(
-    li_server: ServerHandle, emu: Emulator, events: EventNames, mode: str, program_mode: str
+    li_server: ServerHandle, emu: Emulator, events: Events, mode: str, program_mode: str
 ) -> None:
     llm = _llm(li_server)
     llm.pydantic_program_mode = PydanticProgramMode(program_mode)

@@ -7,43 +7,17 @@ event has no span."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from llama_index.core.bridge.pydantic import Field
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
-from llama_index.core.instrumentation.events import BaseEvent
 
 from dashscope_core import RateLimit
 from dashscope_core.emulator import Emulator, ServerHandle
 from llamaindex_dashscope_ext import DashScopeEmbedding, DashScopeLLM, DashScopeRateLimitWaitEvent
 
+from .conftest import Events
+
 PACED = RateLimit(rpm=120)  # two a second: the second call of a test waits
-
-
-class Waits(BaseEventHandler):
-    """Collects the rate-limit events."""
-
-    seen: list[DashScopeRateLimitWaitEvent] = Field(default_factory=list)
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "Waits"
-
-    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
-        if isinstance(event, DashScopeRateLimitWaitEvent):
-            self.seen.append(event)
-
-
-@pytest.fixture
-def waits() -> Iterator[Waits]:
-    dispatcher = get_dispatcher()
-    handler = Waits()
-    dispatcher.add_event_handler(handler)
-    yield handler
-    dispatcher.event_handlers.remove(handler)
 
 
 def _options(server: ServerHandle) -> dict[str, Any]:
@@ -59,7 +33,7 @@ def test_a_bad_rate_limit_names_rate_limit(cls: Any, value: object) -> None:
 
 @pytest.mark.parametrize("method", ["complete", "stream_complete", "acomplete", "astream_chat"])
 async def test_waits_are_instrumentation_events_in_the_call_span(
-    li_server: ServerHandle, emu: Emulator, waits: Waits, method: str
+    li_server: ServerHandle, emu: Emulator, events: Events, method: str
 ) -> None:
     from llama_index.core.llms import ChatMessage
 
@@ -74,14 +48,16 @@ async def test_waits_are_instrumentation_events_in_the_call_span(
     else:
         [r async for r in await llm.astream_chat([ChatMessage(role="user", content="second?")])]
 
-    [event] = waits.seen
+    [event] = events.of(DashScopeRateLimitWaitEvent)
     assert event.model == "qwen-plus" and event.reason == "requests" and event.seconds > 0.2
     if "stream" not in method:
         assert event.span_id is not None and "DashScopeLLM" in event.span_id
 
 
-def test_embeddings_waits_are_events(li_server: ServerHandle, emu: Emulator, waits: Waits) -> None:
+def test_embeddings_waits_are_events(
+    li_server: ServerHandle, emu: Emulator, events: Events
+) -> None:
     embed = DashScopeEmbedding(**_options(li_server))
     embed.get_query_embedding("first")
     embed.get_text_embedding_batch(["second", "third"])
-    assert [e.model for e in waits.seen] == ["text-embedding-v4"]
+    assert [e.model for e in events.of(DashScopeRateLimitWaitEvent)] == ["text-embedding-v4"]

@@ -4,18 +4,15 @@ with LlamaIndex's rerank instrumentation events."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from dashscope_core.emulator import Emulator, ServerHandle
 from llamaindex_dashscope_ext import DashScopeRerank
 
-from .conftest import FAKE_KEY
+from .conftest import FAKE_KEY, Events
 
 NODES = [
     NodeWithScore(node=TextNode(text="Bananas are yellow fruit.", id_="a"), score=0.9),
@@ -24,37 +21,19 @@ NODES = [
 ]
 
 
-class _Events(BaseEventHandler):
-    seen: list[Any]
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "Events"
-
-    def handle(self, event: Any, **kwargs: Any) -> None:
-        if isinstance(event, (ReRankStartEvent, ReRankEndEvent)):
-            self.seen.append(event)
-
-
 def test_postprocess_sync_and_async_with_events(
-    li_server: ServerHandle, emu: Emulator, mode: str
+    li_server: ServerHandle, emu: Emulator, mode: str, events: Events
 ) -> None:
-    handler = _Events(seen=[])
-    root = get_dispatcher()
-    root.add_event_handler(handler)
-    try:
-        reranker = DashScopeRerank(api_key=FAKE_KEY, base_url=li_server.base_url, top_n=2)
-        query = QueryBundle("capital of France")
-        if mode == "sync":
-            ranked = reranker.postprocess_nodes(NODES, query_bundle=query)
-        else:
-            ranked = asyncio.run(reranker.apostprocess_nodes(NODES, query_str="capital of France"))
-    finally:
-        root.event_handlers.remove(handler)
+    reranker = DashScopeRerank(api_key=FAKE_KEY, base_url=li_server.base_url, top_n=2)
+    query = QueryBundle("capital of France")
+    if mode == "sync":
+        ranked = reranker.postprocess_nodes(NODES, query_bundle=query)
+    else:
+        ranked = asyncio.run(reranker.apostprocess_nodes(NODES, query_str="capital of France"))
     assert [n.node.node_id for n in ranked] == ["b", "c"]
     assert ranked[0].score is not None and ranked[0].score > (ranked[1].score or 0)
     assert NODES[1].score == 0.2  # the caller's nodes keep their scores
-    start, end = handler.seen
+    start, end = events.of(ReRankStartEvent, ReRankEndEvent)
     assert isinstance(start, ReRankStartEvent) and start.model_name == "qwen3-rerank"
     assert start.top_n == 2 and isinstance(end, ReRankEndEvent) and end.nodes == ranked
     [sent] = emu.received("rerank")
