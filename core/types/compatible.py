@@ -19,7 +19,7 @@ from dashscope_core.types.common import WireModel, null_means_default
 from dashscope_core.types.generation import (
     FinishReason,
     GenerationResponse,
-    ToolCall,
+    Message,
     content_text,
 )
 
@@ -34,13 +34,9 @@ __all__ = [
 ]
 
 
-class ChatCompletionMessage(WireModel):
-    """An assistant message: ``content``, ``reasoning_content`` (thinking) and tool calls."""
-
-    role: str | None = None
-    content: str | list[dict[str, Any]] | None = None
-    reasoning_content: str | None = None
-    tool_calls: list[ToolCall] | None = None
+class ChatCompletionMessage(Message):
+    """An assistant message: ``content``, ``reasoning_content`` (thinking) and tool calls, as
+    in native generation (``Message``)."""
 
 
 class ChatCompletionChoice(WireModel):
