@@ -4,7 +4,8 @@ Rules of this module:
 - Events ``start`` (on create), ``output``, ``logs`` (whenever they change) and ``completed``
   (terminal) POST the run's JSON, filtered by ``webhook_events_filter`` (default: all).
 - Headers ``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<base64>``: HMAC-SHA256
-  keyed by the base64-decoded secret after ``whsec_``, over ``"{id}.{timestamp}.{body}"``.
+  keyed by the base64-decoded secret after ``whsec_``, over ``"{id}.{timestamp}.{body}"``
+  (``_protocol.webhooks.sign_webhook``, the signing the client verifies).
 - Only loopback hosts are accepted (checked at create time); delivery runs in the background,
   never blocks the request, and is not retried. Each attempt is recorded in ``deliveries``.
 """
@@ -12,9 +13,6 @@ Rules of this module:
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import urllib.error
 import urllib.request
@@ -22,21 +20,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from dashscope_core._protocol.webhooks import sign_webhook
 from dashscope_core.emulator.prediction_http import Problem
 from dashscope_core.emulator.prediction_runs import TERMINAL, Delivery, PredictionState, Run
 
-__all__ = ["EVENTS", "check_webhook", "sign", "start_sender"]
+__all__ = ["EVENTS", "check_webhook", "start_sender"]
 
 EVENTS = ("start", "output", "logs", "completed")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _TIMEOUT = 5.0
-
-
-def sign(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
-    """The ``webhook-signature`` value ``v1,<base64 HMAC-SHA256>``."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
 def check_webhook(url: Any, events: Any) -> tuple[str | None, list[str] | None]:
@@ -85,7 +77,7 @@ async def _send(st: PredictionState, run: Run, event: str, payload: dict[str, An
         "webhook-id": msg_id,
         "webhook-timestamp": timestamp,
         "user-agent": "dashscope-emulator",
-        "webhook-signature": sign(st.webhook_secret, msg_id, timestamp, body),
+        "webhook-signature": sign_webhook(msg_id, timestamp, body, st.webhook_secret),
     }
     delivery = Delivery(run.webhook, event, run.id, None)
     with st.lock:  # recorded before sending, so a receiver that got it can already see it

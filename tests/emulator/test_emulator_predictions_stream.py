@@ -20,7 +20,6 @@ from dashscope_core.emulator.prediction_models import Plan
 from dashscope_core.emulator.prediction_runs import state
 from dashscope_core.emulator.prediction_schema import Prop, iterator_output
 from dashscope_core.emulator.predictions import registry, settings
-from dashscope_core.emulator.webhooks import sign
 
 LM = "/models/emulator/streaming-lm/predictions"
 HELLO = "/models/emulator/hello-world/predictions"
@@ -140,16 +139,6 @@ def test_no_stream_for_plain_models(client: httpx.Client) -> None:
 
 
 # --- webhooks -----------------------------------------------------------------------------
-
-
-def test_signature_matches_protocol_vector() -> None:
-    signature = sign(
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "msg_p5jXN8AQM9LWM0D4loKWxJek",
-        "1614265330",
-        b'{"test": 2432232314}',
-    )
-    assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 
 class Receiver:
