@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from dashscope_core._protocol.request import drop_none
@@ -50,8 +50,10 @@ from dashscope_core.types.batches import (
 from dashscope_core.types.compatible import ChatCompletion, CreateEmbeddingResponse
 
 __all__ = [
+    "BEIJING",
     "CHAT_ENDPOINT",
     "EMBEDDINGS_ENDPOINT",
+    "LIST_TIME_FORMAT",
     "MAX_FILE_BYTES",
     "MAX_FILE_LINES",
     "TEST_ENDPOINT",
@@ -119,10 +121,18 @@ def check_metadata(metadata: Any) -> dict[str, str] | None:
     return dict(metadata)
 
 
+BEIJING = timezone(timedelta(hours=8))
+"""The time zone of the list filters' times (the service runs on Beijing time)."""
+LIST_TIME_FORMAT = "%Y%m%d%H%M%S"
+"""``yyyyMMddHHmmss``, as ``create_after`` / ``create_before`` are written."""
+
+
 def list_time(value: Any, argument: str) -> str:
-    """A list filter time as the service writes it: ``yyyyMMddHHmmss``."""
+    """A list filter time as the service writes it: ``yyyyMMddHHmmss`` in Beijing time (an
+    aware datetime is converted; a naive one is taken as Beijing time)."""
     if isinstance(value, datetime):
-        return value.strftime("%Y%m%d%H%M%S")
+        local = value if value.tzinfo is None else value.astimezone(BEIJING)
+        return local.strftime(LIST_TIME_FORMAT)
     if isinstance(value, str) and len(value) == 14 and value.isdigit():
         return value
     raise ValueError(f"{argument}: expected a datetime or 'yyyyMMddHHmmss', got {value!r}")

@@ -29,9 +29,10 @@ import math
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
+from dashscope_core._protocol.batch import BEIJING, LIST_TIME_FORMAT
 from dashscope_core.emulator._compat_state import (
     CompatState,
     compat_file,
@@ -55,7 +56,6 @@ ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/chat/ds-test")
 MAX_LINES = 50_000
 MAX_BYTES = 500 * 1000 * 1000
 _WINDOW = re.compile(r"^([1-9][0-9]*)([hd])$")
-_CHINA = timezone(timedelta(hours=8))  # list filters' yyyyMMddHHmmss are Beijing time
 _MAX_ERRORS = 100
 
 
@@ -381,7 +381,7 @@ def _list_time(query: dict[str, str], name: str) -> float | None:
     if not value:
         return None
     try:
-        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=_CHINA).timestamp()
+        return datetime.strptime(value, LIST_TIME_FORMAT).replace(tzinfo=BEIJING).timestamp()
     except ValueError:
         raise _bad(f"{name} should be written yyyyMMddHHmmss.") from None
 

@@ -4,7 +4,7 @@ line splitting, outcomes, the job's aggregate status and its JSON form."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 
@@ -75,6 +75,8 @@ def test_bad_endpoints_name_the_argument(endpoint: object) -> None:
 def test_list_time_writes_yyyymmddhhmmss() -> None:
     assert list_time(datetime(2026, 4, 17, 8, 5, 9), "create_after") == "20260417080509"
     assert list_time("20260417080509", "create_after") == "20260417080509"
+    utc = datetime(2026, 4, 17, 0, 5, 9, tzinfo=timezone.utc)  # the service's filters: Beijing
+    assert list_time(utc, "create_after") == "20260417080509"
     with pytest.raises(ValueError, match="create_before"):
         list_time("2026-04-17", "create_before")
 
