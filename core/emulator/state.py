@@ -1,8 +1,11 @@
-"""Emulator state: accepted keys, scripted replies, faults, what reached the wire, RNG.
+"""Emulator state: accepted keys, scripted replies, faults, what reached the wire, RNG, the
+clock, and the endpoints' own state.
 
 Rules of this module:
 - Everything a test configures or inspects lives on one ``Emulator`` object; ``reset()`` brings
-  it back to the state right after construction (same seed, same keys).
+  it back to the state right after construction (same seed, same keys, the real time).
+- One clock (``Emulator.clock``) serves every endpoint; endpoint modules keep their state in
+  ``namespace(name)`` dicts or objects made once by ``get_or_create``.
 - Request ids and random choices derive from the seed and a counter, so a run is reproducible.
 - Mutations may come from a test thread while the server runs in another: a lock guards them.
 """
