@@ -7,16 +7,14 @@ reached the wire, replies are served in order, and a request that was not expect
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-
-from dashscope_core import AsyncDashScope, DashScope
+from _twin import Twin
 
 BASE = "https://api.example.com/api/v1"
 KEY = "sk-secret-prediction-key"
@@ -106,55 +104,16 @@ class Clock:
         self.sleeps.append(seconds)
         self.now += seconds
 
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
-
-async def _collect(items: AsyncIterable[Any]) -> list[Any]:
-    return [item async for item in items]
-
-
-class DS:
-    """A sync or async client on a ``FakeAPI``; ``run`` awaits when needed."""
+class DS(Twin):
+    """A sync or async client on a ``FakeAPI``; its sleeps advance ``clock``."""
 
     def __init__(self, mode: str, api: FakeAPI, **options: Any) -> None:
-        self.mode = mode
         self.api = api
         self.clock = Clock()
-        transport = httpx.MockTransport(api.handler)
-        self.runner = asyncio.Runner() if mode == "async" else None
-        self.client: Any
-        if mode == "async":
-            http = httpx.AsyncClient(transport=transport)
-            self.client = AsyncDashScope(
-                api_key=KEY, base_url=BASE, http_client=http, sleep=self.clock.asleep, **options
-            )
-        else:
-            self.client = DashScope(
-                api_key=KEY,
-                base_url=BASE,
-                sleep=self.clock.sleep,
-                http_client=httpx.Client(transport=transport),
-                **options,
-            )
+        super().__init__(mode, transport=httpx.MockTransport(api.handler), api_key=KEY,
+                         base_url=BASE, on_sleep=self.clock.sleep, **options)  # fmt: skip
         self.client._clock = self.clock
-
-    def run(self, value: Any) -> Any:
-        """The result of a call (awaited for the async client)."""
-        if self.runner is None:
-            return value
-        return self.runner.run(value)
-
-    def collect(self, items: Iterable[Any] | AsyncIterable[Any]) -> list[Any]:
-        """Every item of a (possibly async) iterator."""
-        if self.runner is not None:
-            return self.runner.run(_collect(items))  # type: ignore[arg-type]
-        return list(items)  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        """Close the event loop of the async wrapper."""
-        if self.runner is not None:
-            self.runner.close()
 
 
 def prediction(pid: str = "p1", status: str = "starting", **fields: Any) -> dict[str, Any]:

@@ -8,14 +8,14 @@ test, and ``gen_ds``: the same test body runs with a ``DashScope`` and an ``Asyn
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
-from _gen_client import GenClient, collect_async
+from _gen_client import GenClient
+from _twin import Twin
 
-from dashscope_core import AsyncDashScope, DashScope
 from dashscope_core.emulator import Emulator, ServerHandle
 
 
@@ -49,51 +49,16 @@ HUB_API_KEY = "sk-hub-secret-0123456789"
 HUB_BASE_URL = "https://dashscope.test/api/v1"
 
 
-class HubClient:
+class HubClient(Twin):
     """A sync or async hub client over a MockTransport handler, recording its sleeps."""
 
     def __init__(self, mode: str, handler: Any, **options: Any) -> None:
-        import httpx
-
         from dashscope_core import RetryPolicy
 
-        self.mode = mode
-        self.sleeps: list[float] = []
         options.setdefault("retry_policy", RetryPolicy(backoff_base=0.001, jitter=0.0))
         options.setdefault("api_key", HUB_API_KEY)
         options.setdefault("base_url", HUB_BASE_URL)
-        transport = httpx.MockTransport(handler)
-        self._runner = asyncio.Runner() if mode == "async" else None
-        self.client: Any
-        if mode == "async":
-
-            async def record(seconds: float) -> None:
-                self.sleeps.append(seconds)
-
-            http = httpx.AsyncClient(transport=transport)
-            self.client = AsyncDashScope(http_client=http, sleep=record, **options)
-        else:
-            http_sync = httpx.Client(transport=transport)
-            self.client = DashScope(http_client=http_sync, sleep=self.sleeps.append, **options)
-        self._http = http if mode == "async" else http_sync
-
-    def run(self, value: Any) -> Any:
-        """The result of a call (awaited for the async client)."""
-        return self._runner.run(value) if self._runner is not None else value
-
-    def collect(self, events: Any) -> list[Any]:
-        """All items of a (sync or async) iterator."""
-        if self._runner is not None:
-            return self._runner.run(collect_async(events))
-        return list(events)
-
-    def close(self) -> None:
-        """Close the injected httpx client and the event loop."""
-        if self._runner is not None:
-            self._runner.run(self._http.aclose())  # type: ignore[union-attr]
-            self._runner.close()
-        else:
-            self._http.close()  # type: ignore[union-attr]
+        super().__init__(mode, transport=httpx.MockTransport(handler), **options)
 
 
 @pytest.fixture(params=["sync", "async"])

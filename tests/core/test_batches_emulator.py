@@ -4,7 +4,6 @@ resuming in another process, and what reached the wire."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import subprocess
@@ -16,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _gen_client import collect_async
+from _twin import Twin
 
-from dashscope_core import AsyncDashScope, BatchJob, ChatCompletion, DashScope
+from dashscope_core import BatchJob, ChatCompletion
 from dashscope_core.emulator import Emulator, ServerHandle, batch_settings
 from dashscope_core.errors import (
     BadRequestError,
@@ -43,46 +42,14 @@ class FakeClock:
         self.now += seconds
 
 
-class Batcher:
+class Batcher(Twin):
     """A sync or async client whose sleeps advance the emulator's clock."""
 
     def __init__(self, mode: str, server: ServerHandle, clock: FakeClock, **options: Any):
-        self.mode, self.clock = mode, clock
-        self.sleeps: list[float] = []
-        self._runner = asyncio.Runner() if mode == "async" else None
-        self.client: Any
-        if mode == "async":
-
-            async def sleep(seconds: float) -> None:
-                self.sleeps.append(seconds)
-                clock.advance(seconds)
-
-            self.client = AsyncDashScope(api_key=KEY, base_url=server.base_url, sleep=sleep,
-                                         **options)  # fmt: skip
-        else:
-
-            def sleep_sync(seconds: float) -> None:
-                self.sleeps.append(seconds)
-                clock.advance(seconds)
-
-            self.client = DashScope(api_key=KEY, base_url=server.base_url, sleep=sleep_sync,
-                                    **options)  # fmt: skip
+        super().__init__(mode, on_sleep=clock.advance, api_key=KEY, base_url=server.base_url,
+                         **options)  # fmt: skip
+        self.clock = clock
         self.client._clock = clock  # wait's deadline reads the same clock
-
-    def run(self, value: Any) -> Any:
-        return self._runner.run(value) if self._runner is not None else value
-
-    def collect(self, items: Any) -> list[Any]:
-        if self._runner is not None:
-            return self._runner.run(collect_async(items))
-        return list(items)
-
-    def close(self) -> None:
-        if self._runner is not None:
-            self._runner.run(self.client.close())
-            self._runner.close()
-        else:
-            self.client.close()
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from _twin import Twin
 
-from dashscope_core import AsyncDashScope, DashScope, RetryPolicy
+from dashscope_core import AsyncDashScope, RetryPolicy
 from dashscope_core._protocol.request import RequestSpec
 from dashscope_core.emulator import Emulator, ServerHandle
 from dashscope_core.errors import (
@@ -34,42 +35,25 @@ BODY = {
 SENDERS = ["sync", "aiohttp", "httpx", "httpx-aiohttp"]
 
 
-class Http:
+def _injected(sender: str) -> Any:
+    """The httpx client a sender flavour injects (None: the client's own pools)."""
+    if sender == "httpx":
+        return httpx.AsyncClient()
+    if sender == "httpx-aiohttp":
+        from httpx_aiohttp import HttpxAiohttpClient
+
+        return HttpxAiohttpClient()
+    return None
+
+
+class Http(Twin):
     """One client of one sender flavour; ``run``/``collect`` hide sync vs async."""
 
     def __init__(self, sender: str, base_url: str, **options: Any) -> None:
         self.sender = sender
-        self.sleeps: list[float] = []
-        self.runner = asyncio.Runner() if sender != "sync" else None
         options = {"api_key": KEY, "base_url": base_url, **options}
         options.setdefault("retry_policy", RetryPolicy(backoff_base=0.001, jitter=0))
-        if self.runner is None:
-            self.client: Any = DashScope(sleep=self.sleeps.append, **options)
-            return
-
-        async def record(seconds: float) -> None:
-            self.sleeps.append(seconds)
-
-        self.injected: Any = None
-        if sender == "httpx":
-            self.injected = options["http_client"] = httpx.AsyncClient()
-        elif sender == "httpx-aiohttp":
-            from httpx_aiohttp import HttpxAiohttpClient
-
-            self.injected = options["http_client"] = HttpxAiohttpClient()
-        self.client = AsyncDashScope(sleep=record, **options)
-
-    def run(self, value: Any) -> Any:
-        return self.runner.run(value) if self.runner is not None else value
-
-    def collect(self, events: Any) -> list[Any]:
-        if self.runner is None:
-            return list(events)
-
-        async def drain() -> list[Any]:
-            return [event async for event in events]
-
-        return self.runner.run(drain())
+        super().__init__(sender, http_client=_injected(sender), **options)
 
     def collect_until_error(self, events: Any) -> tuple[list[Any], BaseException]:
         got: list[Any] = []
@@ -79,22 +63,13 @@ class Http:
                 got.append(event)
 
         try:
-            if self.runner is None:
+            if self._runner is None:
                 got.extend(events)
             else:
-                self.runner.run(drain())
+                self._runner.run(drain())
         except Exception as exc:
             return got, exc
         raise AssertionError("the stream did not fail")
-
-    def close(self) -> None:
-        if self.runner is None:
-            self.client.close()
-            return
-        self.runner.run(self.client.close())
-        if self.injected is not None:
-            self.runner.run(self.injected.aclose())
-        self.runner.close()
 
 
 @pytest.fixture(params=SENDERS)

@@ -11,7 +11,6 @@ an injected ``httpx.AsyncClient``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -21,8 +20,9 @@ from typing import Any
 import httpx
 import pytest
 from _replay_server import Act, Replay, json_act, recorded_act, recorded_text, replay_server
+from _twin import Twin
 
-from dashscope_core import AsyncDashScope, DashScope, accumulate, accumulate_app
+from dashscope_core import accumulate, accumulate_app
 from dashscope_core.errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -46,47 +46,13 @@ GENERATION = [
 STREAM = "single-generation-message-with-tools-sse"
 
 
-class Driver:
-    """One client of a mode; ``run`` awaits when needed; sleeps are recorded, not slept."""
+class Driver(Twin):
+    """One client of a mode ("sync", "async", "async-httpx": over an injected httpx client)."""
 
     def __init__(self, mode: str, base_url: str, **options: Any) -> None:
-        self.mode, self.sleeps = mode, []
-        self._runner = asyncio.Runner() if mode != "sync" else None
-        self.client: Any
-        if mode == "sync":
-            self.client = DashScope(api_key="sk-replay", base_url=base_url,
-                                    sleep=self.sleeps.append, **options)  # fmt: skip
-        else:
-            http = httpx.AsyncClient() if mode == "async-httpx" else None
-            self.client = AsyncDashScope(api_key="sk-replay", base_url=base_url, http_client=http,
-                                         sleep=self._async_sleep, **options)  # fmt: skip
-
-    async def _async_sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-
-    def run(self, value: Any) -> Any:
-        """A call's result."""
-        return self._runner.run(value) if self._runner is not None else value
-
-    def collect(self, chunks: Any) -> list[Any]:
-        """A whole stream."""
-        if self._runner is None:
-            return list(chunks)
-
-        async def gather() -> list[Any]:
-            return [chunk async for chunk in chunks]
-
-        return self._runner.run(gather())
-
-    def close(self) -> None:
-        """Close the client (and the async runner)."""
-        if self._runner is not None:
-            self._runner.run(self.client.close())
-            if self.mode == "async-httpx":
-                self._runner.run(self.client._transport.injected.aclose())
-            self._runner.close()
-        else:
-            self.client.close()
+        http = httpx.AsyncClient() if mode == "async-httpx" else None
+        super().__init__(mode, http_client=http, api_key="sk-replay", base_url=base_url,
+                         **options)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

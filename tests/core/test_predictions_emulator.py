@@ -6,16 +6,13 @@ Runs are short (the emulator's ``Settings`` are shrunk), so nothing here waits l
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import AsyncIterable, Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
+from _twin import Twin
 
 from dashscope_core import (
-    AsyncDashScope,
-    DashScope,
     DeadlineExceededError,
     FileOutput,
     Prediction,
@@ -39,30 +36,11 @@ def server() -> Iterator[ServerHandle]:
         yield handle
 
 
-class Client:
-    """A sync or async client on the emulator; ``run`` awaits when needed."""
+class Client(Twin):
+    """A sync or async client on the emulator (it really sleeps between polls)."""
 
     def __init__(self, mode: str, base_url: str) -> None:
-        self.mode = mode
-        self.runner = asyncio.Runner() if mode == "async" else None
-        cls = AsyncDashScope if mode == "async" else DashScope
-        self.client: Any = cls(api_key=KEY, base_url=base_url)
-
-    def run(self, value: Any) -> Any:
-        return self.runner.run(value) if self.runner is not None else value
-
-    def collect(self, items: Iterable[Any] | AsyncIterable[Any]) -> list[Any]:
-        async def _all() -> list[Any]:
-            return [item async for item in items]  # type: ignore[union-attr]
-
-        return self.runner.run(_all()) if self.runner is not None else list(items)  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        if self.runner is not None:
-            self.runner.run(self.client.close())
-            self.runner.close()
-        else:
-            self.client.close()
+        super().__init__(mode, wait=True, api_key=KEY, base_url=base_url)
 
 
 @pytest.fixture(params=["sync", "async"])

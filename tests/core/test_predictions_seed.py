@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+from _twin import Twin
 
-from dashscope_core import AsyncDashScope, DashScope, ServerSentEvent
+from dashscope_core import ServerSentEvent
 from dashscope_core.errors import (
     BadRequestError,
     InternalServerError,
@@ -48,28 +49,15 @@ class Body(httpx.SyncByteStream, httpx.AsyncByteStream):
             yield piece
 
 
-class Seed:
+class Seed(Twin):
     """A client over a nock-like script: replies in order, anything unexpected fails."""
 
     def __init__(self, mode: str) -> None:
-        self.mode = mode
         self.script: list[tuple[str, str, httpx.Response]] = []
         self.hooks: dict[int, Any] = {}
         self.requests: list[httpx.Request] = []
-        self.sleeps: list[float] = []
-        transport = httpx.MockTransport(self._handle)
-        self.runner = asyncio.Runner() if mode == "async" else None
-        self.client: Any
-        if mode == "async":
-
-            async def asleep(seconds: float) -> None:
-                self.sleeps.append(seconds)
-
-            http = httpx.AsyncClient(transport=transport)
-            self.client = AsyncDashScope(TOKEN, BASE, http_client=http, sleep=asleep)
-        else:
-            http_sync = httpx.Client(transport=transport)
-            self.client = DashScope(TOKEN, BASE, http_client=http_sync, sleep=self.sleeps.append)
+        super().__init__(mode, transport=httpx.MockTransport(self._handle), api_key=TOKEN,
+                         base_url=BASE)  # fmt: skip
 
     def reply(self, method: str, url: str, status: int = 200, body: Any = None, **kw: Any) -> Seed:
         """Queue the answer to the next request, which must be ``method url``."""
@@ -93,20 +81,6 @@ class Seed:
             hook()
         return response
 
-    def run(self, value: Any) -> Any:
-        """``value`` itself (sync) or awaited (async)."""
-        return self.runner.run(value) if self.runner is not None else value
-
-    def collect(self, items: Any) -> list[Any]:
-        """All items of a sync or async iterator."""
-        if self.runner is None:
-            return list(items)
-
-        async def gather() -> list[Any]:
-            return [item async for item in items]
-
-        return self.runner.run(gather())
-
     @property
     def calls(self) -> list[tuple[str, str]]:
         """``(method, url)`` of every request that reached the wire."""
@@ -122,11 +96,7 @@ def seed(request: pytest.FixtureRequest) -> Iterator[Seed]:
     s = Seed(request.param)
     yield s
     assert not s.script, f"expected requests never made: {s.script}"
-    if s.runner is not None:
-        s.runner.run(s.client.close())
-        s.runner.close()
-    else:
-        s.client.close()
+    s.close()
 
 
 def _prediction(status: str, **fields: Any) -> dict[str, Any]:
