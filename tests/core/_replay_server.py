@@ -16,19 +16,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 import httpx
 from _loopback import QuietHandler, api_url, serve
+from _recorded import recording_text
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 _HOP = {"transfer-encoding", "content-length", "connection", "content-encoding"}
 
 
 def recorded_text(name: str, part: str) -> str:
     """One recorded file (``request.body.json``, ``response.body.txt``, ...) without its BOM."""
-    return (RECORDED / f"{name}.{part}").read_text(encoding="utf-8-sig")
+    return recording_text(f"{name}.{part}")
 
 
 @dataclass

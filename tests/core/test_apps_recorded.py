@@ -5,23 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _recorded import RECORDED, recording_text
 
 from dashscope_core import AsyncDashScope, DashScope, accumulate_app
 from dashscope_core._protocol.app_stream import AppStreamStage
 from dashscope_core._protocol.sse import SSEDecoder
 from dashscope_core.resources.apps import build_call
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 NAMES = sorted(p.name.split(".")[0] for p in RECORDED.glob("application-*.request.body.json"))
 
 
 def _read(name: str, part: str) -> str:
-    return (RECORDED / f"{name}.{part}").read_text(encoding="utf-8-sig")
+    return recording_text(f"{name}.{part}")
 
 
 def _request(name: str) -> tuple[str, dict[str, Any], bool]:

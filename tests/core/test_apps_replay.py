@@ -11,24 +11,23 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from _loopback import QuietHandler, api_url, serve
+from _recorded import recording_text
 
 from dashscope_core import AsyncDashScope, DashScope, accumulate_app
 from dashscope_core.errors import IncompleteStreamError, RateLimitError
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 RAG = "application-single-generation-text-nosse"
 THOUGHTS = "application-conversation-generation-session-id-nosse"
 SSE = "application-single-generation-text-sse"
 
 
 def _recorded(name: str) -> bytes:
-    return (RECORDED / f"{name}.response.body.txt").read_text(encoding="utf-8-sig").encode()
+    return recording_text(f"{name}.response.body.txt").encode()
 
 
 @dataclass

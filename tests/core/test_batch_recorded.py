@@ -8,17 +8,16 @@ import json
 from datetime import datetime
 from email import policy
 from email.parser import BytesParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+from _recorded import RECORDED, recording_bytes
 
 from dashscope_core import Batch, ChatCompletion, FileObject
 from dashscope_core._protocol.batch import LineSplitter, outcome
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 BASE = "https://dashscope.aliyuncs.com/api/v1"
 HOST = "https://dashscope.aliyuncs.com"
 NAMES = sorted(
@@ -29,7 +28,7 @@ NAMES = sorted(
 
 def load(name: str, part: str) -> bytes:
     path = RECORDED / f"{name}.{part}"
-    return path.read_bytes().removeprefix(b"\xef\xbb\xbf") if path.exists() else b""
+    return recording_bytes(path.name) if path.exists() else b""
 
 
 def recorded_request(name: str) -> tuple[str, str, dict[str, str]]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 
 import pytest
+from _recorded import recording_bytes, recording_text
 
 from dashscope_core._protocol.request import RawResponse, check_event, check_response
 from dashscope_core._protocol.sse import SSEEvent
@@ -25,15 +25,13 @@ from dashscope_core.errors import (
     error_from_response,
 )
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
-
 
 def recorded(name: str) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) of a recorded response, BOMs stripped."""
-    head = (RECORDED / f"{name}.response.header.txt").read_text("utf-8-sig").splitlines()
+    head = recording_text(f"{name}.response.header.txt").splitlines()
     status = int(head[0].split()[1])
     headers = dict(line.split(": ", 1) for line in head[1:] if ": " in line)
-    body = (RECORDED / f"{name}.response.body.txt").read_bytes().removeprefix(b"\xef\xbb\xbf")
+    body = recording_bytes(f"{name}.response.body.txt")
     return status, headers, body
 
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from _gen_client import GenClient
 from _loopback import QuietHandler, api_url, serve
+from _recorded import recording_bytes
 
 from dashscope_core import AsyncDashScope, DashScope, UploadPolicy, accumulate
 from dashscope_core.emulator import Emulator
@@ -21,13 +22,12 @@ from dashscope_core.errors import NotFoundError, PermissionDeniedError
 from dashscope_core.resources.generation import build_call, build_stream
 from dashscope_core.resources.uploads import form_fields
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 BASE = "https://dashscope.aliyuncs.com/api/v1"
 FRAMES = [f"https://example.com/frame{i}.jpg" for i in range(4)]
 
 
 def load(name: str) -> bytes:
-    return (RECORDED / name).read_bytes().removeprefix(b"\xef\xbb\xbf")
+    return recording_bytes(name)
 
 
 def _user(*parts: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,13 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from _recorded import RECORDED, recording_bytes
 
 from dashscope_core import AsyncDashScope, DashScope, accumulate
 from dashscope_core.errors import AuthenticationError, BadRequestError
 from dashscope_core.resources.embeddings import build_calls
 from dashscope_core.resources.generation import build_call, build_stream
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 BASE = "https://dashscope.aliyuncs.com/api/v1"
 FAMILIES = ("single-generation-", "text-embedding-", "auth-error-", "parameter-error-")
 NAMES = sorted(
@@ -33,7 +33,7 @@ NAMES = sorted(
 
 
 def load(name: str, part: str) -> bytes:
-    return (RECORDED / f"{name}.{part}").read_bytes().removeprefix(b"\xef\xbb\xbf")
+    return recording_bytes(f"{name}.{part}")
 
 
 def request_body(name: str) -> dict[str, Any]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _recorded import RECORDED
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dashscope_core._protocol.sse import SSEDecoder, SSEEvent, encode_comment, encode_event
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 BOM = b"\xef\xbb\xbf"
 SSE_BODIES = sorted(RECORDED.glob("*-sse.response.body.txt"))
 

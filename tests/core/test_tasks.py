@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from _prediction_fakes import DS, ds
+from _recorded import recording_bytes
 
 from dashscope_core import DeadlineExceededError, JobCancelledError, Task
 from dashscope_core.errors import (
@@ -20,13 +20,12 @@ from dashscope_core.resources.tasks import build_submit
 
 __all__ = ["ds"]
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 SYNTH = "/services/aigc/text2image/image-synthesis"
 TASK_ID = "9e2b6ef6-285d-4efa-8651-4dbda7d571fa"
 
 
 def load(name: str, part: str) -> Any:
-    raw = (RECORDED / f"{name}.{part}").read_bytes().removeprefix(b"\xef\xbb\xbf")
+    raw = recording_bytes(f"{name}.{part}")
     return json.loads(raw) if part.endswith(("json", "body.txt")) else raw.decode()
 
 

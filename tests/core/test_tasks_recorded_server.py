@@ -14,21 +14,20 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 from _loopback import QuietHandler, api_url, serving
+from _recorded import recording_bytes
 
 from dashscope_core import AsyncDashScope, DashScope
 from dashscope_core.errors import TaskFailedError
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 KEY = "sk-recorded-replay-key"
 
 
 def _body(name: str) -> bytes:
-    return (RECORDED / f"{name}.response.body.txt").read_bytes().removeprefix(b"\xef\xbb\xbf")
+    return recording_bytes(f"{name}.response.body.txt")
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _recorded import recording_text
 
 from dashscope_core._protocol.sse import SSEDecoder
 from dashscope_core.emulator import Emulator, create_app
@@ -15,7 +16,6 @@ from dashscope_core.emulator.apps import DEMO_APP_ID, registry
 from dashscope_core.emulator.cli import build_emulator, build_parser
 
 AUTH = {"Authorization": "Bearer sk-emulator-apps"}
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 XUNIT = {
     "thie5bysoj": [
         {"doc_id": "file_d129d632800c45aa9e7421b30561f447_10207234",
@@ -41,12 +41,12 @@ async def _post(emu: Emulator, app_id: str, body: dict[str, Any], sse: bool = Fa
 async def test_registered_app_answers_from_its_documents() -> None:
     emu = Emulator()
     emu.apps.register("5ccc140108fd4b2ea5e6101fbada7583", name="Books", pipelines=XUNIT)
-    body = json.loads((RECORDED / "application-single-generation-text-nosse.request.body.json")
-                      .read_text(encoding="utf-8-sig"))  # fmt: skip
+    body = json.loads(recording_text("application-single-generation-text-nosse.request.body.json"))
     body["input"]["prompt"] = "What are the goals of test automation?"
     status, got = await _post(emu, "5ccc140108fd4b2ea5e6101fbada7583", body)
-    recorded = json.loads((RECORDED / "application-single-generation-text-nosse.response.body.txt")
-                          .read_text(encoding="utf-8-sig"))  # fmt: skip
+    recorded = json.loads(
+        recording_text("application-single-generation-text-nosse.response.body.txt")
+    )
     assert status == 200 and set(got) == set(recorded)
     assert set(got["output"]) == {"text", "finish_reason", "session_id", "doc_references"}
     ref = got["output"]["doc_references"][0]

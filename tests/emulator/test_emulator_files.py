@@ -5,22 +5,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _recorded import EXTRA, recording_text
 from emulator_helpers import covers, shape
 
 from dashscope_core.emulator import Emulator, ServerHandle
 from dashscope_core.emulator import files as native_files
 
-EXTRA = Path(__file__).resolve().parents[1] / "fixtures" / "recorded-extra"
 DATA = b'{"messages": []}\r\n\x00\xff binary \r\n'
 
 
 def _recorded(name: str) -> Any:
-    return json.loads((EXTRA / f"{name}.response.body.txt").read_text(encoding="utf-8-sig"))
+    return json.loads(recording_text(f"{name}.response.body.txt", EXTRA))
 
 
 def _upload(client: httpx.Client, *names: str, **form: Any) -> dict[str, Any]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import struct
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _recorded import EXTRA, recording_text
 from emulator_helpers import covers, shape
 
 from dashscope_core.emulator import Emulator
@@ -21,7 +21,6 @@ KEYFRAMES = "/services/aigc/image2video/video-synthesis"
 T2I = "/services/aigc/text2image/image-synthesis"
 ASYNC = {"X-DashScope-Async": "enable"}
 IMG = "https://example.com/in.png"
-EXTRA = Path(__file__).resolve().parents[1] / "fixtures" / "recorded-extra"
 
 
 def _edit(function: str = "stylization_all", **params: Any) -> dict[str, Any]:
@@ -203,7 +202,7 @@ def test_make_mp4_rejects_bad_sizes() -> None:
 
 
 def _recorded(name: str) -> Any:
-    return json.loads((EXTRA / f"{name}.response.body.txt").read_text(encoding="utf-8-sig"))
+    return json.loads(recording_text(f"{name}.response.body.txt", EXTRA))
 
 
 def test_recorded_shapes(client: httpx.Client, emu: Emulator) -> None:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _recorded import RECORDED, recording_text
 from emulator_helpers import covers, decode, shape
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 OUR_PATHS = ("/api/v1/services/aigc/text-generation/", "/api/v1/services/embeddings/")
 
 
 def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8-sig")
+    return recording_text(path.name, path.parent)
 
 
 def _names() -> list[str]:

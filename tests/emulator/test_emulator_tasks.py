@@ -7,16 +7,15 @@ import re
 import struct
 import zlib
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _recorded import RECORDED, recording_text
 
 from dashscope_core.emulator import Emulator, create_app
 from dashscope_core.emulator.prediction_http import after_handler_faults
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 SUBMIT = "/services/aigc/text2image/image-synthesis"
 ASYNC = {"X-DashScope-Async": "enable"}
 TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
@@ -26,7 +25,7 @@ def recorded(name: str) -> Any:
     path = RECORDED / name
     if not path.exists():
         pytest.skip(f"recorded fixture {name} not available")
-    return json.loads(path.read_text(encoding="utf-8-sig"))
+    return json.loads(recording_text(name))
 
 
 class Clock:

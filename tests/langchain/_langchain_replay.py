@@ -19,18 +19,17 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from _loopback import QuietHandler, api_url, serve
+from _recorded import recording_bytes
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 _HOP_HEADERS = {"transfer-encoding", "content-length", "connection"}
 
 
 def load(name: str) -> bytes:
     """A recorded file's bytes (a UTF-8 BOM some files were saved with is not wire data)."""
-    return (RECORDED / name).read_bytes().removeprefix(b"\xef\xbb\xbf")
+    return recording_bytes(name)
 
 
 def recorded_request(name: str) -> dict[str, Any]:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from _langchain_helpers import joined
+from _recorded import recording_text
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from dashscope_core._protocol.sse import SSEDecoder
 from dashscope_core.types.generation import GenerationResponse
 from langchain_dashscope_ext import _convert, _convert_output
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
-
 
 def _load(name: str) -> str:
-    return (RECORDED / name).read_text(encoding="utf-8-sig")
+    return recording_text(name)
 
 
 def _frames(name: str) -> list[GenerationResponse]:

@@ -25,12 +25,11 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from _loopback import QuietHandler, api_url, serve
+from _recorded import recording_bytes
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 GENERATION = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL = "/api/v1/services/aigc/multimodal-generation/generation"
 EMBEDDING = "/api/v1/services/embeddings/text-embedding/text-embedding"
@@ -40,7 +39,7 @@ _SKIPPED_HEADERS = {"transfer-encoding", "content-length", "connection"}
 
 def load(name: str) -> bytes:
     """A recorded file's bytes (the UTF-8 BOM some files were saved with is not wire data)."""
-    return (RECORDED / name).read_bytes().removeprefix(b"\xef\xbb\xbf")
+    return recording_bytes(name)
 
 
 @dataclass

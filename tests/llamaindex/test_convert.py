@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _recorded import recording_text
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
@@ -35,14 +36,13 @@ from llamaindex_dashscope_ext._convert import (
     usage_kwargs,
 )
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
 
 
 def _load(name: str) -> str:
-    return (RECORDED / name).read_text(encoding="utf-8-sig")
+    return recording_text(name)
 
 
 def _frames(name: str) -> list[GenerationResponse]:

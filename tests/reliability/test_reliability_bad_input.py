@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _recorded import recording_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,14 +24,13 @@ from dashscope_core._protocol.generation_stream import accumulate
 from dashscope_core._protocol.sse import SSEDecoder, encode_event
 from dashscope_core.errors import DashScopeError
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MSGS = [{"role": "user", "content": "hi"}]
 
 
 def recorded(name: str) -> bytes:
     """A recorded response body, BOM stripped."""
-    return (RECORDED / f"{name}.response.body.txt").read_bytes().removeprefix(b"\xef\xbb\xbf")
+    return recording_bytes(f"{name}.response.body.txt")
 
 
 def _client(status: int, headers: dict[str, str], body: bytes) -> DashScope:
