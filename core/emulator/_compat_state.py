@@ -64,9 +64,9 @@ class CompatState:
         return (self.settings.clock or self.emulator_clock)()
 
 
-def compat_file(state: CompatState, file_id: str) -> StoredFile:
-    """The file, or 404 as compatible mode answers."""
-    found = state.files.find(file_id)
+def compat_file(state: CompatState, file_id: str, *, delete: bool = False) -> StoredFile:
+    """The file (forgotten with ``delete=True``), or 404 as compatible mode answers."""
+    found = state.files.delete(file_id) if delete else state.files.find(file_id)
     if found is None:
         raise ApiError(404, "NotFound", f"The file {file_id} does not exist.")
     return found

@@ -64,11 +64,8 @@ async def content(request: Request, emulator: Emulator) -> Response:
 
 async def delete(request: Request, emulator: Emulator) -> Response:
     """``DELETE /files/{file_id}``."""
-    state, file_id = compat_state(emulator), request.params["file_id"]
-    with state.files.lock:
-        compat_file(state, file_id)
-        state.files.delete(file_id)
-    return JSONResponse({"id": file_id, "object": "file", "deleted": True})
+    gone = compat_file(compat_state(emulator), request.params["file_id"], delete=True)
+    return JSONResponse({"id": gone.id, "object": "file", "deleted": True})
 
 
 ROUTES = [
