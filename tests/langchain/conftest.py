@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import wave
 from typing import Any
 
 import httpx
@@ -31,15 +33,28 @@ def _no_ambient_key(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+def _wav() -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1), wav.setsampwidth(2), wav.setframerate(16_000)
+        wav.writeframes(b"\x00\x00" * 1_600)
+    return out.getvalue()
+
+
 @pytest.fixture
 def offline_images(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The standard ``test_image_inputs`` downloads a PNG from GitHub: answer it locally."""
+    """The standard suites download a PNG from GitHub and a WAV from Wikimedia: answer both
+    locally (a real PNG, a real 0.1 s WAV)."""
     real_get = httpx.get
 
     def get(url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
         if str(url).startswith("https://raw.githubusercontent.com/"):
             return httpx.Response(200, content=png_for_name("standard-tests"),
                                   request=httpx.Request("GET", str(url)))  # fmt: skip
+        if str(url).startswith("https://upload.wikimedia.org/") and str(url).endswith(".wav"):
+            return httpx.Response(200, content=_wav(), request=httpx.Request("GET", str(url)))
         return real_get(url, *args, **kwargs)
 
     monkeypatch.setattr(httpx, "get", get)
+    # the suite warns without it; nothing is fetched from Wikimedia (answered above)
+    monkeypatch.setenv("LANGCHAIN_TESTS_USER_AGENT", "dashscope-ext-tests (offline)")

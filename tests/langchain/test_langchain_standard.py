@@ -215,3 +215,16 @@ class TestChatDashScopeFlagshipIntegration(TestChatDashScopeIntegration):
     @property
     def supports_image_urls(self) -> bool:
         return True
+
+
+class TestChatDashScopeOmniIntegration(TestChatDashScopeFlagshipIntegration):
+    """The suite on qwen3-omni-flash: stream-only (every invoke goes as a stream and is
+    accumulated), audio accepted (base64 ``audio`` and OpenAI ``input_audio`` blocks)."""
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {**super().chat_model_params, "model": "qwen3-omni-flash"}
+
+    @property
+    def supports_audio_inputs(self) -> bool:
+        return True
