@@ -16,8 +16,8 @@ Rules of this module:
 - A replayable request that fails on a reused kept-alive connection before any response byte
   (the server had closed it: EOF, reset, broken pipe) is sent once more on a new connection,
   outside the retry budget (``send``). Reuse is known from the sync pool's own streams and from
-  aiohttp's connection-reuse trace; without the ``aiohttp`` extra the async client leaves such
-  a failure to the retry policy.
+  the connections the aiohttp connector hands out; without the ``aiohttp`` extra the async
+  client leaves such a failure to the retry policy.
 - A forked child never touches its parent's connections: the pid is checked before each
   request, and a child closes its copies of the inherited sockets (its own file descriptors
   only: nothing is written to them) and opens its own.
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import ssl
 import sys
@@ -653,26 +654,41 @@ def _async_pool(
     def session() -> Any:
         import aiohttp
 
-        connector = aiohttp.TCPConnector(
+        connector = _reuse_noting_connector()(
             limit=limits.max_connections or 0,
             ssl=_ssl_context(),
             force_close=fresh,
             keepalive_timeout=None if fresh else limits.keepalive_expiry,
         )
-        trace = aiohttp.TraceConfig()
-        trace.on_connection_reuseconn.append(_note_reuse)
         # aiohttp looks proxies up on every request when it trusts the environment: only then
         proxied = bool(urllib.request.getproxies())
-        made = aiohttp.ClientSession(connector=connector, trace_configs=[trace], trust_env=proxied)
+        made = aiohttp.ClientSession(connector=connector, trust_env=proxied)
         sessions.append(made)
         return made
 
     return AiohttpTransport(verify=_ssl_context(), limits=limits, client=session)
 
 
-async def _note_reuse(*_: Any) -> None:
-    # aiohttp awaits its trace hooks in the requesting task: the flag is set in its context
-    _REUSED.set(True)
+@functools.cache
+def _reuse_noting_connector() -> type[Any]:
+    """aiohttp's ``TCPConnector``, noting in the requesting task's context (``_REUSED``)
+    whether the connection it hands out has served a request before. (A trace config hook
+    would say the same, but tracing costs ~60 µs of CPU per request: bench/README.md.)"""
+    import aiohttp
+
+    class ReuseNotingConnector(aiohttp.TCPConnector):
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            self._served: weakref.WeakSet[Any] = weakref.WeakSet()
+
+        async def connect(self, *args: Any, **kwargs: Any) -> Any:
+            connection = await super().connect(*args, **kwargs)
+            protocol = connection.protocol  # one per TCP connection
+            _REUSED.set(protocol in self._served)
+            self._served.add(protocol)
+            return connection
+
+    return ReuseNotingConnector
 
 
 def _discard_session(session: Any) -> None:

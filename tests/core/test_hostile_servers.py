@@ -73,6 +73,17 @@ class Side:
 
         return asyncio.run(go())
 
+    def run_each(self, calls: list[Callable[[Any], Any]]) -> list[Any]:
+        """Each ``call(client)``'s result in turn, on one event loop for the async client (so
+        its connections are kept alive from one call to the next)."""
+        if self.mode == "sync":
+            return [call(self.client) for call in calls]
+
+        async def go() -> list[Any]:
+            return [await call(self.client) for call in calls]
+
+        return asyncio.run(go())
+
     def collect(self, stream: Callable[[Any], Any]) -> list[Any]:
         """All items of ``stream(client)``."""
         if self.mode == "sync":
@@ -141,6 +152,25 @@ def test_a_server_closing_after_each_answer_loses_and_duplicates_nothing(side: A
     assert len(creates) == 40
     assert all(a.output.choices[0].message.content == "hello" for a in answers)
     assert all(p.status == "processing" for p in polled)
+
+
+def _dropping_second_requests(conn: Conn, request: Request) -> bool:
+    # keep-alive expiry racing a request: the connection is closed only once the next request
+    # on it was read, so the client cannot have seen it go (deterministic, unlike a FIN race)
+    if getattr(conn, "served", False):
+        return False
+    conn.served = True  # type: ignore[attr-defined]
+    return conn.reply(200, GEN)
+
+
+def test_a_call_on_a_kept_alive_connection_the_server_dropped_goes_out_again(side: Any) -> None:
+    with hostile(_dropping_second_requests) as server:
+        ds = side(server.base_url, max_retries=0)  # the replay is not a retry
+        answers = ds.run_each([_generate, _generate, _generate])
+    assert [a.output.choices[0].message.content for a in answers] == ["hello"] * 3
+    # the 2nd, on the 1st call's connection, was dropped and sent on a new one; the 3rd opened
+    # a third connection (the 1st was gone)
+    assert len(server.requests) == 4 and len(server.connections) == 3
 
 
 # --- servers that trickle ---------------------------------------------------------------------
