@@ -29,10 +29,10 @@ from pydantic import (
     model_validator,
 )
 
-from dashscope_core import RateLimit, RateLimitWait, observe_rate_limits
+from dashscope_core import RateLimit
 
 if TYPE_CHECKING:
-    from dashscope_core import AsyncDashScope, DashScope
+    from dashscope_core import AsyncDashScope, DashScope, RateLimitWait
 
 __all__ = [
     "CLIENT_OPTIONS",
@@ -53,13 +53,16 @@ RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
 RATE_LIMIT_EVENT = "dashscope_rate_limit_wait"
 """Name of the custom callback event a call fires after waiting for its rate-limit budget;
 its data is ``{"model", "seconds", "reason", "tokens"}`` (``dashscope_core.RateLimitWait``)."""
+_NOTHING = nullcontext()
 
 
 def rate_limit_events(run_manager: RunManager) -> AbstractContextManager[None]:
     """Within this block, report the core client's rate-limit waits as ``on_custom_event``
     (``RATE_LIMIT_EVENT``) on the run of ``run_manager``."""
     if run_manager is None:
-        return nullcontext()
+        return _NOTHING
+    from dashscope_core import observe_rate_limits  # loaded by rate-limited models only
+
     manager = run_manager
     fire = ahandle_event if isinstance(manager, AsyncCallbackManagerForLLMRun) else handle_event
 
@@ -71,21 +74,23 @@ def rate_limit_events(run_manager: RunManager) -> AbstractContextManager[None]:
     return observe_rate_limits(report)
 
 
-def opened(stream: Iterator[_T], run_manager: RunManager) -> Iterator[_T]:
-    """``stream``, its opening (the request, and any rate-limit wait) under
-    ``rate_limit_events``."""
+def opened(stream: Iterator[_T], events: AbstractContextManager[None]) -> Iterator[_T]:
+    """``stream``, its opening (the request, and any rate-limit wait) inside ``events``
+    (``DashScopeSettings._rate_limit_events``)."""
     iterator = iter(stream)
-    with rate_limit_events(run_manager):
+    with events:
         first = next(iterator, None)
     if first is not None:
         yield first
         yield from iterator
 
 
-async def aopened(stream: AsyncIterator[_T], run_manager: RunManager) -> AsyncIterator[_T]:
+async def aopened(
+    stream: AsyncIterator[_T], events: AbstractContextManager[None]
+) -> AsyncIterator[_T]:
     """``opened`` for async streams."""
     iterator = aiter(stream)
-    with rate_limit_events(run_manager):
+    with events:
         first = await anext(iterator, None)
     if first is not None:
         yield first
@@ -161,6 +166,10 @@ class DashScopeSettings(BaseModel):
         return {"api_key": key, "base_url": self.base_url, "region": self.region,
                 "workspace": self.workspace, "timeout": self.timeout,
                 "max_retries": self.max_retries, "rate_limit": self.rate_limit}  # fmt: skip
+
+    def _rate_limit_events(self, run_manager: RunManager) -> AbstractContextManager[None]:
+        """``rate_limit_events`` for a call; a model without ``rate_limit`` never waits for one."""
+        return _NOTHING if self.rate_limit is None else rate_limit_events(run_manager)
 
     def _call_clients(self, kwargs: dict[str, Any]) -> tuple[DashScope, AsyncDashScope] | None:
         """Pop per-call client options from ``kwargs``; their clients, or None for the usual."""

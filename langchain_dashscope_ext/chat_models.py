@@ -14,20 +14,21 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import AliasChoices, Field
 
-from dashscope_core import BatchJob, ModelProfile, get_profile
+from dashscope_core import get_profile
 from dashscope_core.errors import ToolChoiceNotHonoredError
-from langchain_dashscope_ext import _batch, _convert
+from langchain_dashscope_ext import _convert
 from langchain_dashscope_ext._common import (
     DashScopeSettings,
     ServiceTokenCounting,
     aopened,
     opened,
-    rate_limit_events,
 )
 from langchain_dashscope_ext._params import DashScopeParams, Stop
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
+
+    from dashscope_core import BatchJob, ModelProfile
 
 __all__ = ["ChatDashScope", "ToolChoiceNotHonoredError"]
 
@@ -130,7 +131,7 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
     ) -> ChatResult:
         call = self._sync_client(kwargs).generation.call
         request = self._request(messages, stop, kwargs)
-        with rate_limit_events(run_manager):
+        with self._rate_limit_events(run_manager):
             return _convert.from_wire_response(call(**request), request["model"])
 
     async def _agenerate(
@@ -142,7 +143,7 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
     ) -> ChatResult:
         call = self._async_client(kwargs).generation.call
         request = self._request(messages, stop, kwargs)
-        with rate_limit_events(run_manager):
+        with self._rate_limit_events(run_manager):
             return _convert.from_wire_response(await call(**request), request["model"])
 
     def _stream(
@@ -156,7 +157,8 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         usage = kwargs.pop("stream_usage", self.stream_usage)
         request = self._request(messages, stop, kwargs)
         converter = _convert.ChunkConverter(request["model"], usage=usage)
-        for response in opened(client.generation.stream(**request), run_manager):
+        stream = client.generation.stream(**request)
+        for response in opened(stream, self._rate_limit_events(run_manager)):
             chunk = converter.feed(response)
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
@@ -174,7 +176,7 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         request = self._request(messages, stop, kwargs)
         converter = _convert.ChunkConverter(request["model"], usage=usage)
         stream = client.generation.stream(**request)
-        async for response in aopened(stream, run_manager):
+        async for response in aopened(stream, self._rate_limit_events(run_manager)):
             chunk = converter.feed(response)
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
@@ -196,6 +198,7 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         return self.client.tokenizer.count(model=self.model, messages=wire)
 
     # --------------------------------------------- the Batch API (half price, hours later)
+    # ``_batch`` (and the core's batch modules) load on first use: a plain model never pays
 
     def batch(
         self,
@@ -211,6 +214,8 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         ``progress=`` (called with the ``BatchJob``), ``poll_interval=``, ``wait_timeout=``."""
         if not use_batch_api:
             return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+        from langchain_dashscope_ext import _batch
+
         options = _batch.wait_options(kwargs)
         runs = _batch.start_runs(self, inputs, config)
         try:
@@ -234,6 +239,8 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         if not use_batch_api:
             return await super().abatch(inputs, config, return_exceptions=return_exceptions,
                                         **kwargs)  # fmt: skip
+        from langchain_dashscope_ext import _batch
+
         options = _batch.wait_options(kwargs)
         runs = await _batch.astart_runs(self, inputs, config)
         try:
@@ -248,35 +255,47 @@ class ChatDashScope(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Ba
         """Submit ``inputs`` as a batch job and return at once; ``job.to_json()`` keeps it for
         ``collect_batch`` (in this or another process). Client options (``timeout=``) apply to
         the submitting client, as in ``invoke``; they never reach the request bodies."""
+        from langchain_dashscope_ext._batch import request_bodies
+
         client = self._sync_client(kwargs)
-        return client.batches.submit(_batch.request_bodies(self, inputs, kwargs))
+        return client.batches.submit(request_bodies(self, inputs, kwargs))
 
     async def asubmit_batch(self, inputs: Sequence[LanguageModelInput], **kwargs: Any) -> BatchJob:
         """``submit_batch`` for async code."""
+        from langchain_dashscope_ext._batch import request_bodies
+
         client = self._async_client(kwargs)
-        return await client.batches.submit(_batch.request_bodies(self, inputs, kwargs))
+        return await client.batches.submit(request_bodies(self, inputs, kwargs))
 
     def collect_batch(self, job: BatchJob | str, **options: Any) -> list[AIMessage | Exception]:
         """Wait for a submitted job (``progress=``, ``poll_interval=``, ``wait_timeout=``) and
         return one message, or the request's typed error, per input in order."""
-        return self._collect(_batch.job_of(job), _batch.wait_options(options))
+        from langchain_dashscope_ext._batch import job_of, wait_options
+
+        return self._collect(job_of(job), wait_options(options))
 
     async def acollect_batch(
         self, job: BatchJob | str, **options: Any
     ) -> list[AIMessage | Exception]:
         """``collect_batch`` for async code."""
-        return await self._acollect(_batch.job_of(job), _batch.wait_options(options))
+        from langchain_dashscope_ext._batch import job_of, wait_options
+
+        return await self._acollect(job_of(job), wait_options(options))
 
     def _collect(self, job: BatchJob, options: dict[str, Any]) -> list[AIMessage | Exception]:
+        from langchain_dashscope_ext._batch import outcomes
+
         job = self.client.batches.wait(job, **options)
-        return _batch.outcomes(list(self.client.batches.results(job)), self.model)
+        return outcomes(list(self.client.batches.results(job)), self.model)
 
     async def _acollect(
         self, job: BatchJob, options: dict[str, Any]
     ) -> list[AIMessage | Exception]:
+        from langchain_dashscope_ext._batch import outcomes
+
         batches = self.async_client.batches
         job = await batches.wait(job, **options)
-        return _batch.outcomes([r async for r in batches.results(job)], self.model)
+        return outcomes([r async for r in batches.results(job)], self.model)
 
     # ------------------------------------------------------------------ tools, output
 

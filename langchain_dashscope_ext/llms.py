@@ -16,7 +16,6 @@ from langchain_dashscope_ext._common import (
     ServiceTokenCounting,
     aopened,
     opened,
-    rate_limit_events,
 )
 from langchain_dashscope_ext._params import DashScopeParams, Stop
 
@@ -74,7 +73,7 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
         else:
             client = self._sync_client(kwargs)
             requests = [self._request(p, stop, kwargs) for p in prompts]  # all checked first
-            with rate_limit_events(run_manager):
+            with self._rate_limit_events(run_manager):
                 responses = [client.generation.call(**r) for r in requests]
             answers = [_generation(a, r["model"]) for a, r in zip(responses, requests, strict=True)]
         return self._result(answers)
@@ -95,7 +94,7 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
         else:  # concurrently: DashScope takes one prompt per request
             client = self._async_client(kwargs)
             requests = [self._request(p, stop, kwargs) for p in prompts]
-            with rate_limit_events(run_manager):
+            with self._rate_limit_events(run_manager):
                 responses = await _all([client.generation.call(**r) for r in requests])
             answers = [_generation(a, r["model"]) for a, r in zip(responses, requests, strict=True)]
         return self._result(answers)
@@ -112,7 +111,8 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
     ) -> Iterator[GenerationChunk]:
         client = self._sync_client(kwargs)
         request = self._request(prompt, stop, kwargs)
-        for response in opened(client.generation.stream(**request), run_manager):
+        stream = client.generation.stream(**request)
+        for response in opened(stream, self._rate_limit_events(run_manager)):
             chunk = _chunk(response, request["model"])
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
@@ -128,7 +128,7 @@ class DashScopeLLM(ServiceTokenCounting, DashScopeParams, DashScopeSettings, Bas
         client = self._async_client(kwargs)
         request = self._request(prompt, stop, kwargs)
         stream = client.generation.stream(**request)
-        async for response in aopened(stream, run_manager):
+        async for response in aopened(stream, self._rate_limit_events(run_manager)):
             chunk = _chunk(response, request["model"])
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
