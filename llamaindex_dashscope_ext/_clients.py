@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from llama_index.core.bridge.pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,7 +22,12 @@ from llama_index.core.instrumentation.events import BaseEvent
 from llama_index_instrumentation import get_dispatcher
 from pydantic import AliasChoices
 
-from dashscope_core import AsyncDashScope, DashScope, RateLimit, RateLimitWait
+from dashscope_core import RateLimit
+
+if TYPE_CHECKING:
+    import httpx
+
+    from dashscope_core import AsyncDashScope, DashScope, RateLimitWait
 
 __all__ = [
     "CLIENT_OPTIONS",
@@ -118,6 +122,8 @@ class Connection(BaseModel):
         async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
         """Build the sync and async core clients from the fields."""
+        from dashscope_core import AsyncDashScope, DashScope  # the client loads on first use
+
         options = client_options(self)
         self._client = DashScope(http_client=http_client, **options)
         self._aclient = AsyncDashScope(http_client=async_http_client, **options)
@@ -137,6 +143,8 @@ class Connection(BaseModel):
         with _LOCK:
             found = self._per_call.get(key)
             if found is None:
+                from dashscope_core import AsyncDashScope, DashScope
+
                 merged = {**client_options(self), **options}
                 sync_http, async_http = self._http_clients
                 sync = DashScope(http_client=sync_http, **merged)  # checks the values

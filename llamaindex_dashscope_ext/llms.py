@@ -11,7 +11,6 @@ from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
@@ -36,7 +35,7 @@ from llama_index.core.types import PydanticProgramMode
 from llama_index_instrumentation import get_dispatcher
 from pydantic import BaseModel
 
-from dashscope_core import DashScope, ModelProfile, get_profile
+from dashscope_core import ModelProfile, get_profile
 from llamaindex_dashscope_ext._clients import Connection, client_options
 from llamaindex_dashscope_ext._convert import (
     completion_from_wire,
@@ -57,7 +56,10 @@ from llamaindex_dashscope_ext._streams import (
 )
 
 if TYPE_CHECKING:
+    import httpx
     from llama_index.core.tools.types import BaseTool
+
+    from dashscope_core import DashScope
 
 __all__ = ["DEFAULT_MODEL", "DashScopeLLM", "client_options"]
 
