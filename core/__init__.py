@@ -13,6 +13,7 @@ from dashscope_core._version import __version__
 
 if TYPE_CHECKING:
     from dashscope_core import errors
+    from dashscope_core._call_clients import CLIENT_OPTIONS, CallClients, pop_client_options
     from dashscope_core._client import AsyncDashScope, DashScope
     from dashscope_core._protocol.app_stream import accumulate_app
     from dashscope_core._protocol.citations import CitationMarker, find_citation_markers
@@ -62,6 +63,10 @@ if TYPE_CHECKING:
 _LAZY = {
     "DashScope": "dashscope_core._client",
     "AsyncDashScope": "dashscope_core._client",
+    # per-call client options (the framework classes)
+    "CLIENT_OPTIONS": "dashscope_core._call_clients",
+    "CallClients": "dashscope_core._call_clients",
+    "pop_client_options": "dashscope_core._call_clients",
     "RetryPolicy": "dashscope_core._protocol.retry",
     "REGIONS": "dashscope_core._protocol.config",
     # rate limits
@@ -130,6 +135,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "CLIENT_OPTIONS",
     "REGIONS",
     "AppChunk",
     "AppResponse",
@@ -140,6 +146,7 @@ __all__ = [
     "BatchJob",
     "BatchList",
     "BatchResult",
+    "CallClients",
     "ChatCompletion",
     "Choice",
     "CitationMarker",
@@ -190,6 +197,7 @@ __all__ = [
     "get_profile",
     "observe_rate_limits",
     "parse_progress",
+    "pop_client_options",
     "register_profile",
     "validate_webhook",
     "verify_webhook",

@@ -29,13 +29,12 @@ from pydantic import (
     model_validator,
 )
 
-from dashscope_core import RateLimit
+from dashscope_core import CallClients, RateLimit, pop_client_options
 
 if TYPE_CHECKING:
     from dashscope_core import AsyncDashScope, DashScope, RateLimitWait
 
 __all__ = [
-    "CLIENT_OPTIONS",
     "RATE_LIMIT_EVENT",
     "DashScopeSettings",
     "ServiceTokenCounting",
@@ -45,9 +44,6 @@ __all__ = [
 ]
 
 _LOCK = threading.Lock()
-CLIENT_OPTIONS = ("timeout", "max_retries", "api_key", "base_url", "region", "workspace")
-"""Settings of the core client; per call they choose the client, they are never sent."""
-_PER_CALL_ALIASES = {"request_timeout": "timeout", "dashscope_api_key": "api_key"}
 _T = TypeVar("_T")
 RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
 RATE_LIMIT_EVENT = "dashscope_rate_limit_wait"
@@ -130,9 +126,7 @@ class DashScopeSettings(BaseModel):
 
     _client: DashScope | None = PrivateAttr(default=None)
     _aclient: AsyncDashScope | None = PrivateAttr(default=None)
-    _per_call: dict[tuple[Any, ...], tuple[DashScope, AsyncDashScope]] = PrivateAttr(
-        default_factory=dict
-    )
+    _per_call: CallClients = PrivateAttr(default_factory=CallClients)
 
     @property
     def lc_secrets(self) -> dict[str, str]:
@@ -171,38 +165,20 @@ class DashScopeSettings(BaseModel):
         """``rate_limit_events`` for a call; a model without ``rate_limit`` never waits for one."""
         return _NOTHING if self.rate_limit is None else rate_limit_events(run_manager)
 
-    def _call_clients(self, kwargs: dict[str, Any]) -> tuple[DashScope, AsyncDashScope] | None:
-        """Pop per-call client options from ``kwargs``; their clients, or None for the usual."""
-        options = {}
-        for name in (*CLIENT_OPTIONS, *_PER_CALL_ALIASES):
-            if name in kwargs:
-                value = kwargs.pop(name)
-                if value is not None:
-                    options[_PER_CALL_ALIASES.get(name, name)] = value
-        if not options:
-            return None
-        if isinstance(options.get("api_key"), SecretStr):
-            options["api_key"] = options["api_key"].get_secret_value()
-        key = tuple(sorted(options.items()))
-        with _LOCK:
-            found = self._per_call.get(key)
-            if found is None:
-                from dashscope_core import AsyncDashScope, DashScope
-
-                merged = {**self._client_kwargs(), **options}
-                sync = DashScope(**merged)  # validates the values (ValueError naming them)
-                found = self._per_call[key] = (sync, AsyncDashScope(**merged))
-        return found
-
     def _sync_client(self, kwargs: dict[str, Any]) -> DashScope:
-        """The client of a call: the usual one, or one with the call's client options."""
-        per_call = self._call_clients(kwargs)
-        return self.client if per_call is None else per_call[0]
+        """The client of a call: the usual one, or one with the call's client options (popped
+        from ``kwargs``: they are never sent)."""
+        options = pop_client_options(kwargs)
+        if options:
+            return self._per_call.get(self._client_kwargs(), options)[0]
+        return self.client
 
     def _async_client(self, kwargs: dict[str, Any]) -> AsyncDashScope:
         """The async client of a call (see ``_sync_client``)."""
-        per_call = self._call_clients(kwargs)
-        return self.async_client if per_call is None else per_call[1]
+        options = pop_client_options(kwargs)
+        if options:
+            return self._per_call.get(self._client_kwargs(), options)[1]
+        return self.async_client
 
     @property
     def client(self) -> DashScope:

@@ -6,7 +6,6 @@ that option (kept for later calls with the same options); it is never a generati
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ from llama_index.core.instrumentation.events import BaseEvent
 from llama_index_instrumentation import get_dispatcher
 from pydantic import AliasChoices
 
-from dashscope_core import RateLimit
+from dashscope_core import CLIENT_OPTIONS, CallClients, RateLimit, pop_client_options
 
 if TYPE_CHECKING:
     import httpx
@@ -30,16 +29,11 @@ if TYPE_CHECKING:
     from dashscope_core import AsyncDashScope, DashScope, RateLimitWait
 
 __all__ = [
-    "CLIENT_OPTIONS",
     "Connection",
     "DashScopeRateLimitWaitEvent",
     "client_options",
 ]
 
-CLIENT_OPTIONS = ("timeout", "max_retries", "api_key", "base_url", "region", "workspace",
-                  "default_headers")  # fmt: skip
-"""Fields of the core client; passed per call they choose the client and are never sent."""
-_LOCK = threading.Lock()
 
 dispatcher = get_dispatcher(__name__)
 
@@ -112,9 +106,7 @@ class Connection(BaseModel):
     _http_clients: tuple[httpx.Client | None, httpx.AsyncClient | None] = PrivateAttr(
         default=(None, None)
     )
-    _per_call: dict[tuple[Any, ...], tuple[DashScope, AsyncDashScope]] = PrivateAttr(
-        default_factory=dict
-    )
+    _per_call: CallClients = PrivateAttr(default_factory=CallClients)
 
     def _connect(
         self,
@@ -130,29 +122,12 @@ class Connection(BaseModel):
         self._http_clients = (http_client, async_http_client)
 
     def _clients_for(self, kwargs: dict[str, Any]) -> tuple[DashScope, AsyncDashScope]:
-        """Pop per-call client options from ``kwargs``; the clients that apply them."""
-        options = {name: kwargs.pop(name) for name in CLIENT_OPTIONS if name in kwargs}
-        if "request_timeout" in kwargs:
-            options["timeout"] = kwargs.pop("request_timeout")
-        options = {k: v for k, v in options.items() if v is not None}
+        """Pop per-call client options from ``kwargs`` (they are never sent); the clients that
+        apply them."""
+        options = pop_client_options(kwargs)
         if not options:
             return self._client, self._aclient
-        if isinstance(options.get("api_key"), SecretStr):
-            options["api_key"] = options["api_key"].get_secret_value()
-        key = tuple(sorted((k, repr(v)) for k, v in options.items()))
-        with _LOCK:
-            found = self._per_call.get(key)
-            if found is None:
-                from dashscope_core import AsyncDashScope, DashScope
-
-                merged = {**client_options(self), **options}
-                sync_http, async_http = self._http_clients
-                sync = DashScope(http_client=sync_http, **merged)  # checks the values
-                found = self._per_call[key] = (
-                    sync,
-                    AsyncDashScope(http_client=async_http, **merged),
-                )
-        return found
+        return self._per_call.get(client_options(self), options, self._http_clients)
 
     def _sync_client(self, kwargs: dict[str, Any]) -> DashScope:
         """The client of a call: the usual one, or one with the call's client options."""

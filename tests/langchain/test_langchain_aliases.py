@@ -128,6 +128,19 @@ async def test_a_per_call_timeout_is_the_calls_client_timeout(
     assert all("timeout" not in json.dumps(r.json) for r in emu.received())
 
 
+def test_a_per_call_key_and_headers_are_the_calls_client_options(
+    server: ServerHandle, emu: Emulator
+) -> None:
+    model = ChatDashScope(api_key=SECRET, base_url=server.base_url)
+    model.invoke("Hello", dashscope_api_key="sk-per-call-77", default_headers={"X-Trace": "t-1"})
+    sent = emu.received("generation")[-1]
+    assert sent.headers["authorization"] == "Bearer sk-per-call-77"
+    assert sent.headers["x-trace"] == "t-1"
+    assert "sk-per-call-77" not in sent.body.decode() and "X-Trace" not in sent.body.decode()
+    model.invoke("Hello")
+    assert emu.received("generation")[-1].headers["authorization"] == f"Bearer {SECRET}"
+
+
 def test_per_call_max_retries_and_bad_values(server: ServerHandle, emu: Emulator) -> None:
     model = ChatDashScope(api_key=SECRET, base_url=server.base_url, max_retries=0)
     emu.faults.queue("server_error", route="generation", times=1)

@@ -70,3 +70,16 @@ async def test_a_per_call_timeout_is_the_calls_client_timeout(
     llm.chat(HELLO, max_retries=1)
     assert all("timeout" not in json.dumps(r.json) for r in emu.received())
     assert all("max_retries" not in json.dumps(r.json) for r in emu.received())
+
+
+def test_a_per_call_key_and_headers_are_the_calls_client_options(
+    li_server: ServerHandle, emu: Emulator
+) -> None:
+    llm = DashScopeLLM(api_key=SECRET, base_url=li_server.base_url)
+    llm.complete("Hello", dashscope_api_key="sk-per-call-77", default_headers={"X-Trace": "t-1"})
+    sent = emu.received("generation")[-1]
+    assert sent.headers["authorization"] == "Bearer sk-per-call-77"
+    assert sent.headers["x-trace"] == "t-1"
+    assert "sk-per-call-77" not in sent.body.decode() and "X-Trace" not in sent.body.decode()
+    llm.complete("Hello")
+    assert emu.received("generation")[-1].headers["authorization"] == f"Bearer {SECRET}"
