@@ -121,21 +121,23 @@ class Connection(BaseModel):
         self._aclient = AsyncDashScope(http_client=async_http_client, **options)
         self._http_clients = (http_client, async_http_client)
 
-    def _clients_for(self, kwargs: dict[str, Any]) -> tuple[DashScope, AsyncDashScope]:
+    def _call_clients(self, kwargs: dict[str, Any]) -> tuple[DashScope, AsyncDashScope] | None:
         """Pop per-call client options from ``kwargs`` (they are never sent); the clients that
-        apply them."""
+        apply them, or None when there are none (the model's own clients then)."""
         options = pop_client_options(kwargs)
         if not options:
-            return self._client, self._aclient
+            return None
         return self._per_call.get(client_options(self), options, self._http_clients)
 
     def _sync_client(self, kwargs: dict[str, Any]) -> DashScope:
         """The client of a call: the usual one, or one with the call's client options."""
-        return self._clients_for(kwargs)[0]
+        clients = self._call_clients(kwargs)
+        return self._client if clients is None else clients[0]
 
     def _async_client(self, kwargs: dict[str, Any] | None = None) -> AsyncDashScope:
         """The async client of a call (see ``_sync_client``)."""
-        return self._clients_for(kwargs if kwargs is not None else {})[1]
+        clients = self._call_clients(kwargs) if kwargs else None
+        return self._aclient if clients is None else clients[1]
 
     def close(self) -> None:
         """Close the sync client's connections (custom ``http_client``s are left open)."""
