@@ -7,6 +7,7 @@ SSE live in ``dashscope_core``.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -394,3 +395,16 @@ def _structured_end(output_cls: type[Model], response: ChatResponse) -> Model:
     result = output_cls.model_validate_json(response.message.content or "")
     dispatcher.event(LLMStructuredPredictEndEvent(output=result))
     return result
+
+
+def _store_signatures(cls: type) -> None:
+    """Store each span-wrapped method's signature on it. LlamaIndex's span wrapper binds every
+    call's arguments with ``inspect.signature``, which computes it each time (~25 µs of an
+    ``acomplete``) unless one is stored: bench/README.md, the ``acomplete`` target."""
+    for method in vars(cls).values():
+        if hasattr(method, "__wrapped__"):
+            inner = inspect.unwrap(method)
+            inner.__signature__ = inspect.signature(inner)
+
+
+_store_signatures(DashScopeLLM)

@@ -155,6 +155,21 @@ async def test_structured_predict_events(
     assert "LLMChatEndEvent" in events.names
 
 
+def test_stored_signatures_are_the_methods_own() -> None:
+    # the signatures stored for the span wrapper (llms._store_signatures) name what the code
+    # of the function under the span takes
+    for name in ("chat", "stream_chat", "achat", "astream_chat", "complete", "stream_complete",
+                 "acomplete", "astream_complete"):  # fmt: skip
+        inner = inspect.unwrap(getattr(DashScopeLLM, name))
+        code, flags = inner.__code__, inner.__code__.co_flags
+        count = code.co_argcount + code.co_kwonlyargcount
+        count += bool(flags & inspect.CO_VARARGS) + bool(flags & inspect.CO_VARKEYWORDS)
+        assert "__signature__" in vars(inner), name
+        assert list(inspect.signature(getattr(DashScopeLLM, name)).parameters) == list(
+            code.co_varnames[:count]
+        )
+
+
 @pytest.mark.parametrize("method", ["chat", "complete", "stream_chat", "stream_complete"])
 async def test_spans_get_the_call_arguments(
     li_server: ServerHandle, emu: Emulator, mode: str, method: str
