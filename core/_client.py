@@ -19,11 +19,12 @@ Rules of this module:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -83,6 +84,8 @@ __all__ = ["AsyncDashScope", "BaseClient", "DashScope", "decode_body", "request_
 
 logger = logging.getLogger("dashscope_core")
 _T = TypeVar("_T")
+_Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
+_Sleep = TypeVar("_Sleep", Callable[[float], None], Callable[[float], Awaitable[None]])
 EventCheck = Callable[[SSEEvent], SSEEvent]
 """Judges each stream event (default ``check_event``: error frames raise)."""
 _API_ONLY = "x-dashscope-"
@@ -114,8 +117,10 @@ def _positive(name: str, value: Any, whole: bool = False) -> None:
         raise ValueError(f"{name}: expected a positive number or None, got {value!r}")
 
 
-class BaseClient:
-    """Configuration, headers, time bounds and retry decisions shared by both clients."""
+class BaseClient(Generic[_Http, _Sleep]):
+    """Configuration, headers, time bounds and retry decisions shared by both clients, and
+    their one constructor (``DashScope`` / ``AsyncDashScope`` add the transport, the sleep and
+    the namespaces of their flavour in ``_setup``)."""
 
     def __init__(
         self,
@@ -125,6 +130,7 @@ class BaseClient:
         workspace: str | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
+        http_client: _Http | None = None,
         default_headers: Mapping[str, str] | None = None,
         user_agent: str | None = None,
         *,
@@ -132,6 +138,7 @@ class BaseClient:
         total_timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
         max_decompressed_size: int | None = DEFAULT_MAX_DECOMPRESSED,
+        sleep: _Sleep | None = None,
         rate_limit: RateLimit | Mapping[str, RateLimit] | None = None,
         on_rate_limit_wait: Observer | None = None,
     ) -> None:
@@ -165,6 +172,12 @@ class BaseClient:
             "rate_limit": rate_limit, "on_rate_limit_wait": on_rate_limit_wait,
         }  # fmt: skip
         """What a pickled copy (or the other flavour's twin) is rebuilt from."""
+        self._sleep_given: _Sleep | None = sleep
+        self._setup(http_client)
+
+    def _setup(self, http_client: _Http | None) -> None:
+        """The flavour's transport, sleep (``_sleep_given`` or the default) and namespaces."""
+        raise NotImplementedError
 
     def _check_headers(self, default_headers: Mapping[str, str] | None) -> dict[str, str]:
         headers = {"User-Agent": self._user_agent}
@@ -289,7 +302,6 @@ class BaseClient:
         self.__init__(**state)  # type: ignore[misc]  # rebuilt: new pools in the new process
 
     _transport: SyncTransport | AsyncTransport
-    _sleep_given: Any
 
 
 def _api_only(name: str) -> bool:
@@ -303,40 +315,15 @@ def _log_retry(state: RetryCallState) -> None:
         logger.debug("retrying after attempt %d: %r", state.attempt_number, exc)
 
 
-class DashScope(BaseClient):
+class DashScope(BaseClient[httpx.Client, Callable[[float], None]]):
     """Synchronous DashScope client: generation, apps, embeddings, tasks and predictions."""
 
     _transport: SyncTransport
+    _sleep: Callable[[float], None]
 
-    def __init__(
-        self,
-        api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        region: str | None = None,
-        workspace: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        http_client: httpx.Client | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        user_agent: str | None = None,
-        *,
-        stream_idle_timeout: float | None = None,
-        total_timeout: float | None = None,
-        retry_policy: RetryPolicy | None = None,
-        max_decompressed_size: int | None = DEFAULT_MAX_DECOMPRESSED,
-        sleep: Callable[[float], None] | None = None,
-        rate_limit: RateLimit | Mapping[str, RateLimit] | None = None,
-        on_rate_limit_wait: Observer | None = None,
-    ) -> None:
-        super().__init__(
-            api_key, base_url, region, workspace, timeout, max_retries, default_headers,
-            user_agent, stream_idle_timeout=stream_idle_timeout, total_timeout=total_timeout,
-            retry_policy=retry_policy, max_decompressed_size=max_decompressed_size,
-            rate_limit=rate_limit, on_rate_limit_wait=on_rate_limit_wait,
-        )  # fmt: skip
+    def _setup(self, http_client: httpx.Client | None) -> None:
         self._transport = SyncTransport(http_client, self._timeout)
-        self._sleep_given = sleep
-        self._sleep: Callable[[float], None] = sleep or time.sleep
+        self._sleep = self._sleep_given or time.sleep
         self.generation = Generation(self)
         """Qwen text and multimodal generation."""
         self.embeddings = Embeddings(self)
@@ -570,7 +557,7 @@ _SyncOpened = tuple[httpx.Response, Iterator[bytes], EventReader, Slot]
 _AsyncOpened = tuple[httpx.Response, AsyncIterator[bytes], EventReader, Slot]
 
 
-class AsyncDashScope(BaseClient):
+class AsyncDashScope(BaseClient[httpx.AsyncClient, Callable[[float], Awaitable[None]]]):
     """Asynchronous DashScope client with the same surface as ``DashScope``.
 
     One client serves any number of event loops and threads: each loop gets its own
@@ -578,40 +565,11 @@ class AsyncDashScope(BaseClient):
     """
 
     _transport: AsyncTransport
+    _sleep: Callable[[float], Awaitable[None]]
 
-    def __init__(
-        self,
-        api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        region: str | None = None,
-        workspace: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        http_client: httpx.AsyncClient | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        user_agent: str | None = None,
-        *,
-        stream_idle_timeout: float | None = None,
-        total_timeout: float | None = None,
-        retry_policy: RetryPolicy | None = None,
-        max_decompressed_size: int | None = DEFAULT_MAX_DECOMPRESSED,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-        rate_limit: RateLimit | Mapping[str, RateLimit] | None = None,
-        on_rate_limit_wait: Observer | None = None,
-    ) -> None:
-        super().__init__(
-            api_key, base_url, region, workspace, timeout, max_retries, default_headers,
-            user_agent, stream_idle_timeout=stream_idle_timeout, total_timeout=total_timeout,
-            retry_policy=retry_policy, max_decompressed_size=max_decompressed_size,
-            rate_limit=rate_limit, on_rate_limit_wait=on_rate_limit_wait,
-        )  # fmt: skip
+    def _setup(self, http_client: httpx.AsyncClient | None) -> None:
         self._transport = AsyncTransport(http_client, self._timeout)
-        self._sleep_given = sleep
-        if sleep is None:
-            import asyncio
-
-            sleep = asyncio.sleep
-        self._sleep: Callable[[float], Awaitable[None]] = sleep
+        self._sleep = self._sleep_given or asyncio.sleep
         self.generation = AsyncGeneration(self)
         """Qwen text and multimodal generation."""
         self.embeddings = AsyncEmbeddings(self)
