@@ -72,14 +72,15 @@ async def test_a_per_call_timeout_is_the_calls_client_timeout(
     assert all("max_retries" not in json.dumps(r.json) for r in emu.received())
 
 
-def test_a_per_call_key_and_headers_are_the_calls_client_options(
-    li_server: ServerHandle, emu: Emulator
-) -> None:
+def test_per_call_key_and_headers_choose_the_client(li_server: ServerHandle, emu: Emulator) -> None:
     llm = DashScopeLLM(api_key=SECRET, base_url=li_server.base_url)
-    llm.complete("Hello", dashscope_api_key="sk-per-call-77", default_headers={"X-Trace": "t-1"})
-    sent = emu.received("generation")[-1]
-    assert sent.headers["authorization"] == "Bearer sk-per-call-77"
-    assert sent.headers["x-trace"] == "t-1"
-    assert "sk-per-call-77" not in sent.body.decode() and "X-Trace" not in sent.body.decode()
+    options = {"dashscope_api_key": "sk-per-call-77", "default_headers": {"X-Trace": "t-1"}}
+    list(llm.stream_chat(HELLO, **options))
+    llm.complete("Hello", **options)
     llm.complete("Hello")
-    assert emu.received("generation")[-1].headers["authorization"] == f"Bearer {SECRET}"
+    first, second, usual = emu.received("generation")[-3:]
+    for sent in (first, second):  # both calls with the options: their key and header, sent
+        assert (sent.headers["authorization"], sent.headers["x-trace"]) == (
+            "Bearer sk-per-call-77", "t-1")  # fmt: skip
+        assert "sk-per-call-77" not in sent.body.decode() and "X-Trace" not in sent.body.decode()
+    assert usual.headers["authorization"] == f"Bearer {SECRET}" and "x-trace" not in usual.headers
