@@ -195,7 +195,7 @@ def _too_large(response: httpx.Response, cap: int) -> ResponseTooLargeError:
 
 def body_chunks(response: httpx.Response, cap: int | None) -> Iterator[bytes]:
     """The decoded body as it arrives; a compressed one past ``cap`` bytes raises. (A body
-    sent as is skips httpx's decoder: its identity pass costs ~10 µs of an async call; one
+    sent as is skips httpx's decoder: its identity pass costs ~9 µs of an async call; one
     already read, as a mock transport's, is served from memory.)"""
     if not _compressed(response):
         return response.iter_bytes() if response.is_stream_consumed else response.iter_raw()
@@ -434,7 +434,7 @@ class _Builder:
             return httpx.Request(method, parsed, params=params, headers=headers,
                                  extensions=extensions, **body)  # fmt: skip
         # a bytes body (JSON): the two headers httpx.Request would add, given here, skip its
-        # header pass (~10 µs of an async call: bench/README.md)
+        # header pass (~12 µs of an async call: bench/README.md)
         headers.setdefault("Host", parsed.netloc.decode("ascii"))
         headers.setdefault("Content-Length", str(len(content)))
         request = httpx.Request(method, parsed, headers=headers, extensions=extensions,

@@ -136,7 +136,7 @@ class Connection(BaseModel):
 
     def _async_client(self, kwargs: dict[str, Any] | None = None) -> AsyncDashScope:
         """The async client of a call (see ``_sync_client``)."""
-        clients = self._call_clients(kwargs) if kwargs else None
+        clients = self._call_clients(kwargs or {})
         return self._aclient if clients is None else clients[1]
 
     def close(self) -> None:

@@ -399,7 +399,7 @@ def _structured_end(output_cls: type[Model], response: ChatResponse) -> Model:
 
 def _store_signatures(cls: type) -> None:
     """Store each span-wrapped method's signature on it. LlamaIndex's span wrapper binds every
-    call's arguments with ``inspect.signature``, which computes it each time (~25 µs of an
+    call's arguments with ``inspect.signature``, which computes it each time (~15 µs of an
     ``acomplete``) unless one is stored: bench/README.md, the ``acomplete`` target."""
     for method in vars(cls).values():
         if hasattr(method, "__wrapped__"):
