@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from dashscope_core.resources._app_session import AppSession, AsyncAppSession
     from dashscope_core.resources._batch_bodies import chat_completion_body, embedding_bodies
     from dashscope_core.resources._outputs import FileOutput
+    from dashscope_core.resources._parts import MAX_DATA_URI_BYTES
     from dashscope_core.types.apps import AppChunk, AppResponse
     from dashscope_core.types.batches import Batch, BatchJob, BatchList, BatchResult
     from dashscope_core.types.compatible import ChatCompletion, CreateEmbeddingResponse
@@ -65,6 +66,7 @@ _LAZY = {
     "AsyncDashScope": "dashscope_core._client",
     # per-call client options (the framework classes)
     "CLIENT_OPTIONS": "dashscope_core._call_clients",
+    "MAX_DATA_URI_BYTES": "dashscope_core.resources._parts",
     "CallClients": "dashscope_core._call_clients",
     "pop_client_options": "dashscope_core._call_clients",
     "RetryPolicy": "dashscope_core._protocol.retry",
@@ -136,6 +138,7 @@ _LAZY = {
 
 __all__ = [
     "CLIENT_OPTIONS",
+    "MAX_DATA_URI_BYTES",
     "REGIONS",
     "AppChunk",
     "AppResponse",

@@ -22,6 +22,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
+from dashscope_core import MAX_DATA_URI_BYTES
 from dashscope_core import ModelProfile as CoreProfile
 from langchain_dashscope_ext._convert_output import (  # re-exported: the output side
     ChunkConverter,
@@ -79,14 +80,11 @@ _IGNORED_IN_TEXT = frozenset(
 )  # fmt: skip
 
 
-_MAX_DATA_URI = 10 * 1024 * 1024  # DashScope's limit on an inline data: URI (PROTOCOL.md)
-
-
 def _data_uri(data: str, mime_type: str | None) -> str | bytes:
     """A ``data:`` URI, or the decoded bytes when it would pass 10 MB (the core client then
     uploads them and sends an ``oss://`` URL)."""
     uri = data if data.startswith("data:") else f"data:{mime_type or 'image/png'};base64,{data}"
-    if len(uri) <= _MAX_DATA_URI:
+    if len(uri) <= MAX_DATA_URI_BYTES:
         return uri
     return base64.b64decode(uri.partition(",")[2])
 

@@ -35,6 +35,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 from pydantic import BaseModel
 
+from dashscope_core import MAX_DATA_URI_BYTES
 from dashscope_core.types.generation import (
     GenerationResponse,
     GenerationUsage,
@@ -71,8 +72,6 @@ _ROLES = {
 }
 _SKIPPED = (ThinkingBlock, ToolCallBlock, CitationBlock)
 _MEDIA = (ImageBlock, VideoBlock, AudioBlock)
-MAX_DATA_URI_BYTES = 10 * 1024 * 1024
-"""DashScope's limit on an inline ``data:`` URI (PROTOCOL.md "media")."""
 
 
 # -- requests --------------------------------------------------------------------------------

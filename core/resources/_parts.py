@@ -31,6 +31,8 @@ __all__ = [
 
 MAX_CACHE_MARKERS = 4
 MAX_DATA_URI_BYTES = 10 * 1024 * 1024
+"""DashScope's limit on an inline ``data:`` URI (PROTOCOL.md "media"); larger local media
+are uploaded (temporary ``oss://`` storage) instead."""
 MIN_FRAMES = 4
 MEDIA_KEYS = ("image", "video", "audio")
 _FPS = (0.1, 10.0)
